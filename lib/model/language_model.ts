@@ -1,0 +1,128 @@
+/**
+ * The contract between decoders and models: a causal language model with a
+ * static, in-place KV cache that can verify a chain or a tree of tokens in one
+ * forward pass. `CausalLM` (ONNX Runtime) implements it; tests may implement
+ * it with a synthetic model.
+ *
+ * @module
+ */
+
+/** What one forward pass returns. */
+export interface ForwardResult {
+  /** Logits of every new position: `[S, vocabSize]` f32, row `i` for `ids[i]`. Owned by the caller. */
+  logits: Float32Array;
+  /**
+   * Last hidden states after the final norm, `[S, hiddenSize]` f32, present
+   * only when `ForwardOptions.hidden` was true. Owned by the caller.
+   */
+  hidden?: Float32Array;
+}
+
+/** Options of {@linkcode LanguageModel.forward}. */
+export interface ForwardOptions {
+  /**
+   * Tree mask `[S, S]` u8, row-major: `treeMask[i * S + j] = 1` when new
+   * token `i` may attend new token `j` (its ancestors and itself). Nodes are
+   * ordered parents before children. Every new token always attends the whole
+   * cached prefix `[0, kvLength)`. Absent: causal (a chain).
+   */
+  treeMask?: Uint8Array;
+  /** Also return the last hidden states (Medusa and EAGLE heads read them). */
+  hidden?: boolean;
+}
+
+/**
+ * A causal LM whose KV cache lives in fixed slots `[0, maxLength)`.
+ *
+ * `forward(ids, positions)` writes the K/V of the `S = ids.length` new tokens
+ * at slots `[kvLength, kvLength + S)` and advances `kvLength` by `S`.
+ * Rejected speculation is undone with `rewind` (chains) or `keep` (trees);
+ * nothing is reallocated.
+ */
+export interface LanguageModel {
+  /** Number of logits per position. */
+  readonly vocabSize: number;
+  /** Width of the hidden states returned with `hidden: true`. */
+  readonly hiddenSize: number;
+  /** Capacity of the KV cache in tokens (prompt plus generation plus speculation). */
+  readonly maxLength: number;
+  /** Number of cached tokens: the next forward writes at this slot. */
+  readonly kvLength: number;
+
+  /**
+   * Runs the prompt from an empty cache (resets first) at positions `0..n-1`.
+   *
+   * @param ids Prompt token ids `[n]`, `n >= 1`.
+   * @param options Forward options (`hidden`).
+   * @returns Logits `[n, vocabSize]` (and hidden states when asked).
+   */
+  prefill(ids: ArrayLike<number>, options?: ForwardOptions): Promise<ForwardResult>;
+
+  /**
+   * Appends `S` tokens at slots `[kvLength, kvLength + S)`.
+   *
+   * @param ids New token ids `[S]`.
+   * @param positions Position id of each new token `[S]` (its depth-based position in a tree).
+   * @param options Tree mask and hidden-state request.
+   * @returns Logits `[S, vocabSize]` (and hidden states when asked).
+   */
+  forward(
+    ids: ArrayLike<number>,
+    positions: ArrayLike<number>,
+    options?: ForwardOptions,
+  ): Promise<ForwardResult>;
+
+  /**
+   * Drops cached tokens past `length`.
+   *
+   * @param length New `kvLength`, `0 <= length <= kvLength`.
+   */
+  rewind(length: number): void;
+
+  /**
+   * Compacts an accepted tree path: keeps the prefix `[0, slots[0])`, then
+   * moves the entries at `slots` (strictly increasing, `< kvLength`) to follow
+   * it; `kvLength` becomes `slots[0] + slots.length`.
+   *
+   * @param slots Absolute cache slots to keep, in order.
+   */
+  keep(slots: ArrayLike<number>): void;
+
+  /** Empties the cache (`kvLength = 0`). */
+  reset(): void;
+}
+
+/** Multi-token prediction heads (Medusa): next-next tokens from a hidden state. */
+export interface PredictionHeads {
+  /** Number of heads; head `k` predicts the token `k + 2` positions after the hidden state's token. */
+  readonly numHeads: number;
+  /** Number of logits per head. */
+  readonly vocabSize: number;
+  /**
+   * Runs every head on one hidden state.
+   *
+   * @param hidden Last hidden state `[hiddenSize]` f32.
+   * @returns Logits `[numHeads, vocabSize]` f32, owned by the caller.
+   */
+  forward(hidden: Float32Array): Promise<Float32Array>;
+}
+
+/** The tokenizer surface decoders need. */
+export interface TextTokenizer {
+  /** Size of the vocabulary (ids are `< vocabSize`). */
+  readonly vocabSize: number;
+  /** End-of-sequence id, or `undefined` when the tokenizer has none. */
+  readonly eosTokenId: number | undefined;
+  /** Beginning-of-sequence id, or `undefined`. */
+  readonly bosTokenId: number | undefined;
+  /**
+   * @param text Text to encode.
+   * @returns Token ids (no special tokens added).
+   */
+  encode(text: string): number[];
+  /**
+   * @param ids Token ids.
+   * @returns The decoded text (special tokens skipped).
+   */
+  decode(ids: ArrayLike<number>): string;
+}
