@@ -1,0 +1,106 @@
+"""Make tiny randomly initialised Hugging Face checkpoints plus reference outputs.
+
+Each checkpoint lands in tests/fixtures/random/<name>/ (config.json, model.safetensors,
+reference.json) and exercises one architecture variant the graph builder claims:
+
+  llama         LlamaForCausalLM, GQA (4 heads, 2 kv heads), tied embeddings, fp32
+  llama-untied  LlamaForCausalLM, separate lm_head, bf16 safetensors
+  qwen2         Qwen2ForCausalLM (q/k/v biases), fp16 safetensors
+  mistral       MistralForCausalLM (no sliding window), fp32
+  gpt2          GPT2LMHeadModel (learned positions, LayerNorm, Conv1D, gelu_new), fp32
+
+reference.json holds the prompt ids, the logits of the last prompt position (fp32 compute
+after the weights were rounded to the stored dtype), and the 64-token greedy continuation.
+Weights are scaled up (initializer_range 0.2) so greedy choices are not near ties; the
+smallest top-1/top-2 gap along the continuation is recorded as `min_gap`.
+
+Usage: .venv/bin/python scripts/make_random_checkpoints.py [out_dir]
+"""
+
+import json
+import os
+import sys
+
+import torch
+import transformers
+from safetensors.torch import save_file
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(__file__), "..", "tests", "fixtures", "random")
+
+COMMON = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+              rms_norm_eps=1e-5, rope_theta=10000.0, initializer_range=0.2,
+              bos_token_id=1, eos_token_id=2)
+
+SPECS = {
+    "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
+              dict(COMMON, tie_word_embeddings=True), torch.float32),
+    "llama-untied": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
+                     dict(COMMON, tie_word_embeddings=False), torch.bfloat16),
+    "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM,
+              dict(COMMON, tie_word_embeddings=True), torch.float16),
+    "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM,
+                dict(COMMON, tie_word_embeddings=False, sliding_window=None), torch.float32),
+    "gpt2": (transformers.GPT2Config, transformers.GPT2LMHeadModel,
+             dict(vocab_size=256, n_embd=64, n_layer=2, n_head=4, n_positions=256,
+                  initializer_range=0.2, bos_token_id=1, eos_token_id=2,
+                  resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0), torch.float32),
+}
+
+PROMPT = [1, 17, 42, 99, 7, 200, 13, 64, 5, 128, 31, 77]
+STEPS = 64
+
+
+def make(name, seed):
+    config_cls, model_cls, kwargs, dtype = SPECS[name]
+    torch.manual_seed(seed)
+    config = config_cls(**kwargs)
+    model = model_cls(config).eval()
+    with torch.no_grad():
+        # Qwen2's biases start at zero: randomise them so the bias path is exercised.
+        for pname, p in model.named_parameters():
+            if pname.endswith(".bias") and "norm" not in pname and "ln_" not in pname:
+                p.normal_(0.0, 0.2)
+        # Round to the stored dtype, compute in fp32.
+        for p in model.parameters():
+            p.copy_(p.to(dtype).to(torch.float32))
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    model.config.dtype = dtype
+    model.config.save_pretrained(d)
+    state = {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()}
+    if config.tie_word_embeddings and "lm_head.weight" in state:
+        del state["lm_head.weight"]
+    # GPT-2's attention masks are buffers, not weights.
+    state = {k: v for k, v in state.items() if not k.endswith(".attn.bias") and not k.endswith(".attn.masked_bias")}
+    save_file(state, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+
+    with torch.no_grad():
+        ids = torch.tensor([PROMPT])
+        logits = model(ids).logits[0, -1].tolist()
+        seq = list(PROMPT)
+        out = []
+        min_gap = float("inf")
+        for _ in range(STEPS):
+            lg = model(torch.tensor([seq])).logits[0, -1]
+            top = torch.topk(lg, 2).values
+            min_gap = min(min_gap, float(top[0] - top[1]))
+            nxt = int(torch.argmax(lg))
+            out.append(nxt)
+            seq.append(nxt)
+    ref = dict(model=name, model_type=config.model_type, dtype=str(dtype).replace("torch.", ""),
+               transformers=transformers.__version__, prompt_ids=PROMPT, last_logits=logits,
+               greedy=out, min_gap=min_gap)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump(ref, f)
+    return min_gap
+
+
+if __name__ == "__main__":
+    for i, name in enumerate(SPECS):
+        for seed in range(i * 100, i * 100 + 20):
+            gap = make(name, seed)
+            if gap > 1e-2:
+                break
+        print(f"{name}: seed {seed}, min top-2 gap {gap:.4f}")
