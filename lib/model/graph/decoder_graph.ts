@@ -1,0 +1,85 @@
+/**
+ * The contract every built decoder graph follows (names, shapes), shared by
+ * the Llama and GPT-2 builders and by `CausalLM`.
+ *
+ * Inputs: `input_ids` `[S]` i64, `position_ids` `[1, S]` i64, `seqlens_k` `[1]` i32
+ * (`P + S - 1`), `total_sequence_length` `[1]` i32 (`P + S`), `attention_bias`
+ * `[1, 1, S, P + S]` f32, and per layer `past_key.N` / `past_value.N`
+ * `[1, kvHeads, maxLength, headDim]` f32.
+ * Outputs: `logits` `[S, vocab]` f32, `hidden` `[S, hidden]` f32 (after the final
+ * norm), and per layer `present_key.N` / `present_value.N` (same buffers as the
+ * past inputs: written in place at slots `[P, P + S)`).
+ *
+ * @module
+ */
+
+import type { AttentionKind } from "./_attention.ts";
+import type { ExternalTensor } from "../onnx/graph_builder.ts";
+
+export type { AttentionKind } from "./_attention.ts";
+
+/** Where a builder reads f32 weights (a safetensors file or several shards). */
+export interface WeightSource {
+  /**
+   * @param name Tensor name.
+   * @returns Whether it exists.
+   */
+  has(name: string): boolean;
+  /**
+   * @param name Tensor name.
+   * @param shape Expected shape (checked).
+   * @returns Row-major f32 data.
+   */
+  float32(name: string, shape?: number[]): Float32Array;
+}
+
+/** Options common to graph builders. */
+export interface BuildOptions {
+  /** KV capacity in tokens (the static buffer length). */
+  maxLength: number;
+  /** Attention operator (default `gqa`). */
+  attention?: AttentionKind;
+  /** Keep weights out of the model bytes, for the session to take by reference (default true). */
+  externalWeights?: boolean;
+}
+
+/** A built decoder graph. */
+export interface DecoderGraph {
+  /** `ModelProto` bytes. */
+  model: Uint8Array;
+  /** Weights left out of `model`, to hand over as external initializers. */
+  externals: Map<string, ExternalTensor>;
+  /** Number of layers (KV buffer pairs). */
+  numLayers: number;
+  /** Key/value heads per layer. */
+  kvHeads: number;
+  /** Head width. */
+  headDim: number;
+  /** KV capacity. */
+  maxLength: number;
+  /** Logits per position. */
+  vocabSize: number;
+  /** Hidden width. */
+  hiddenSize: number;
+}
+
+/** Value for masked entries of `attention_bias` (finite to keep softmax NaN-free). */
+export const MASKED = -3.0e38;
+
+/**
+ * Declares the shared inputs of the decoder contract.
+ *
+ * @param g The graph builder.
+ * @returns The names (`input_ids`, `position_ids`, `seqlens_k`, `total_sequence_length`, `attention_bias`).
+ */
+export function declareDecoderInputs(
+  g: import("../onnx/graph_builder.ts").GraphBuilder,
+): { ids: string; positions: string; seqlensK: string; total: string; bias: string } {
+  return {
+    ids: g.input("input_ids", "int64", ["S"]),
+    positions: g.input("position_ids", "int64", [1, "S"]),
+    seqlensK: g.input("seqlens_k", "int32", [1]),
+    total: g.input("total_sequence_length", "int32", [1]),
+    bias: g.input("attention_bias", "float32", [1, 1, "S", "T"]),
+  };
+}
