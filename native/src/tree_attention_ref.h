@@ -1,0 +1,129 @@
+/*
+ * tree_attention_ref.h: the CPU reference of specdec's tree attention and KV compaction.
+ *
+ * One operation, two implementations: this C11 reference (the oracle of the tests and the CPU
+ * kernel of the `specdec.TreeAttention` custom op) and the CUDA kernels in native/cuda/, which
+ * take the same shape and tensor descriptions (tree_attention_cuda.h).
+ *
+ * The operation (one layer, layouts as ONNX Runtime's GroupQueryAttention):
+ *   For each batch entry b with P = past_lens[b] cached tokens and S new tokens:
+ *   1. present[b, g, 0:P] = past[b, g, 0:P] (skipped when past and present are the same buffer);
+ *   2. the new keys (rotated when rotary is on) and values are written in place at slots
+ *      present[b, g, P:P+S];
+ *   3. query i of head h (rotated) attends, in KV head g = h / (H / Hkv), every cached slot
+ *      t < P and the new slot P + j iff tree_mask[i, j] != 0, with softmax(scale * q . k) and
+ *      fp32 accumulation; a query that sees nothing gets a zero output row.
+ *   Rotary: rotate-half (GroupQueryAttention do_rotary=1, rotary_interleaved=0) on the first
+ *   rotary_dim elements of each head: for d < R = rotary_dim / 2,
+ *     x'[d]     = x[d] * cos[pos, d] - x[d + R] * sin[pos, d]
+ *     x'[d + R] = x[d + R] * cos[pos, d] + x[d] * sin[pos, d]
+ *   with pos = position_ids[b, i] (or P + i when position_ids is NULL).
+ *
+ * Storage is fp32 or fp16 (every tensor of one call the same, except the int64 position ids and
+ * the u8 mask); arithmetic is fp32. The rotated query stays in fp32; the rotated key is rounded to
+ * the storage type when it is written to the cache, and attention reads it back from the cache.
+ *
+ * Status codes are those of sd_status (specdec.h): SD_OK, SD_INVALID_ARGUMENT (message names the
+ * parameter), SD_OUT_OF_MEMORY. Messages go to a caller-owned buffer `err` of `err_cap` bytes
+ * (NUL-terminated, truncated to fit; may be NULL when err_cap is 0). Thread safety: the functions
+ * keep no state; calls on disjoint output buffers may run at once.
+ */
+#ifndef SPECDEC_TREE_ATTENTION_REF_H
+#define SPECDEC_TREE_ATTENTION_REF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest number of new tokens (tree nodes) of one call. */
+#define SD_TA_MAX_SEQ 64
+/* Largest head size. */
+#define SD_TA_MAX_HEAD_DIM 256
+
+/* Storage type of the float tensors of one call. */
+typedef enum sd_ta_dtype { SD_TA_F32 = 0, SD_TA_F16 = 1 } sd_ta_dtype;
+
+/* Sizes and attributes of one tree-attention call. */
+typedef struct sd_ta_shape {
+  int32_t batch;             /* B >= 1 */
+  int32_t seq_len;           /* S, new tokens, 1..SD_TA_MAX_SEQ */
+  int32_t num_heads;         /* H, query heads, a multiple of kv_num_heads */
+  int32_t kv_num_heads;      /* Hkv >= 1 */
+  int32_t head_dim;          /* D, even, 2..SD_TA_MAX_HEAD_DIM */
+  int32_t max_len;           /* slots per (batch, kv head) in the past and present buffers */
+  int32_t rotary_dim;        /* 0: no rotary; else even, <= D; caches are [max_pos, rotary_dim/2] */
+  int32_t max_pos;           /* rows of the cos/sin caches (ignored without rotary) */
+  int32_t dtype;             /* sd_ta_dtype of query, key, value, caches, cos/sin, output */
+  float scale;               /* softmax scale; 0 means 1 / sqrt(D) */
+  int64_t mask_batch_stride; /* 0: one [S, S] mask for every batch entry; S * S: a [B, S, S] mask */
+} sd_ta_shape;
+
+/* The tensors of one call (host memory for the reference, device memory for CUDA). */
+typedef struct sd_ta_tensors {
+  const void *query;           /* [B, S, H * D] */
+  const void *key;             /* [B, S, Hkv * D] keys of the new tokens */
+  const void *value;           /* [B, S, Hkv * D] values of the new tokens */
+  const void *past_key;        /* [B, Hkv, max_len, D]; may equal present_key; NULL if all P = 0 */
+  const void *past_value;      /* [B, Hkv, max_len, D]; may equal present_value */
+  void *present_key;           /* [B, Hkv, max_len, D] out: past keys + new keys at [P, P + S) */
+  void *present_value;         /* [B, Hkv, max_len, D] out */
+  const void *cos_cache;       /* [max_pos, rotary_dim / 2]; NULL without rotary */
+  const void *sin_cache;       /* [max_pos, rotary_dim / 2]; NULL without rotary */
+  const int64_t *position_ids; /* [B, S]; NULL: positions P + i */
+  const uint8_t *tree_mask;    /* [S, S] or [B, S, S]: mask[i * S + j] != 0 when i sees j; NULL: causal */
+  void *output;                /* [B, S, H * D] out */
+} sd_ta_tensors;
+
+/* Layout of the KV buffers that a compaction moves (every buffer [B, Hkv, max_len, D]). */
+typedef struct sd_kv_layout {
+  int32_t batch;        /* B */
+  int32_t kv_num_heads; /* Hkv */
+  int32_t max_len;      /* slots per (batch, kv head) */
+  int32_t head_dim;     /* D */
+  int32_t elem_size;    /* bytes per element: 2 or 4 */
+} sd_kv_layout;
+
+/* Element size in bytes of an sd_ta_dtype (4 or 2), 0 when unknown. */
+int32_t sd_ta_dtype_size(int32_t dtype);
+
+/* IEEE 754 binary16 <-> binary32 (round to nearest even; NaN stays NaN, overflow gives inf). */
+uint16_t sd_f32_to_f16(float value);
+float sd_f16_to_f32(uint16_t bits);
+
+/*
+ * Checks a shape and the per-batch past lengths (`past_lens` [B], host memory, may be NULL to
+ * check the shape alone): sizes in range, H a multiple of Hkv, P + S <= max_len.
+ */
+int sd_ta_check_shape(const sd_ta_shape *shape, const int32_t *past_lens, char *err,
+                      size_t err_cap);
+
+/*
+ * Runs tree attention on the CPU. `past_lens` [B] host memory. Checks the shape, the tensor
+ * pointers and every position id (0 <= pos < max_pos) before writing anything.
+ */
+int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
+                      const sd_ta_tensors *tensors, char *err, size_t err_cap);
+
+/*
+ * Checks a compaction: n in 1..SD_TA_MAX_SEQ, slots strictly increasing, slots[0] >= base,
+ * slots[j] >= base + j (implied), slots[n - 1] < max_len.
+ */
+int sd_kv_check_compact(const sd_kv_layout *layout, int32_t base, const int32_t *slots, int32_t n,
+                        char *err, size_t err_cap);
+
+/*
+ * KV compaction on the CPU: in each of the n_buffers buffers, for every (batch, kv head), moves
+ * slot slots[j] to slot base + j for j = 0..n-1 in ascending order (in place, safe because
+ * slots[j] >= base + j and slots are increasing). Slots outside the moved ones are untouched.
+ */
+int sd_kv_ref_compact(void *const *buffers, int32_t n_buffers, const sd_kv_layout *layout,
+                      int32_t base, const int32_t *slots, int32_t n, char *err, size_t err_cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPECDEC_TREE_ATTENTION_REF_H */
