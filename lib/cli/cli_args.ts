@@ -1,0 +1,325 @@
+/**
+ * Command-line parsing for `specdec` (`deno run mod.ts <command> ...`), with
+ * `node:util` `parseArgs` in strict mode. Every mistake becomes a
+ * {@linkcode UsageError} with a one-line message naming the flag.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { UsageError } from "./usage_error.ts";
+
+/** Decoding methods the CLI offers: `--method ar|speculative|medusa|lookup`. */
+export type DecodingMethod = "ar" | "speculative" | "medusa" | "lookup";
+
+/** Parsed options of `generate`. Absent numbers mean "the decoder's default". */
+export interface GenerateArgs {
+  /** The prompt (positional argument); `undefined` or `"-"` means read stdin. */
+  prompt: string | undefined;
+  /** Target model folder (`--model`); `undefined` means the bundled bench checkpoint. */
+  model: string | undefined;
+  /** Draft model folder (`--draft`) for `--method speculative`. */
+  draft: string | undefined;
+  /** Medusa heads folder (`--medusa`); defaults to `<model>/medusa`. */
+  medusa: string | undefined;
+  /** Decoding method (`--method`), default `speculative`. */
+  method: DecodingMethod;
+  /** Speculation length K (`--k`): draft tokens per step (speculative, lookup). */
+  k: number | undefined;
+  /** Medusa tree size in nodes (`--tree`). */
+  tree: number | undefined;
+  /** Sampling temperature (`--temperature`), 0 = greedy (default). */
+  temperature: number;
+  /** Top-k filter (`--top-k`), 0 = off. */
+  topK: number | undefined;
+  /** Nucleus filter (`--top-p`), in (0, 1]. */
+  topP: number | undefined;
+  /** PRNG seed (`--seed`). */
+  seed: number | undefined;
+  /** Tokens to generate at most (`--max-new-tokens`), default 128. */
+  maxNewTokens: number;
+  /** Stop strings (`--stop`, repeatable). */
+  stop: string[];
+  /** Print one JSON object instead of streaming text (`--json`). */
+  json: boolean;
+  /** ONNX Runtime intra-op threads (`--threads`). */
+  threads: number | undefined;
+}
+
+/** Parsed options of `demo`. */
+export interface DemoArgs {
+  /** Target model folder (`--model`); `undefined` means the bundled bench checkpoint. */
+  model: string | undefined;
+  /** Draft model folder (`--draft`); `undefined` means the bundled bench draft. */
+  draft: string | undefined;
+  /** Code prompt to complete (`--prompt`); `undefined` means the built-in one. */
+  prompt: string | undefined;
+  /** Speculation length K (`--k`). */
+  k: number | undefined;
+  /** Tokens to generate (`--max-new-tokens`), default 96. */
+  maxNewTokens: number;
+  /** ONNX Runtime intra-op threads (`--threads`). */
+  threads: number | undefined;
+}
+
+/** What the command line asks for. */
+export type CliCommand =
+  | { command: "help"; topic: "main" | "generate" | "demo" }
+  | { command: "version" }
+  | { command: "generate"; args: GenerateArgs }
+  | { command: "demo"; args: DemoArgs };
+
+/** Default number of generated tokens for `generate`. */
+const GENERATE_MAX_NEW_TOKENS = 128;
+/** Default number of generated tokens for `demo`. */
+const DEMO_MAX_NEW_TOKENS = 96;
+/** Largest `--k` the CLI accepts (decoders may state a smaller limit). */
+const MAX_K = 32;
+
+const METHODS: readonly DecodingMethod[] = ["ar", "speculative", "medusa", "lookup"];
+
+/**
+ * Parses the CLI's arguments (without the program name).
+ *
+ * @param argv Arguments, e.g. `Deno.args`.
+ * @returns The command to run with its options.
+ * @throws {UsageError} On an unknown command or flag, a bad number, a missing value.
+ *
+ * @example Parsing a generate command
+ * ```ts
+ * import { parseCliArgs } from "./cli_args.ts";
+ * const cmd = parseCliArgs(["generate", "--k", "4", "def add(a, b):"]);
+ * if (cmd.command !== "generate" || cmd.args.k !== 4) throw new Error("unexpected");
+ * ```
+ */
+export function parseCliArgs(argv: readonly string[]): CliCommand {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "help" || first === "-h" || first === "--help") {
+    const topic = rest[0];
+    if (first === "help" && (topic === "generate" || topic === "demo")) {
+      return { command: "help", topic };
+    }
+    return { command: "help", topic: "main" };
+  }
+  if (first === "--version" || first === "-V" || first === "version") return { command: "version" };
+  if (first === "generate") return parseGenerate(rest);
+  if (first === "demo") return parseDemo(rest);
+  if (first.startsWith("-")) {
+    throw new UsageError(
+      `unknown option '${first}' before the command (expected generate or demo)`,
+    );
+  }
+  throw new UsageError(`unknown command '${first}' (expected generate or demo)`);
+}
+
+function parseGenerate(argv: string[]): CliCommand {
+  const { values, positionals } = strictParse(argv, "generate", {
+    model: { type: "string", short: "m" },
+    draft: { type: "string" },
+    medusa: { type: "string" },
+    method: { type: "string" },
+    k: { type: "string" },
+    tree: { type: "string" },
+    temperature: { type: "string", short: "t" },
+    "top-k": { type: "string" },
+    "top-p": { type: "string" },
+    seed: { type: "string" },
+    "max-new-tokens": { type: "string", short: "n" },
+    stop: { type: "string", multiple: true },
+    json: { type: "boolean" },
+    threads: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help === true) return { command: "help", topic: "generate" };
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `expected one prompt argument, got ${positionals.length} (quote the prompt)`,
+      "generate",
+    );
+  }
+  const method = str(values.method) ?? "speculative";
+  if (!(METHODS as readonly string[]).includes(method)) {
+    throw new UsageError(
+      `--method must be one of ${METHODS.join(", ")}, got '${method}'`,
+      "generate",
+    );
+  }
+  const cmd = "generate";
+  return {
+    command: "generate",
+    args: {
+      prompt: positionals[0],
+      model: path(values.model, "--model", cmd),
+      draft: path(values.draft, "--draft", cmd),
+      medusa: path(values.medusa, "--medusa", cmd),
+      method: method as DecodingMethod,
+      k: int(values.k, "--k", cmd, 1, MAX_K),
+      tree: int(values.tree, "--tree", cmd, 1, 256),
+      temperature: num(values.temperature, "--temperature", cmd, 0) ?? 0,
+      topK: int(values["top-k"], "--top-k", cmd, 0, Number.MAX_SAFE_INTEGER),
+      topP: topP(values["top-p"], cmd),
+      seed: int(values.seed, "--seed", cmd, 0, 2 ** 32 - 1),
+      maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens", cmd, 1, 1_000_000) ??
+        GENERATE_MAX_NEW_TOKENS,
+      stop: stopStrings(values.stop, cmd),
+      json: values.json === true,
+      threads: int(values.threads, "--threads", cmd, 1, 1024),
+    },
+  };
+}
+
+function parseDemo(argv: string[]): CliCommand {
+  const { values, positionals } = strictParse(argv, "demo", {
+    model: { type: "string", short: "m" },
+    draft: { type: "string" },
+    prompt: { type: "string", short: "p" },
+    k: { type: "string" },
+    "max-new-tokens": { type: "string", short: "n" },
+    threads: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help === true) return { command: "help", topic: "demo" };
+  if (positionals.length > 0) {
+    throw new UsageError(
+      `demo takes no positional arguments, got '${positionals[0]}' (use --prompt)`,
+      "demo",
+    );
+  }
+  const cmd = "demo";
+  const prompt = str(values.prompt);
+  if (prompt !== undefined && prompt.length === 0) {
+    throw new UsageError("--prompt must not be empty", cmd);
+  }
+  return {
+    command: "demo",
+    args: {
+      model: path(values.model, "--model", cmd),
+      draft: path(values.draft, "--draft", cmd),
+      prompt,
+      k: int(values.k, "--k", cmd, 1, MAX_K),
+      maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens", cmd, 1, 1_000_000) ??
+        DEMO_MAX_NEW_TOKENS,
+      threads: int(values.threads, "--threads", cmd, 1, 1024),
+    },
+  };
+}
+
+type OptionSpec = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+>;
+
+interface Parsed {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+/** `parseArgs` in strict mode, its errors turned into one-line usage errors. */
+function strictParse(argv: string[], command: string, options: OptionSpec): Parsed {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
+    return { values: values as Parsed["values"], positionals };
+  } catch (err) {
+    throw new UsageError(describeParseError(err), command);
+  }
+}
+
+function describeParseError(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const flag = /'(-[^' <]*)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag !== undefined) {
+    return `unknown option '${flag}'`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag !== undefined) {
+    if (message.includes("argument missing")) return `option '${flag}' needs a value`;
+    if (message.includes("ambiguous")) {
+      return `option '${flag}' needs a value (write ${flag}=VALUE for a value starting with '-')`;
+    }
+    if (message.includes("does not take an argument")) {
+      return `option '${flag}' does not take a value`;
+    }
+  }
+  return (message.split("\n")[0] ?? message).trim();
+}
+
+function str(value: Parsed["values"][string]): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function path(
+  value: Parsed["values"][string],
+  flag: string,
+  command: string,
+): string | undefined {
+  const s = str(value);
+  if (s !== undefined && s.trim().length === 0) {
+    throw new UsageError(`${flag} needs a folder path, got an empty string`, command);
+  }
+  return s;
+}
+
+function num(
+  value: Parsed["values"][string],
+  flag: string,
+  command: string,
+  min: number,
+): number | undefined {
+  const s = str(value);
+  if (s === undefined) return undefined;
+  const n = s.trim().length === 0 ? Number.NaN : Number(s);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got '${s}'`, command);
+  if (n < min) throw new UsageError(`${flag} must be >= ${min}, got ${s}`, command);
+  return n;
+}
+
+function int(
+  value: Parsed["values"][string],
+  flag: string,
+  command: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const s = str(value);
+  if (s === undefined) return undefined;
+  const n = /^[+]?\d+$/.test(s.trim()) ? Number(s) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new UsageError(`${flag} must be an integer, got '${s}'`, command);
+  }
+  if (n < min || n > max) {
+    const range = max >= Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${flag} must be ${range}, got ${n}`, command);
+  }
+  return n;
+}
+
+function topP(value: Parsed["values"][string], command: string): number | undefined {
+  const p = num(value, "--top-p", command, Number.NEGATIVE_INFINITY);
+  if (p !== undefined && !(p > 0 && p <= 1)) {
+    throw new UsageError(`--top-p must be in (0, 1], got ${p}`, command);
+  }
+  return p;
+}
+
+function stopStrings(value: Parsed["values"][string], command: string): string[] {
+  const list = Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+  for (const s of list) {
+    if (s.length === 0) throw new UsageError("--stop must not be an empty string", command);
+  }
+  return list.map(unescape);
+}
+
+/** Turns the escapes `\\n`, `\\t`, `\\r` and `\\\\` typed in a shell into their characters. */
+function unescape(s: string): string {
+  return s.replace(/\\([ntr\\])/g, (_m, c: string) => {
+    if (c === "n") return "\n";
+    if (c === "t") return "\t";
+    if (c === "r") return "\r";
+    return "\\";
+  });
+}

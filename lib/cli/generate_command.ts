@@ -1,0 +1,130 @@
+/**
+ * `specdec generate`: one prompt in, streamed text out, a one-line summary
+ * on stderr (or one JSON object with `--json`).
+ *
+ * @module
+ */
+
+import type { GenerateArgs } from "./cli_args.ts";
+import type { CliBackend, DecoderSettings, LoadRequest } from "./cli_backend.ts";
+import type { CliIO } from "./cli_io.ts";
+import { ProgressBar } from "./progress_bar.ts";
+import { UsageError } from "./usage_error.ts";
+import { isDir, makeDecoder, resolveModelDir } from "./_paths.ts";
+import { summaryFigures, summaryLine, toJsonValue } from "./_metrics.ts";
+
+/**
+ * Runs `generate` with parsed arguments.
+ *
+ * @param args Parsed `generate` options.
+ * @param io Terminal streams.
+ * @param backend Model loader and decoder factory.
+ * @param signal Aborts generation (Ctrl-C); the partial result is still reported.
+ * @returns The exit code (0).
+ * @throws {UsageError} For a missing model folder, prompt or incompatible flags.
+ *
+ * @example Running generate over the bundled checkpoints
+ * ```ts ignore
+ * import { generateCommand } from "./generate_command.ts";
+ * import { denoCliIO } from "./cli_io.ts";
+ * import { onnxBackend } from "./onnx_backend.ts";
+ * import { parseCliArgs } from "./cli_args.ts";
+ * const cmd = parseCliArgs(["generate", "def add(a, b):"]);
+ * if (cmd.command === "generate") await generateCommand(cmd.args, denoCliIO(), onnxBackend());
+ * ```
+ */
+export async function generateCommand(
+  args: GenerateArgs,
+  io: CliIO,
+  backend: CliBackend,
+  signal?: AbortSignal,
+): Promise<number> {
+  const request = await loadRequest(args);
+  const prompt = await readPrompt(args, io);
+  const settings: DecoderSettings = {
+    temperature: args.temperature,
+    maxNewTokens: args.maxNewTokens,
+    stop: args.stop,
+  };
+  if (args.k !== undefined) settings.k = args.k;
+  if (args.tree !== undefined) settings.tree = args.tree;
+  if (args.topK !== undefined) settings.topK = args.topK;
+  if (args.topP !== undefined) settings.topP = args.topP;
+  if (args.seed !== undefined) settings.seed = args.seed;
+
+  const sink = { write: (t: string) => io.writeErr(t), isTerminal: io.stderrIsTerminal };
+  const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
+    new ProgressBar(label, sink).wrap(work);
+  using models = await backend.load(request, stage);
+  const decoder = makeDecoder(() => models.decoder(args.method, settings), "generate");
+  const options = signal !== undefined ? { signal } : {};
+
+  if (args.json) {
+    const out = await decoder.generate(prompt, options);
+    const json = {
+      text: out.text,
+      tokens: out.tokens,
+      prompt_tokens: out.promptTokens,
+      metrics: toJsonValue(out.metrics),
+    };
+    await io.writeOut(`${JSON.stringify(json)}\n`);
+    return 0;
+  }
+  let endsWithNewline = false;
+  const out = await decoder.generate(prompt, {
+    ...options,
+    onText: async (piece: string) => {
+      if (piece.length === 0) return;
+      endsWithNewline = piece.endsWith("\n");
+      await io.writeOut(piece);
+    },
+  });
+  if (!endsWithNewline) await io.writeOut("\n");
+  const figures = summaryFigures(out.metrics, out.tokens.length);
+  await io.writeErr(`${summaryLine(figures, decoder.description)}\n`);
+  return 0;
+}
+
+async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
+  const cmd = "generate";
+  const model = await resolveModelDir(args.model, "bench-target", "--model", cmd);
+  const request: LoadRequest = { model };
+  if (args.threads !== undefined) request.threads = args.threads;
+  if (args.method === "speculative") {
+    if (args.draft === undefined && args.model !== undefined) {
+      throw new UsageError("--method speculative needs --draft DIR with --model", cmd);
+    }
+    request.draft = await resolveModelDir(args.draft, "bench-draft", "--draft", cmd);
+  } else if (args.draft !== undefined) {
+    throw new UsageError(`--draft is only used by --method speculative, not ${args.method}`, cmd);
+  }
+  if (args.method === "medusa") {
+    const medusa = args.medusa ?? `${model}/medusa`;
+    if (!(await isDir(medusa))) {
+      throw new UsageError(`--medusa: Medusa heads folder not found: ${medusa}`, cmd);
+    }
+    request.medusa = medusa;
+  } else if (args.medusa !== undefined) {
+    throw new UsageError(`--medusa is only used by --method medusa, not ${args.method}`, cmd);
+  }
+  if (args.tree !== undefined && args.method !== "medusa") {
+    throw new UsageError(`--tree is only used by --method medusa, not ${args.method}`, cmd);
+  }
+  if (args.k !== undefined && args.method !== "speculative" && args.method !== "lookup") {
+    throw new UsageError(`--k is only used by --method speculative or lookup`, cmd);
+  }
+  return request;
+}
+
+async function readPrompt(args: GenerateArgs, io: CliIO): Promise<string> {
+  if (args.prompt !== undefined && args.prompt !== "-") {
+    if (args.prompt.length === 0) throw new UsageError("the prompt is empty", "generate");
+    return args.prompt;
+  }
+  if (io.stdinIsTerminal) {
+    throw new UsageError("no prompt: pass it as an argument or pipe it on stdin", "generate");
+  }
+  const text = await io.readStdin();
+  if (text.length === 0) throw new UsageError("the prompt read from stdin is empty", "generate");
+  return text;
+}
