@@ -97,7 +97,33 @@ def make(name, seed):
     return min_gap
 
 
+def make_tokenizers():
+    """BPE tokenizers (byte-level pre-tokenizer, alphabet of the training text only): one of 256 ids (fits the random models, saved with llama and
+    gpt2), one of 320 ids (too large for them: the vocabulary-check test)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    text = ["The quick brown fox jumps over the lazy dog. " * 4,
+            "Speculative decoding drafts tokens and verifies them in one pass. " * 4]
+    for size, dirs in ((256, ["llama", "gpt2"]), (320, ["tokenizer-320"])):
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=size - 2, special_tokens=["<bos>", "<eos>"],
+                                      show_progress=False)
+        tok.train_from_iterator(text, trainer)
+        # Pad the vocabulary to exactly `size` ids with unused merges-free tokens if short.
+        missing = size - tok.get_vocab_size()
+        if missing > 0:
+            tok.add_tokens([f"<unused{i}>" for i in range(missing)])
+        for d in dirs:
+            os.makedirs(os.path.join(OUT, d), exist_ok=True)
+            tok.save(os.path.join(OUT, d, "tokenizer.json"))
+            with open(os.path.join(OUT, d, "tokenizer_config.json"), "w") as f:
+                json.dump({"bos_token": "<bos>", "eos_token": "<eos>"}, f)
+        print(f"tokenizer {size}: {tok.get_vocab_size()} ids -> {dirs}")
+
+
 if __name__ == "__main__":
+    make_tokenizers()
     for i, name in enumerate(SPECS):
         for seed in range(i * 100, i * 100 + 20):
             gap = make(name, seed)

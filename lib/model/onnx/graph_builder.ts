@@ -38,16 +38,20 @@ export type AttrValue = number | string | number[] | FloatAttr;
 /** Data of an initializer. */
 export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array;
 
-/** An initializer kept outside the model bytes (handed to ONNX Runtime by reference). */
+/**
+ * An initializer kept outside the model bytes: the model names an external
+ * data file `location` (offset 0, whole file) that never exists on disk; the
+ * session receives its bytes from memory (ONNX Runtime
+ * `AddExternalInitializersFromFilesInMemory`).
+ */
 export interface ExternalTensor {
   /** The tensor's data, referenced, not copied. */
   data: Float32Array;
   /** Its shape. */
   dims: number[];
+  /** The in-memory "file" name written in the model. */
+  location: string;
 }
-
-/** Location tag written into an external initializer's proto (never read from disk). */
-export const EXTERNAL_LOCATION = "specdec-external-initializer";
 
 function elemTypeOf(data: TensorData): number {
   if (data instanceof Float32Array) return ElemType.float32;
@@ -171,10 +175,11 @@ export class GraphBuilder {
     this.#names.add(name);
     const t = new ProtoWriter().packedInts(1, dims).int(2, elemTypeOf(data)).string(8, name);
     if (options.external && data instanceof Float32Array) {
-      this.externals.set(name, { data, dims });
+      const location = `specdec_weight_${this.externals.size}.bin`;
+      this.externals.set(name, { data, dims, location });
       const entry = (k: string, v: string): ProtoWriter =>
         new ProtoWriter().string(1, k).string(2, v);
-      t.message(13, entry("location", EXTERNAL_LOCATION));
+      t.message(13, entry("location", location));
       t.message(13, entry("offset", "0"));
       t.message(13, entry("length", String(data.byteLength)));
       t.int(14, 1);
