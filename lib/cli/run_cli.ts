@@ -70,20 +70,24 @@ export async function runCli(
         await io.writeOut(`specdec ${denoJson.version}\n`);
         return 0;
       case "generate":
-        return await generateCommand(cmd.args, io, await backendOf(options), options.signal);
+        return await generateCommand(cmd.args, io, backendOf(options), options.signal);
       case "demo":
-        return await demoCommand(cmd.args, io, await backendOf(options), options.signal);
+        return await demoCommand(cmd.args, io, backendOf(options), options.signal);
     }
   } catch (err) {
     return await reportError(err, io);
   }
 }
 
-async function backendOf(options: RunCliOptions): Promise<CliBackend> {
+function backendOf(options: RunCliOptions): CliBackend {
   if (options.backend !== undefined) return options.backend;
-  // Loaded lazily so `--help` and usage errors never touch the native library.
-  const { onnxBackend } = await import("./onnx_backend.ts");
-  return onnxBackend();
+  // Imported on first load so `--help` and usage errors never touch the native library.
+  return {
+    async load(request, onStage) {
+      const { onnxBackend } = await import("./onnx_backend.ts");
+      return await onnxBackend().load(request, onStage);
+    },
+  };
 }
 
 async function reportError(err: unknown, io: CliIO): Promise<number> {

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { parseCliArgs } from "../../lib/cli/cli_args.ts";
+import { UsageError } from "../../lib/cli/usage_error.ts";
+
+function usage(argv: string[]): string {
+  try {
+    parseCliArgs(argv);
+  } catch (err) {
+    assert.ok(err instanceof UsageError, `expected UsageError, got ${err}`);
+    return err.message;
+  }
+  throw new Error(`no error for ${argv.join(" ")}`);
+}
+
+Deno.test("parseCliArgs() reads generate flags and the prompt", () => {
+  const cmd = parseCliArgs([
+    "generate",
+    "--method",
+    "lookup",
+    "--k",
+    "6",
+    "-t",
+    "0.7",
+    "--top-k",
+    "40",
+    "--top-p",
+    "0.9",
+    "--seed",
+    "42",
+    "-n",
+    "20",
+    "--stop",
+    "\\n\\n",
+    "--stop",
+    "END",
+    "--json",
+    "--threads",
+    "2",
+    "def f(x):",
+  ]);
+  assert.equal(cmd.command, "generate");
+  if (cmd.command !== "generate") return;
+  assert.deepEqual(cmd.args, {
+    prompt: "def f(x):",
+    model: undefined,
+    draft: undefined,
+    medusa: undefined,
+    method: "lookup",
+    k: 6,
+    tree: undefined,
+    temperature: 0.7,
+    topK: 40,
+    topP: 0.9,
+    seed: 42,
+    maxNewTokens: 20,
+    stop: ["\n\n", "END"],
+    json: true,
+    threads: 2,
+  });
+});
+
+Deno.test("parseCliArgs() defaults: speculative, greedy, 128 tokens", () => {
+  const cmd = parseCliArgs(["generate", "hello"]);
+  assert.ok(cmd.command === "generate");
+  assert.equal(cmd.args.method, "speculative");
+  assert.equal(cmd.args.temperature, 0);
+  assert.equal(cmd.args.maxNewTokens, 128);
+  assert.equal(cmd.args.json, false);
+  assert.equal(cmd.args.k, undefined);
+});
+
+Deno.test("parseCliArgs() routes help and version", () => {
+  assert.deepEqual(parseCliArgs([]), { command: "help", topic: "main" });
+  assert.deepEqual(parseCliArgs(["--help"]), { command: "help", topic: "main" });
+  assert.deepEqual(parseCliArgs(["generate", "--help"]), { command: "help", topic: "generate" });
+  assert.deepEqual(parseCliArgs(["demo", "-h"]), { command: "help", topic: "demo" });
+  assert.deepEqual(parseCliArgs(["help", "demo"]), { command: "help", topic: "demo" });
+  assert.deepEqual(parseCliArgs(["--version"]), { command: "version" });
+});
+
+Deno.test("parseCliArgs() names an unknown flag or command", () => {
+  assert.equal(usage(["generate", "--frobnicate", "x"]), "unknown option '--frobnicate'");
+  assert.equal(usage(["demo", "--k=3", "--bogus"]), "unknown option '--bogus'");
+  assert.match(usage(["serve"]), /unknown command 'serve'/);
+  assert.match(usage(["--nope"]), /unknown option '--nope'/);
+});
+
+Deno.test("parseCliArgs() rejects bad numbers naming the flag", () => {
+  assert.equal(usage(["generate", "--k", "abc", "p"]), "--k must be an integer, got 'abc'");
+  assert.equal(usage(["generate", "--k", "2.5", "p"]), "--k must be an integer, got '2.5'");
+  assert.equal(usage(["generate", "--k", "0", "p"]), "--k must be from 1 to 32, got 0");
+  assert.equal(
+    usage(["generate", "--temperature", "hot", "p"]),
+    "--temperature must be a number, got 'hot'",
+  );
+  assert.equal(usage(["generate", "--temperature=-1", "p"]), "--temperature must be >= 0, got -1");
+  assert.equal(usage(["generate", "--top-p", "1.5", "p"]), "--top-p must be in (0, 1], got 1.5");
+  assert.equal(usage(["generate", "--top-p", "0", "p"]), "--top-p must be in (0, 1], got 0");
+  assert.equal(
+    usage(["generate", "--max-new-tokens", "", "p"]),
+    "--max-new-tokens must be an integer, got ''",
+  );
+  assert.equal(
+    usage(["generate", "--seed", "-3", "p"]).startsWith("option '--seed' needs a value"),
+    true,
+  );
+  assert.equal(usage(["demo", "--threads", "0"]), "--threads must be from 1 to 1024, got 0");
+});
+
+Deno.test("parseCliArgs() rejects bad values and shapes", () => {
+  assert.equal(
+    usage(["generate", "--method", "beam", "p"]),
+    "--method must be one of ar, speculative, medusa, lookup, got 'beam'",
+  );
+  assert.equal(usage(["generate", "--k"]), "option '--k' needs a value");
+  assert.equal(usage(["generate", "--json=yes"]), "option '--json' does not take a value");
+  assert.match(usage(["generate", "a", "b"]), /expected one prompt argument, got 2/);
+  assert.match(usage(["demo", "stray"]), /no positional arguments/);
+  assert.equal(
+    usage(["generate", "--model", "", "p"]),
+    "--model needs a folder path, got an empty string",
+  );
+  assert.equal(usage(["generate", "--stop", "", "p"]), "--stop must not be an empty string");
+});
+
+Deno.test("parseCliArgs() messages are one line", () => {
+  for (
+    const argv of [
+      ["generate", "--x"],
+      ["generate", "--k"],
+      ["generate", "--temperature", "-2"],
+      ["generate", "--k", "1e3"],
+    ]
+  ) {
+    assert.ok(!usage(argv).includes("\n"), argv.join(" "));
+  }
+});

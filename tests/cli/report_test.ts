@@ -1,0 +1,287 @@
+import assert from "node:assert/strict";
+import {
+  type BenchmarkResults,
+  compareGreedy,
+  costV,
+  expectedTokens,
+  type RunRecord,
+  speedupModel,
+  summarize,
+} from "../../bench/report_model.ts";
+import { renderReport } from "../../bench/report_markdown.ts";
+import { renderCharts } from "../../bench/report_svg.ts";
+
+function run(partial: Partial<RunRecord> & Pick<RunRecord, "method" | "promptId">): RunRecord {
+  return {
+    temperature: 0,
+    promptKind: "code",
+    newTokens: 100,
+    wallTimeMs: 1000,
+    targetForwards: 101,
+    draftForwards: 0,
+    drafted: 0,
+    accepted: 0,
+    meanAcceptedLength: 1,
+    acceptedAtPosition: [],
+    checkedAtPosition: [],
+    tokens: [1, 2, 3],
+    ...partial,
+  };
+}
+
+/** A small synthetic results file: AR at 100 tok/s, draft-target K=2 and K=4, Medusa 8, lookup K=4. */
+function synthetic(): BenchmarkResults {
+  const runs: RunRecord[] = [];
+  for (const id of ["c1", "c2"]) {
+    runs.push(run({ method: "ar", promptId: id }));
+    runs.push(run({ method: "ar", promptId: `${id}-t`, temperature: 1, tokens: [9] }));
+    // K=2: 50 steps of 2 tokens -> τ = 2, 0.5 s -> 200 tok/s.
+    runs.push(run({
+      method: "speculative",
+      k: 2,
+      promptId: id,
+      wallTimeMs: 500,
+      drafted: 100,
+      accepted: 50,
+      meanAcceptedLength: 2,
+      acceptedAtPosition: [30, 20],
+      checkedAtPosition: [50, 30],
+    }));
+    runs.push(run({
+      method: "speculative",
+      k: 4,
+      promptId: id,
+      wallTimeMs: 800,
+      drafted: 160,
+      accepted: 60,
+      meanAcceptedLength: 2.5,
+      acceptedAtPosition: [30, 15, 10, 5],
+      checkedAtPosition: [40, 30, 15, 10],
+    }));
+    runs.push(run({
+      method: "medusa",
+      tree: 8,
+      promptId: id,
+      wallTimeMs: 625,
+      drafted: 120,
+      accepted: 60,
+      meanAcceptedLength: 2.5,
+      acceptedAtPosition: [30, 20, 10],
+      checkedAtPosition: [40, 30, 20],
+    }));
+    runs.push(run({
+      method: "lookup",
+      k: 4,
+      promptId: id,
+      wallTimeMs: 900,
+      drafted: 40,
+      accepted: 10,
+      meanAcceptedLength: 1.1,
+      acceptedAtPosition: [6, 4],
+      checkedAtPosition: [10, 6],
+    }));
+  }
+  runs.push(run({ method: "ar", promptId: "p1", promptKind: "prose", wallTimeMs: 1250 }));
+  return {
+    schema: "specdec-benchmark/1",
+    date: "2026-11-29T03:00:00.000Z",
+    quick: true,
+    machine: {
+      cpuModel: "Test CPU <x&y>",
+      cores: 2,
+      ortVersion: "1.29.0",
+      deno: "2.9.6",
+      os: "linux x86_64",
+      loadAverage: [1, 1, 1],
+      threads: 2,
+    },
+    checkpoints: { target: "models/t", draft: "models/d", medusa: "models/t/medusa" },
+    settings: {
+      maxNewTokens: 100,
+      prompts: [{ id: "c1", kind: "code", promptTokens: 10 }, {
+        id: "c2",
+        kind: "code",
+        promptTokens: 12,
+      }, {
+        id: "p1",
+        kind: "prose",
+        promptTokens: 9,
+      }],
+      headlineK: 4,
+      headlineTree: 8,
+    },
+    cost: {
+      targetStepMs: 10,
+      draftStepMs: 1,
+      headsStepMs: 0.5,
+      verifyMs: { "1": 10, "2": 11, "3": 12, "5": 15, "8": 20 },
+    },
+    runs,
+    peers: {
+      status: "ok",
+      engine: "transformers 5.0 / torch 2.0",
+      threads: 2,
+      runs: [
+        {
+          method: "ar",
+          promptId: "c1",
+          promptKind: "code",
+          newTokens: 100,
+          wallTimeMs: 2000,
+          tokens: [1, 2, 3],
+        },
+        {
+          method: "ar",
+          promptId: "c2",
+          promptKind: "code",
+          newTokens: 100,
+          wallTimeMs: 2000,
+          tokens: [1, 2, 4],
+        },
+        {
+          method: "speculative",
+          k: 4,
+          promptId: "c1",
+          promptKind: "code",
+          newTokens: 100,
+          wallTimeMs: 4000,
+          tokens: [1, 2, 3],
+        },
+      ],
+    },
+  };
+}
+
+Deno.test("summarize() pools tokens over time, acceptance and τ", () => {
+  const r = synthetic();
+  const ar = summarize(r, { method: "ar", temperature: 0, kind: "code" });
+  assert.equal(ar?.tokensPerSecond, 100);
+  assert.equal(ar?.runs, 2);
+  const k2 = summarize(r, { method: "speculative", k: 2, temperature: 0, kind: "code" });
+  assert.equal(k2?.tokensPerSecond, 200);
+  assert.equal(k2?.acceptanceRate, 0.5);
+  assert.equal(k2?.tau, 2);
+  assert.deepEqual(k2?.perPosition, [0.6, 20 / 30]);
+  assert.equal(k2?.alpha, 50 / 80);
+  assert.equal(summarize(r, { method: "medusa", tree: 64, temperature: 0 }), undefined);
+});
+
+Deno.test("speedupModel() computes c, V, E, predicted S and efficiency", () => {
+  const r = synthetic();
+  const m = speedupModel(r, { method: "speculative", k: 2, temperature: 0, kind: "code" });
+  assert.ok(m !== undefined);
+  const alpha = 50 / 80;
+  assert.equal(m.c, 0.1);
+  assert.equal(m.v, 1.2); // 3-token forward 12 ms / 10 ms
+  assert.ok(Math.abs(m.e - (1 + alpha + alpha * alpha)) < 1e-12);
+  assert.ok(Math.abs(m.predicted - m.e / (2 * 0.1 + 1.2)) < 1e-12);
+  assert.equal(m.measured, 2);
+  assert.ok(Math.abs(m.efficiency - 2 / m.predicted) < 1e-12);
+  // Medusa: E is τ, cost c_heads + V(tree nodes); V(8) = 2.
+  const md = speedupModel(r, { method: "medusa", tree: 8, temperature: 0, kind: "code" });
+  assert.ok(md !== undefined);
+  assert.equal(md.v, 2);
+  assert.equal(md.c, 0.05);
+  assert.ok(Math.abs(md.predicted - 2.5 / 2.05) < 1e-12);
+  assert.equal(md.measured, 1.6);
+  // V of an unmeasured size uses the next measured one above it; none above: undefined.
+  assert.equal(costV(r.cost, 4), 1.5);
+  assert.equal(costV(r.cost, 9), undefined);
+  assert.equal(expectedTokens(1, 5), 6);
+  assert.equal(expectedTokens(0, 5), 1);
+});
+
+Deno.test("compareGreedy() finds the first differing token per prompt", () => {
+  const r = synthetic();
+  const ours = r.runs.filter((x) => x.method === "ar" && x.temperature === 0);
+  const cmp = compareGreedy(ours, r.peers.runs.filter((x) => x.method === "ar"));
+  assert.equal(cmp.compared, 2);
+  assert.equal(cmp.identical, 1);
+  assert.deepEqual(cmp.differences, [{ promptId: "c2", at: 2 }]);
+});
+
+Deno.test("renderReport() writes the headline table and sweeps from the results", () => {
+  const md = renderReport(synthetic());
+  assert.ok(md.includes("| Method | Throughput (tok/s) | Acceptance Rate | Speedup |"));
+  assert.ok(md.includes("| Autoregressive | 100.0 | - | 1.00x |"), md);
+  assert.ok(md.includes("| Speculative (K=4) | 125.0 | 37.5% | 1.25x |"), md);
+  assert.ok(md.includes("| Medusa (4 heads, 8-node tree) | 160.0 | 50.0% | 1.60x |"), md);
+  assert.ok(md.includes("| Prompt lookup (K=4) | 111.1 | 25.0% | 1.11x |"), md);
+  // K sweep rows for K = 2 and 4, with the model's columns.
+  assert.match(
+    md,
+    /\| 2 \| 200\.0 \| 50\.0% \| 2\.00 \| 0\.625 \| 0\.100 \| 1\.20 \| 2\.02 \| 1\.44x \| 2\.00x \| 138\.9% \|/,
+  );
+  assert.match(md, /\| 4 \| 125\.0 \| 37\.5% \| 2\.50 \|/);
+  // Peers: 50 tok/s AR, ours 100; one of two prompts identical.
+  assert.match(
+    md,
+    /\| Autoregressive \| 50\.0 \| 100\.0 \| 2\.00x \| 1\/2 prompts; first differences at c2@2 \|/,
+  );
+  assert.match(
+    md,
+    /Draft-target \/ assisted \(K=4\) \| 25\.0 \| 125\.0 \| 5\.00x \| yes \(1\/1 prompts\)/,
+  );
+  // Goals: draft-target best K is 2 at exactly 2.00x (met); Medusa 1.6x (not met, with the reason).
+  assert.match(md, /Draft-target ≥ 2x autoregressive \(best K = 2\): 2\.00x, \*\*met\*\*/);
+  assert.match(
+    md,
+    /Medusa ≥ 2x autoregressive \(best tree = 8 nodes\): 1\.60x, \*\*not met\*\*\. Short by 20%/,
+  );
+  assert.match(md, /2x needs τ ≥ 4\.10/);
+  assert.match(md, /Draft-target: K = 2/);
+  assert.ok(md.includes("![Speedup by method and K](speedup.svg)"));
+  // Prose section and the temperature-1 headline.
+  assert.match(md, /\| Autoregressive \| 100\.0 \| 1\.00x \| - \| 80\.0 \| 1\.00x \| - \|/);
+  assert.ok(md.includes("### Sampling (temperature 1, code prompts)"));
+});
+
+/** Checks XML well-formedness: balanced tags, quoted attributes, escaped text. */
+function assertWellFormedXml(xml: string): void {
+  const body = xml.replace(/^<\?xml[^?]*\?>\s*/, "");
+  const stack: string[] = [];
+  const tag = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
+  let last = 0;
+  let m: RegExpExecArray | null;
+  while ((m = tag.exec(body)) !== null) {
+    const text = body.slice(last, m.index);
+    assert.ok(!text.includes("<"), `stray '<' before ${m[0]}`);
+    assert.ok(
+      !/&(?!(amp|lt|gt|quot|apos);)/.test(text),
+      `unescaped '&' in ${JSON.stringify(text)}`,
+    );
+    last = tag.lastIndex;
+    const [, close, name, , self] = m;
+    if (close === "/") assert.equal(stack.pop(), name, `mismatched </${name}>`);
+    else if (self !== "/") stack.push(name!);
+  }
+  assert.ok(!body.slice(last).includes("<"), "unparsed markup at the end");
+  assert.deepEqual(stack, [], "unclosed tags");
+}
+
+Deno.test("renderCharts() draws well-formed, labelled SVG", () => {
+  const { speedup, acceptance } = renderCharts(synthetic());
+  for (const svg of [speedup, acceptance]) {
+    assertWellFormedXml(svg);
+    assert.ok(svg.startsWith("<?xml"));
+    assert.ok(svg.includes('xmlns="http://www.w3.org/2000/svg"'));
+    assert.ok(svg.includes("Test CPU &lt;x&amp;y&gt;"), "escaped subtitle");
+  }
+  // One bar per configuration: AR, DT K=2, DT K=4, PL K=4, Medusa 8.
+  assert.equal(
+    (speedup.match(/<rect [^>]*fill="#(1f77b4|2ca02c|d62728|7f7f7f)"><title>/g) ?? []).length,
+    5,
+  );
+  for (
+    const label of ["AR", "DT K=2", "DT K=4", "PL K=4", "Medusa 8", "predicted S", "break-even"]
+  ) {
+    assert.ok(speedup.includes(label), label);
+  }
+  assert.ok(speedup.includes("<title>DT K=2: 2×</title>"));
+  // Acceptance: a line per method with per-position points.
+  assert.ok(acceptance.includes("draft-target K=4"));
+  assert.ok(acceptance.includes("Medusa (8-node tree)"));
+  assert.ok(acceptance.includes("prompt lookup K=4"));
+  assert.equal((acceptance.match(/<circle [^>]*r="4"/g) ?? []).length, 4 + 3 + 2);
+  assert.ok(acceptance.includes("draft-target K=4, position 1: 75.0%"));
+});

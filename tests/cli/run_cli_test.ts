@@ -1,0 +1,276 @@
+import assert from "node:assert/strict";
+import { runCli } from "../../lib/cli/run_cli.ts";
+import type { CliBackend, LoadRequest } from "../../lib/cli/cli_backend.ts";
+import type { CliIO } from "../../lib/cli/cli_io.ts";
+import { loadedModels } from "../../lib/cli/_decoders.ts";
+import { SpecDecError, StatusCode } from "../../lib/runtime/errors.ts";
+import { CharTokenizer, RuleModel } from "./_fake_models.ts";
+
+interface Captured extends CliIO {
+  out: string;
+  err: string;
+}
+
+function captureIO(stdin?: string): Captured {
+  const io = {
+    out: "",
+    err: "",
+    writeOut(t: string): Promise<void> {
+      io.out += t;
+      return Promise.resolve();
+    },
+    writeErr(t: string): Promise<void> {
+      io.err += t;
+      return Promise.resolve();
+    },
+    stderrIsTerminal: false,
+    stdinIsTerminal: stdin === undefined,
+    readStdin: () => Promise.resolve(stdin ?? ""),
+  };
+  return io;
+}
+
+/** Real decoders over deterministic in-memory models; records what was asked to load. */
+function fakeBackend(requests: LoadRequest[] = []): CliBackend {
+  return {
+    load(request, stage) {
+      requests.push(request);
+      return stage("loading test models", () =>
+        Promise.resolve(loadedModels({
+          target: new RuleModel(256, 5),
+          draft: new RuleModel(256, 5, 4),
+          tokenizer: new CharTokenizer(),
+        })));
+    },
+  };
+}
+
+async function modelDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "specdec_cli_test_" });
+  await Deno.writeTextFile(`${dir}/config.json`, "{}");
+  return dir;
+}
+
+Deno.test("runCli() unknown flag: one line on stderr, exit 2, no stack", async () => {
+  const io = captureIO();
+  const code = await runCli(["generate", "--frobnicate", "x"], { io, backend: fakeBackend() });
+  assert.equal(code, 2);
+  assert.equal(io.out, "");
+  assert.equal(io.err, "error: unknown option '--frobnicate' (see 'mod.ts generate --help')\n");
+});
+
+Deno.test("runCli() bad number: exit 2 naming the flag", async () => {
+  const io = captureIO();
+  const code = await runCli(["generate", "--max-new-tokens", "ten", "x"], {
+    io,
+    backend: fakeBackend(),
+  });
+  assert.equal(code, 2);
+  assert.match(io.err, /^error: --max-new-tokens must be an integer, got 'ten'/);
+  assert.equal(io.err.trimEnd().split("\n").length, 1);
+});
+
+Deno.test("runCli() missing model folder: exit 2 naming the path, nothing loaded", async () => {
+  const requests: LoadRequest[] = [];
+  const io = captureIO();
+  const missing = "/nonexistent/specdec-model";
+  const code = await runCli(["generate", "--model", missing, "--method", "ar", "x"], {
+    io,
+    backend: fakeBackend(requests),
+  });
+  assert.equal(code, 2);
+  assert.equal(
+    io.err,
+    `error: --model: model folder not found: ${missing} (see 'mod.ts generate --help')\n`,
+  );
+  assert.equal(requests.length, 0);
+
+  const empty = await Deno.makeTempDir();
+  const io2 = captureIO();
+  assert.equal(await runCli(["generate", "-m", empty, "--method", "ar", "x"], { io: io2 }), 2);
+  assert.match(io2.err, /no config\.json in model folder/);
+  await Deno.remove(empty);
+});
+
+Deno.test("runCli() flags that do not fit the method are usage errors", async () => {
+  const dir = await modelDir();
+  const cases: [string[], RegExp][] = [
+    [["--method", "speculative"], /needs --draft DIR/],
+    [["--method", "ar", "--k", "3"], /--k is only used by/],
+    [["--method", "ar", "--draft", dir], /--draft is only used by --method speculative/],
+    [["--method", "lookup", "--tree", "8"], /--tree is only used by --method medusa/],
+    [["--method", "medusa"], /Medusa heads folder not found/],
+  ];
+  for (const [flags, re] of cases) {
+    const io = captureIO();
+    const code = await runCli(["generate", "-m", dir, ...flags, "x"], {
+      io,
+      backend: fakeBackend(),
+    });
+    assert.equal(code, 2, flags.join(" "));
+    assert.match(io.err, re);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runCli() --json prints {text, tokens, prompt_tokens, metrics}", async () => {
+  const dir = await modelDir();
+  const io = captureIO();
+  const code = await runCli(
+    ["generate", "-m", dir, "--draft", dir, "--k", "3", "-n", "12", "--json", "def f(x):"],
+    { io, backend: fakeBackend() },
+  );
+  assert.equal(code, 0, io.err);
+  const lines = io.out.trimEnd().split("\n");
+  assert.equal(lines.length, 1);
+  const json = JSON.parse(lines[0]!);
+  assert.deepEqual(Object.keys(json).sort(), ["metrics", "prompt_tokens", "text", "tokens"]);
+  const tok = new CharTokenizer();
+  assert.deepEqual(json.prompt_tokens, tok.encode("def f(x):"));
+  assert.equal(json.tokens.length, 12);
+  assert.ok(json.tokens.every((t: unknown) => Number.isInteger(t)));
+  assert.equal(json.text, tok.decode(json.tokens));
+  for (
+    const key of [
+      "acceptanceRate",
+      "meanAcceptedLength",
+      "tokensPerSecond",
+      "wallTimeMs",
+      "targetForwards",
+    ]
+  ) {
+    assert.equal(typeof json.metrics[key], "number", key);
+  }
+  assert.ok(json.metrics.acceptanceRate > 0 && json.metrics.acceptanceRate < 1);
+  assert.ok(Array.isArray(json.metrics.acceptedPerPosition));
+  // Greedy speculative decoding reproduces the target's own rule exactly.
+  const target = new RuleModel(256, 5);
+  let last = json.prompt_tokens.at(-1);
+  for (const t of json.tokens) {
+    assert.equal(t, target.next(last));
+    last = t;
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runCli() streams text to stdout and a summary line to stderr", async () => {
+  const dir = await modelDir();
+  const io = captureIO();
+  const code = await runCli(["generate", "-m", dir, "--method", "lookup", "-n", "10", "abc"], {
+    io,
+    backend: fakeBackend(),
+  });
+  assert.equal(code, 0, io.err);
+  const jsonIO = captureIO();
+  await runCli(["generate", "-m", dir, "--method", "ar", "-n", "10", "--json", "abc"], {
+    io: jsonIO,
+    backend: fakeBackend(),
+  });
+  const expected = JSON.parse(jsonIO.out).text;
+  assert.equal(io.out, `${expected}\n`);
+  const summary = io.err.split("\n").find((l) => l.startsWith("[specdec]"));
+  assert.ok(summary !== undefined, io.err);
+  assert.match(
+    summary,
+    /prompt lookup \(K=\d+\): 10 tokens in [\d.]+s, [\d.]+ tok\/s, acceptance ([\d.]+%|-), τ [\d.]+/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runCli() reads the prompt from stdin", async () => {
+  const dir = await modelDir();
+  const io = captureIO("xyz");
+  assert.equal(
+    await runCli(["generate", "-m", dir, "--method", "ar", "-n", "4", "--json"], {
+      io,
+      backend: fakeBackend(),
+    }),
+    0,
+  );
+  assert.deepEqual(JSON.parse(io.out).prompt_tokens, new CharTokenizer().encode("xyz"));
+
+  const tty = captureIO();
+  assert.equal(
+    await runCli(["generate", "-m", dir, "--method", "ar"], { io: tty, backend: fakeBackend() }),
+    2,
+  );
+  assert.match(tty.err, /no prompt/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runCli() runtime errors exit 1 with the SpecDecError message", async () => {
+  const dir = await modelDir();
+  const io = captureIO();
+  const failing: CliBackend = {
+    load: () =>
+      Promise.reject(
+        new SpecDecError(`model.safetensors: header too large in ${dir}`, StatusCode.IO),
+      ),
+  };
+  const code = await runCli(["generate", "-m", dir, "--method", "ar", "x"], {
+    io,
+    backend: failing,
+  });
+  assert.equal(code, 1);
+  assert.equal(io.err, `error: model.safetensors: header too large in ${dir}\n`);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runCli() decoder argument checks become usage errors", async () => {
+  const dir = await modelDir();
+  await Deno.mkdir(`${dir}/medusa`);
+  const io = captureIO();
+  // The fake backend loads no Medusa heads: the decoder factory's TypeError is the user's mistake.
+  const code = await runCli(["generate", "-m", dir, "--method", "medusa", "x"], {
+    io,
+    backend: fakeBackend(),
+  });
+  assert.equal(code, 2);
+  assert.equal(io.err.split("\n").filter((l) => l.startsWith("error:")).length, 1);
+  assert.match(io.err, /error: --method medusa needs Medusa heads/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runCli() --help and --version print to stdout", async () => {
+  for (const argv of [["--help"], ["generate", "--help"], ["demo", "--help"], ["--version"]]) {
+    const io = captureIO();
+    assert.equal(await runCli(argv, { io }), 0);
+    assert.ok(io.out.length > 0);
+    assert.equal(io.err, "");
+  }
+  const io = captureIO();
+  await runCli(["generate", "--help"], { io });
+  for (
+    const flag of [
+      "--model",
+      "--draft",
+      "--medusa",
+      "--method",
+      "--k",
+      "--temperature",
+      "--top-k",
+      "--top-p",
+      "--seed",
+      "--max-new-tokens",
+      "--stop",
+      "--json",
+      "--threads",
+    ]
+  ) {
+    assert.ok(io.out.includes(flag), flag);
+  }
+});
+
+Deno.test("runCli() demo compares speculative and autoregressive output", async () => {
+  const dir = await modelDir();
+  const io = captureIO();
+  const code = await runCli(["demo", "-m", dir, "--draft", dir, "-n", "16", "--k", "4"], {
+    io,
+    backend: fakeBackend(),
+  });
+  assert.equal(code, 0, io.err);
+  assert.match(io.out, /autoregressive\s+16\s+[\d.]+\s+-\s+1\.00\s+1\.00x/);
+  assert.match(io.out, /draft-target \(K=4\)\s+16\s+[\d.]+\s+[\d.]+%\s+[\d.]+\s+[\d.]+x/);
+  assert.match(io.out, /outputs identical: yes \(16 tokens/);
+  await Deno.remove(dir, { recursive: true });
+});
