@@ -19,5 +19,47 @@ export type {
 } from "./lib/model/language_model.ts";
 
 // --- decoding (lib/decoding, lib/sampling, lib/tree) ---
+export { AutoregressiveDecoder } from "./lib/decoding/autoregressive.ts";
+export type { AutoregressiveDecoderOptions } from "./lib/decoding/autoregressive.ts";
+export { DraftTargetDecoder, MAX_SPECULATIVE_TOKENS } from "./lib/decoding/draft_target.ts";
+export type {
+  DraftTargetDecoderOptions,
+  SpeculationSchedule,
+  SpeculativeDecodingConfig,
+} from "./lib/decoding/draft_target.ts";
+export { MedusaDecoder } from "./lib/decoding/medusa.ts";
+export type { MedusaConfig, MedusaDecoderOptions } from "./lib/decoding/medusa.ts";
+export {
+  lookupDraft,
+  MAX_LOOKUP_TOKENS,
+  PromptLookupDecoder,
+} from "./lib/decoding/prompt_lookup.ts";
+export type {
+  PromptLookupConfig,
+  PromptLookupDecoderOptions,
+} from "./lib/decoding/prompt_lookup.ts";
+export type {
+  Decoder,
+  DecodingConfig,
+  FinishReason,
+  GenerateOptions,
+  GenerateResult,
+  Prompt,
+} from "./lib/decoding/decoder.ts";
+export type { DecodeMetrics } from "./lib/decoding/decode_metrics.ts";
+export { LogitsProcessor, validateSamplingOptions } from "./lib/sampling/logits_processor.ts";
+export type { SamplingOptions } from "./lib/sampling/logits_processor.ts";
+export { Prng } from "./lib/sampling/prng.ts";
+export { argmax } from "./lib/sampling/argmax.ts";
+export { sampleCategorical } from "./lib/sampling/sample_categorical.ts";
+export { acceptChain } from "./lib/sampling/chain_acceptance.ts";
+export type { ChainVerdict } from "./lib/sampling/chain_acceptance.ts";
+export { acceptSiblings } from "./lib/sampling/sibling_acceptance.ts";
+export type { SiblingVerdict } from "./lib/sampling/sibling_acceptance.ts";
+export { typicalAccepts } from "./lib/sampling/typical_acceptance.ts";
+export { SpeculationTree } from "./lib/tree/speculation_tree.ts";
+export { TreeVerifier } from "./lib/tree/tree_verifier.ts";
+export type { TreeAcceptance, TreeVerdict, TreeVerifierOptions } from "./lib/tree/tree_verifier.ts";
+export { MC_SIM_7B_63, MEDUSA_TREE_SIZES, medusaChoices } from "./lib/tree/medusa_choices.ts";
 
 // --- cli (lib/cli) ---

@@ -1,0 +1,131 @@
+/**
+ * Accumulates {@linkcode DecodeMetrics} during one call.
+ *
+ * @module
+ */
+
+import type { DecodeMetrics } from "./decode_metrics.ts";
+
+/** Mutable counters and timers of one generation call. */
+export class MetricsRecorder {
+  readonly promptTokens: number;
+  readonly start: number = performance.now();
+  firstTokenAt = -1;
+  steps = 0;
+  targetForwards = 0;
+  draftForwards = 0;
+  drafted = 0;
+  accepted = 0;
+  verifiedTokens = 0;
+  draftedPerPosition: number[] = [];
+  acceptedPerPosition: number[] = [];
+  acceptedLengthHistogram: number[] = [];
+  prefillMs = 0;
+  targetStepTotalMs = 0;
+  draftStepTotalMs = 0;
+  draftSteps = 0;
+  /** True when the decoder has a draft (model or heads) whose c is meaningful. */
+  hasDraft = false;
+
+  constructor(promptTokens: number) {
+    this.promptTokens = promptTokens;
+  }
+
+  /** Times a prefill (target or draft). */
+  async prefill<T>(fn: () => Promise<T>, draft = false): Promise<T> {
+    const t0 = performance.now();
+    const r = await fn();
+    this.prefillMs += performance.now() - t0;
+    if (draft) this.draftForwards++;
+    else this.targetForwards++;
+    return r;
+  }
+
+  /** Times one target verification forward. */
+  async target<T>(fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const r = await fn();
+    this.targetStepTotalMs += performance.now() - t0;
+    this.targetForwards++;
+    return r;
+  }
+
+  /** Times one draft forward or head call. */
+  async draft<T>(fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const r = await fn();
+    this.draftStepTotalMs += performance.now() - t0;
+    this.draftForwards++;
+    this.draftSteps++;
+    return r;
+  }
+
+  /**
+   * Records one verification step.
+   *
+   * @param offered Drafted positions offered (chain length or tree depth).
+   * @param accepted Drafts accepted, `<= offered`.
+   * @param verified Tokens fed to the target this step.
+   */
+  step(offered: number, accepted: number, verified: number): void {
+    this.steps++;
+    this.drafted += offered;
+    this.accepted += accepted;
+    this.verifiedTokens += verified;
+    for (let i = 0; i < offered; i++) {
+      this.draftedPerPosition[i] = (this.draftedPerPosition[i] ?? 0) + 1;
+      if (i < accepted) this.acceptedPerPosition[i] = (this.acceptedPerPosition[i] ?? 0) + 1;
+    }
+    for (let i = this.acceptedPerPosition.length; i < this.draftedPerPosition.length; i++) {
+      this.acceptedPerPosition[i] = 0;
+    }
+    for (let m = this.acceptedLengthHistogram.length; m <= accepted; m++) {
+      this.acceptedLengthHistogram[m] = 0;
+    }
+    this.acceptedLengthHistogram[accepted]!++;
+  }
+
+  /** Marks the first new token. */
+  firstToken(): void {
+    if (this.firstTokenAt < 0) this.firstTokenAt = performance.now();
+  }
+
+  /** Freezes the counters into a metrics object. */
+  finish(newTokens: number, baseline?: { tokensPerSecond: number }): DecodeMetrics {
+    const wall = performance.now() - this.start;
+    const ttft = this.firstTokenAt < 0 ? wall : this.firstTokenAt - this.start;
+    const targetStepMs = this.steps > 0 ? this.targetStepTotalMs / this.steps : 0;
+    const draftStepMs = this.draftSteps > 0 ? this.draftStepTotalMs / this.draftSteps : 0;
+    const tps = wall > 0 ? newTokens / wall * 1000 : 0;
+    const m: DecodeMetrics = {
+      promptTokens: this.promptTokens,
+      newTokens,
+      steps: this.steps,
+      targetForwards: this.targetForwards,
+      draftForwards: this.draftForwards,
+      drafted: this.drafted,
+      accepted: this.accepted,
+      verifiedTokens: this.verifiedTokens,
+      acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
+      meanAcceptedLength: this.steps > 0 ? (this.accepted + this.steps) / this.steps : 0,
+      draftedPerPosition: [...this.draftedPerPosition],
+      acceptedPerPosition: [...this.acceptedPerPosition],
+      acceptedLengthHistogram: [...this.acceptedLengthHistogram],
+      meanSpeculationLength: this.steps > 0 ? this.drafted / this.steps : 0,
+      prefillMs: this.prefillMs,
+      timeToFirstTokenMs: ttft,
+      wallTimeMs: wall,
+      tokensPerSecond: tps,
+      decodeTokensPerSecond: newTokens > 1 && wall > ttft
+        ? (newTokens - 1) / (wall - ttft) * 1000
+        : 0,
+      targetStepMs,
+      draftStepMs,
+    };
+    if (this.hasDraft && targetStepMs > 0 && this.draftSteps > 0) m.c = draftStepMs / targetStepMs;
+    if (baseline !== undefined && baseline.tokensPerSecond > 0) {
+      m.speedup = tps / baseline.tokensPerSecond;
+    }
+    return m;
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * Draft-target speculative decoding (Leviathan et al. 2023; Chen et al. 2023):
+ * a small draft proposes K tokens, the target verifies them in one forward.
+ * Greedy output is token-for-token the target's; sampled output follows the
+ * target's distribution exactly (rejection sampling).
+ *
+ * @module
+ */
+
+import type { LanguageModel, TextTokenizer } from "../model/language_model.ts";
+import { argmax } from "../sampling/argmax.ts";
+import { acceptChain } from "../sampling/chain_acceptance.ts";
+import { sampleCategorical } from "../sampling/sample_categorical.ts";
+import { BaseDecoder, checkInt, checkTokenizer, type DecodeRun } from "./_base_decoder.ts";
+import { chainPositions, checkModel, row } from "./_util.ts";
+import type { Decoder, DecodingConfig } from "./decoder.ts";
+
+/** Largest accepted speculation length. */
+export const MAX_SPECULATIVE_TOKENS = 32;
+
+/** How the speculation length K changes between steps. */
+export type SpeculationSchedule = "constant" | "heuristic";
+
+/** Configuration of {@linkcode DraftTargetDecoder}. */
+export interface SpeculativeDecodingConfig extends DecodingConfig {
+  /** K, tokens drafted per step (the starting K with the heuristic schedule), `1..32`; default 4. */
+  numSpeculativeTokens?: number;
+  /**
+   * `"constant"` (default): always K. `"heuristic"` (as in Hugging Face assisted
+   * generation): K += 2 after a step that accepted every draft, K -= 1 after a
+   * rejection, within `[minSpeculativeTokens, maxSpeculativeTokens]`.
+   */
+  schedule?: SpeculationSchedule;
+  /** Lower bound of K under the heuristic schedule, `>= 1`; default 1. */
+  minSpeculativeTokens?: number;
+  /** Upper bound of K under the heuristic schedule, `<= 32`; default `min(32, 2 K)`. */
+  maxSpeculativeTokens?: number;
+  /**
+   * Draft-confidence early stop, in `[0, 1)`: stop drafting once the draft
+   * gives its own latest token a probability below this; 0 (default) disables.
+   */
+  confidenceThreshold?: number;
+}
+
+/** Constructor options of {@linkcode DraftTargetDecoder}. */
+export interface DraftTargetDecoderOptions {
+  /** The small model that proposes tokens. */
+  draftModel: LanguageModel;
+  /** The model whose output is reproduced. */
+  targetModel: LanguageModel;
+  /** The tokenizer both models share. */
+  tokenizer: TextTokenizer;
+  /** The draft's tokenizer when it was loaded separately: checked to match `tokenizer`. */
+  draftTokenizer?: TextTokenizer;
+  /** Speculation, sampling and length settings. */
+  config?: SpeculativeDecodingConfig;
+}
+
+const PROBE_TEXTS = ["Hello, world! 123", " the quick brown fox", "\n\tÀé 日本"];
+
+/**
+ * Speculative decoding with a draft model.
+ *
+ * Each step: the draft runs K forwards (the first also absorbs tokens it has
+ * not seen yet), the target runs one forward over `[pending, d1..dK]`, the
+ * accepted prefix stays in both KV caches and the rest is rewound. When all K
+ * are accepted the draft has not seen `dK`; it is fed together with the next
+ * pending token at the start of the next step, so the caches stay in sync.
+ *
+ * @example Greedy speculative decoding
+ * ```ts ignore
+ * const dec = new DraftTargetDecoder({
+ *   draftModel, targetModel, tokenizer,
+ *   config: { numSpeculativeTokens: 4, maxNewTokens: 64 },
+ * });
+ * const { text, metrics } = await dec.generate("Once upon a time");
+ * console.log(metrics.acceptanceRate, metrics.meanAcceptedLength, metrics.c);
+ * ```
+ */
+export class DraftTargetDecoder extends BaseDecoder implements Decoder {
+  /** Always `"draft-target"`. */
+  readonly name = "draft-target";
+  /** The draft model. */
+  readonly draftModel: LanguageModel;
+  /** The target model. */
+  readonly targetModel: LanguageModel;
+  /** K (the starting K with the heuristic schedule). */
+  readonly numSpeculativeTokens: number;
+  /** The K schedule. */
+  readonly schedule: SpeculationSchedule;
+  /** Lower bound of K. */
+  readonly minSpeculativeTokens: number;
+  /** Upper bound of K. */
+  readonly maxSpeculativeTokens: number;
+  /** Draft-confidence early-stop threshold (0 = off). */
+  readonly confidenceThreshold: number;
+
+  /**
+   * @param options Models, tokenizer and config, all validated here.
+   */
+  constructor(options: DraftTargetDecoderOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("options must be an object");
+    }
+    const { draftModel, targetModel, tokenizer } = options;
+    checkModel(draftModel, "draftModel");
+    checkModel(targetModel, "targetModel");
+    if (draftModel === targetModel) {
+      throw new TypeError("draftModel and targetModel must be different model instances");
+    }
+    if (draftModel.vocabSize !== targetModel.vocabSize) {
+      throw new RangeError(
+        `draftModel vocabSize ${draftModel.vocabSize} differs from targetModel vocabSize ` +
+          `${targetModel.vocabSize}: draft and target must share one vocabulary`,
+      );
+    }
+    checkTokenizer(tokenizer, targetModel.vocabSize, "targetModel");
+    if (options.draftTokenizer !== undefined) {
+      const dt = options.draftTokenizer;
+      checkTokenizer(dt, draftModel.vocabSize, "draftModel");
+      const same = dt.vocabSize === tokenizer.vocabSize && dt.eosTokenId === tokenizer.eosTokenId &&
+        PROBE_TEXTS.every((t) => dt.encode(t).join() === tokenizer.encode(t).join());
+      if (!same) {
+        throw new RangeError(
+          "draftTokenizer differs from tokenizer: draft and target must share one tokenizer",
+        );
+      }
+    }
+    const config = options.config ?? {};
+    super(tokenizer, config);
+    const k = config.numSpeculativeTokens === undefined
+      ? 4
+      : checkInt("numSpeculativeTokens", config.numSpeculativeTokens, 1, MAX_SPECULATIVE_TOKENS);
+    const schedule = config.schedule ?? "constant";
+    if (schedule !== "constant" && schedule !== "heuristic") {
+      throw new RangeError(`schedule must be "constant" or "heuristic", got ${String(schedule)}`);
+    }
+    const minK = config.minSpeculativeTokens === undefined
+      ? 1
+      : checkInt("minSpeculativeTokens", config.minSpeculativeTokens, 1, k);
+    const maxK = config.maxSpeculativeTokens === undefined
+      ? Math.min(MAX_SPECULATIVE_TOKENS, 2 * k)
+      : checkInt("maxSpeculativeTokens", config.maxSpeculativeTokens, k, MAX_SPECULATIVE_TOKENS);
+    const ct = config.confidenceThreshold ?? 0;
+    if (typeof ct !== "number" || !(ct >= 0 && ct < 1)) {
+      throw new RangeError(`confidenceThreshold must be in [0, 1), got ${String(ct)}`);
+    }
+    this.draftModel = draftModel;
+    this.targetModel = targetModel;
+    this.numSpeculativeTokens = k;
+    this.schedule = schedule;
+    this.minSpeculativeTokens = minK;
+    this.maxSpeculativeTokens = maxK;
+    this.confidenceThreshold = ct;
+  }
+
+  /** The smaller of the two KV capacities. */
+  protected get contextLength(): number {
+    return Math.min(this.targetModel.maxLength, this.draftModel.maxLength);
+  }
+
+  /** Vocabulary of the target. */
+  protected get vocabSize(): number {
+    return this.targetModel.vocabSize;
+  }
+
+  /** Draft K, verify once, keep the accepted prefix. */
+  protected async *_decode(run: DecodeRun): AsyncGenerator<number[], void, undefined> {
+    const target = this.targetModel;
+    const draft = this.draftModel;
+    const v = target.vocabSize;
+    const greedy = this.processor.greedy;
+    const rec = run.metrics;
+    rec.hasDraft = true;
+    const capacity = this.contextLength;
+
+    const pre = await rec.prefill(() => target.prefill(run.promptIds));
+    let pending = this._choose(row(pre.logits, v, -1), run.prng);
+    await rec.prefill(() => draft.prefill(run.promptIds), true);
+    let draftBacklog: number[] = [pending]; // accepted tokens the draft has not seen yet
+    yield [pending];
+
+    let k = this.numSpeculativeTokens;
+    for (;;) {
+      const p0 = target.kvLength; // pending goes to slot p0
+      if (draft.kvLength + draftBacklog.length !== p0 + 1) {
+        throw new Error(
+          `draft cache out of sync: ${draft.kvLength}+${draftBacklog.length} vs ${p0 + 1}`,
+        );
+      }
+      // Room: the target needs slots [p0, p0 + 1 + K); the draft [.., p0 + K).
+      const room = capacity - p0 - 1;
+      if (room < 0) return;
+      const kStep = Math.max(0, Math.min(k, room, run.remaining() - 1));
+
+      // 1. draft kStep tokens
+      const drafts: number[] = [];
+      const q: Float64Array[] = [];
+      let feed = draftBacklog;
+      for (let i = 0; i < kStep; i++) {
+        const start = draft.kvLength;
+        const ids = feed;
+        const out = await rec.draft(() => draft.forward(ids, chainPositions(start, ids.length)));
+        const r = row(out.logits, v, -1);
+        let tok: number;
+        let conf: number;
+        if (greedy) {
+          tok = argmax(r);
+          const qi = new Float64Array(v);
+          qi[tok] = 1;
+          q.push(qi);
+          conf = this.confidenceThreshold > 0 ? this.#topProb(r) : 1;
+        } else {
+          const qi = this.processor.probs(r);
+          tok = sampleCategorical(qi, run.prng);
+          q.push(qi);
+          conf = qi[tok]!;
+        }
+        drafts.push(tok);
+        feed = [tok];
+        if (conf < this.confidenceThreshold) break;
+      }
+      const kUsed = drafts.length;
+
+      // 2. verify [pending, d1..dK] in one target forward
+      const ids = [pending, ...drafts];
+      const out = await rec.target(() => target.forward(ids, chainPositions(p0, ids.length)));
+      let accepted: number;
+      let next: number;
+      if (greedy) {
+        accepted = 0;
+        while (accepted < kUsed && argmax(row(out.logits, v, accepted)) === drafts[accepted]) {
+          accepted++;
+        }
+        next = argmax(row(out.logits, v, accepted));
+      } else {
+        const p: Float64Array[] = [];
+        for (let i = 0; i <= kUsed; i++) p.push(this.processor.probs(row(out.logits, v, i)));
+        const verdict = acceptChain(p, q, drafts, run.prng);
+        accepted = verdict.accepted;
+        next = verdict.token;
+      }
+      rec.step(kUsed, accepted, ids.length);
+
+      // 3. keep the accepted prefix in both caches
+      target.rewind(p0 + 1 + accepted);
+      if (kUsed === 0) {
+        draftBacklog = [...draftBacklog, next];
+      } else if (accepted === kUsed) {
+        // the draft saw pending..d_{K-1}; d_K and next are still to be fed
+        draftBacklog = [drafts[kUsed - 1]!, next];
+      } else {
+        draft.rewind(p0 + 1 + accepted);
+        draftBacklog = [next];
+      }
+      pending = next;
+      yield [...drafts.slice(0, accepted), next];
+
+      // 4. schedule
+      if (this.schedule === "heuristic" && kUsed > 0) {
+        k = accepted === kUsed
+          ? Math.min(this.maxSpeculativeTokens, k + 2)
+          : Math.max(this.minSpeculativeTokens, k - 1);
+      }
+    }
+  }
+
+  /** Softmax probability of the argmax of a logits row. */
+  #topProb(r: Float32Array): number {
+    let max = -Infinity;
+    for (let i = 0; i < r.length; i++) if (r[i]! > max) max = r[i]!;
+    let sum = 0;
+    for (let i = 0; i < r.length; i++) sum += Math.exp(r[i]! - max);
+    return 1 / sum;
+  }
+}

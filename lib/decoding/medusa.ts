@@ -1,0 +1,237 @@
+/**
+ * Medusa decoding (Cai et al. 2024): prediction heads on the base model's last
+ * hidden state propose several tokens per future position; their top-k are
+ * laid out as a tree, verified in one base forward with a tree mask, and the
+ * accepted path's KV entries are compacted with `keep()`.
+ *
+ * @module
+ */
+
+import type { LanguageModel, PredictionHeads, TextTokenizer } from "../model/language_model.ts";
+import { medusaChoices } from "../tree/medusa_choices.ts";
+import { SpeculationTree } from "../tree/speculation_tree.ts";
+import {
+  type TreeAcceptance,
+  TreeVerifier,
+  type TreeVerifierOptions,
+} from "../tree/tree_verifier.ts";
+import { BaseDecoder, checkInt, checkTokenizer, type DecodeRun } from "./_base_decoder.ts";
+import { checkModel, row } from "./_util.ts";
+import type { Decoder, DecodingConfig } from "./decoder.ts";
+
+/** Configuration of {@linkcode MedusaDecoder}. */
+export interface MedusaConfig extends DecodingConfig {
+  /** Heads used (the tree's depth limit), `1..heads.numHeads`; default all. */
+  numHeads?: number;
+  /**
+   * Top-k taken from each head; default (and minimum) the largest rank the tree
+   * uses plus one.
+   */
+  numCandidatesPerHead?: number;
+  /** Explicit tree: rank paths as in the Medusa repository's `medusa_choices` (exclusive with treeWidth). */
+  medusaChoices?: readonly (readonly number[])[];
+  /**
+   * Tree size in nodes, root included, `2..64`: the first paths of `mc_sim_7b_63`
+   * (see {@linkcode medusaChoices}); 4, 8, 16 and 64 are the shipped defaults.
+   * Default 8 (small trees suit CPUs, where every verified node costs time).
+   */
+  treeWidth?: number;
+  /** Sampling acceptance: `"exact"` (lossless, default) or `"typical"` (lossy). Greedy at temperature 0. */
+  acceptance?: TreeAcceptance;
+  /** Typical acceptance epsilon, default 0.09. */
+  posteriorThreshold?: number;
+  /** Typical acceptance delta, default 0.3. */
+  posteriorAlpha?: number;
+}
+
+/** Constructor options of {@linkcode MedusaDecoder}. */
+export interface MedusaDecoderOptions {
+  /** The base model (must return hidden states with `hidden: true` and accept tree masks). */
+  baseModel: LanguageModel;
+  /** Its Medusa heads. */
+  heads: PredictionHeads;
+  /** Its tokenizer. */
+  tokenizer: TextTokenizer;
+  /** Tree, acceptance, sampling and length settings. */
+  config?: MedusaConfig;
+}
+
+/**
+ * Tree-based speculative decoding with Medusa heads.
+ *
+ * @example
+ * ```ts ignore
+ * const dec = new MedusaDecoder({ baseModel, heads, tokenizer, config: { treeWidth: 16 } });
+ * const { text, metrics } = await dec.generate("The future of AI is");
+ * ```
+ */
+export class MedusaDecoder extends BaseDecoder implements Decoder {
+  /** Always `"medusa"`. */
+  readonly name = "medusa";
+  /** The base model. */
+  readonly baseModel: LanguageModel;
+  /** The heads. */
+  readonly heads: PredictionHeads;
+  /** The tree shape (node 0 = root), built once. */
+  readonly tree: SpeculationTree;
+  /** Heads used. */
+  readonly numHeads: number;
+  /** Top-k per head. */
+  readonly numCandidatesPerHead: number;
+  /** The verifier (acceptance rule and sampling). */
+  readonly verifier: TreeVerifier;
+  /** A root-only tree, used when the cache has no room for the full tree. */
+  readonly #rootOnly = new SpeculationTree();
+
+  /**
+   * @param options Base model, heads, tokenizer and config, validated here.
+   */
+  constructor(options: MedusaDecoderOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("options must be an object");
+    }
+    const { baseModel, heads, tokenizer } = options;
+    checkModel(baseModel, "baseModel");
+    if (heads === null || typeof heads !== "object" || typeof heads.forward !== "function") {
+      throw new TypeError("heads must be PredictionHeads");
+    }
+    checkInt("heads.numHeads", heads.numHeads, 1);
+    if (heads.vocabSize !== baseModel.vocabSize) {
+      throw new RangeError(
+        `heads vocabSize ${heads.vocabSize} differs from baseModel vocabSize ${baseModel.vocabSize}`,
+      );
+    }
+    checkTokenizer(tokenizer, baseModel.vocabSize, "baseModel");
+    const config = options.config ?? {};
+    super(tokenizer, config);
+    const numHeads = config.numHeads === undefined
+      ? heads.numHeads
+      : checkInt("numHeads", config.numHeads, 1, heads.numHeads);
+    if (config.medusaChoices !== undefined && config.treeWidth !== undefined) {
+      throw new TypeError("give medusaChoices or treeWidth, not both");
+    }
+    let choices: readonly (readonly number[])[];
+    if (config.medusaChoices !== undefined) {
+      choices = config.medusaChoices;
+    } else {
+      const width = config.treeWidth === undefined
+        ? 8
+        : checkInt("treeWidth", config.treeWidth, 2, 64);
+      choices = medusaChoices(width, numHeads);
+    }
+    const tree = SpeculationTree.fromChoices(choices);
+    if (tree.maxDepth > numHeads) {
+      throw new RangeError(
+        `medusaChoices depth ${tree.maxDepth} exceeds numHeads ${numHeads}: ` +
+          `a tree can be at most as deep as the number of heads`,
+      );
+    }
+    let needK = 1;
+    for (const c of choices) for (const r of c) needK = Math.max(needK, r + 1);
+    const topK = config.numCandidatesPerHead === undefined
+      ? needK
+      : checkInt("numCandidatesPerHead", config.numCandidatesPerHead, needK, baseModel.vocabSize);
+    if (needK > baseModel.vocabSize) {
+      throw new RangeError(`medusaChoices rank ${needK - 1} exceeds the vocabulary`);
+    }
+    const verifierOptions: TreeVerifierOptions = {
+      temperature: this.processor.temperature,
+      topK: this.processor.topK,
+      topP: this.processor.topP,
+    };
+    if (config.acceptance !== undefined) verifierOptions.acceptance = config.acceptance;
+    if (config.posteriorThreshold !== undefined) {
+      verifierOptions.posteriorThreshold = config.posteriorThreshold;
+    }
+    if (config.posteriorAlpha !== undefined) verifierOptions.posteriorAlpha = config.posteriorAlpha;
+    this.verifier = new TreeVerifier(verifierOptions);
+    this.baseModel = baseModel;
+    this.heads = heads;
+    this.tree = tree;
+    this.numHeads = numHeads;
+    this.numCandidatesPerHead = topK;
+    // build the cached buffers once
+    tree.getAttentionMask();
+    tree.getRetrievePaths();
+    this.#rootOnly.getAttentionMask();
+  }
+
+  /** KV capacity of the base model. */
+  protected get contextLength(): number {
+    return this.baseModel.maxLength;
+  }
+
+  /** Vocabulary of the base model. */
+  protected get vocabSize(): number {
+    return this.baseModel.vocabSize;
+  }
+
+  /** Top-k indices of each head's logits, ties to the lower index. */
+  #topK(headLogits: Float32Array): Int32Array[] {
+    const v = this.heads.vocabSize;
+    const k = this.numCandidatesPerHead;
+    const out: Int32Array[] = [];
+    for (let h = 0; h < this.numHeads; h++) {
+      const r = headLogits.subarray(h * v, (h + 1) * v);
+      const best = new Int32Array(k).fill(-1); // [k] i32, sorted by score descending
+      const score = new Float64Array(k).fill(-Infinity); // [k] f64
+      for (let i = 0; i < v; i++) {
+        const x = r[i]!;
+        if (!(x > score[k - 1]!) && best[k - 1] !== -1) continue;
+        let j = k - 1;
+        while (j > 0 && (x > score[j - 1]! || best[j - 1] === -1)) {
+          score[j] = score[j - 1]!;
+          best[j] = best[j - 1]!;
+          j--;
+        }
+        score[j] = x;
+        best[j] = i;
+      }
+      out.push(best);
+    }
+    return out;
+  }
+
+  /** Candidates from the heads, one tree forward, verify, compact. */
+  protected async *_decode(run: DecodeRun): AsyncGenerator<number[], void, undefined> {
+    const m = this.baseModel;
+    const v = m.vocabSize;
+    const hs = m.hiddenSize;
+    const rec = run.metrics;
+    rec.hasDraft = true;
+    const pre = await rec.prefill(() => m.prefill(run.promptIds, { hidden: true }));
+    if (pre.hidden === undefined) throw new TypeError("baseModel did not return hidden states");
+    let pending = this._choose(row(pre.logits, v, -1), run.prng);
+    let hidden = row(pre.hidden, hs, -1).slice(); // [hiddenSize] f32
+    yield [pending];
+    for (;;) {
+      const p0 = m.kvLength;
+      if (p0 + 1 > m.maxLength) return;
+      const full = p0 + this.tree.size <= m.maxLength && run.remaining() > 1;
+      const tree = full ? this.tree : this.#rootOnly;
+      tree.setToken(0, pending);
+      if (full) {
+        const h = hidden;
+        const headLogits = await rec.draft(() => this.heads.forward(h));
+        const top = this.#topK(headLogits);
+        for (let n = 1; n < tree.size; n++) {
+          const c = tree.choice(n);
+          tree.setToken(n, top[c.length - 1]![c[c.length - 1]!]!);
+        }
+      }
+      const ids = tree.getTokens();
+      const out = await rec.target(() =>
+        m.forward(ids, tree.getPositions(p0), { treeMask: tree.getAttentionMask(), hidden: true })
+      );
+      if (out.hidden === undefined) throw new TypeError("baseModel did not return hidden states");
+      const verdict = this.verifier.verify(tree, out.logits, run.prng);
+      rec.step(tree.maxDepth, verdict.path.length, tree.size);
+      const slots = [p0, ...verdict.path.map((n) => p0 + n)];
+      m.keep(slots);
+      const last = verdict.path.length > 0 ? verdict.path[verdict.path.length - 1]! : 0;
+      hidden = row(out.hidden, hs, last).slice();
+      pending = verdict.nextToken;
+      yield [...verdict.tokens, pending];
+    }
+  }
+}
