@@ -6,7 +6,7 @@
  */
 
 import { parseCliArgs } from "./cli_args.ts";
-import type { CliBackend } from "./cli_backend.ts";
+import type { CliBackend, LoadedModels } from "./cli_backend.ts";
 import { type CliIO, denoCliIO } from "./cli_io.ts";
 import { demoCommand } from "./demo_command.ts";
 import { generateCommand } from "./generate_command.ts";
@@ -83,7 +83,7 @@ function backendOf(options: RunCliOptions): CliBackend {
   if (options.backend !== undefined) return options.backend;
   // Imported on first load so `--help` and usage errors never touch the native library.
   return {
-    async load(request, onStage) {
+    async load(request, onStage): Promise<LoadedModels> {
       const { onnxBackend } = await import("./onnx_backend.ts");
       return await onnxBackend().load(request, onStage);
     },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../lib/cli/run_cli.ts";
-import type { CliBackend, LoadRequest } from "../../lib/cli/cli_backend.ts";
+import type { CliBackend, LoadedModels, LoadRequest } from "../../lib/cli/cli_backend.ts";
 import type { CliIO } from "../../lib/cli/cli_io.ts";
 import { loadedModels } from "../../lib/cli/_decoders.ts";
 import { SpecDecError, StatusCode } from "../../lib/runtime/errors.ts";
@@ -33,7 +33,7 @@ function captureIO(stdin?: string): Captured {
 /** Real decoders over deterministic in-memory models; records what was asked to load. */
 function fakeBackend(requests: LoadRequest[] = []): CliBackend {
   return {
-    load(request, stage) {
+    load(request, stage): Promise<LoadedModels> {
       requests.push(request);
       return stage("loading test models", () =>
         Promise.resolve(loadedModels({
