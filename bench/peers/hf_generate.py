@@ -42,6 +42,9 @@ def main() -> int:
     import transformers
     from transformers import AutoModelForCausalLM
 
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     methods = [m for m in args.methods.split(",") if m]
