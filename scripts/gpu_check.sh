@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# gpu_check.sh: the GPU check of specdec's CUDA kernels, for a machine with a GPU, nvcc and CMake
+# (no network, no ONNX Runtime needed).
+#
+#   scripts/gpu_check.sh            # build, correctness cases, then the timing table
+#   OUT=/some/dir scripts/gpu_check.sh   # also writes /some/dir/gpu_check.md
+#
+# 1. builds native/cuda standalone (CMake + nvcc) into build/gpu_check/ (BUILD_DIR overrides);
+# 2. runs tree_attention_harness --check --bench: the CUDA kernels against the CPU reference on
+#    random inputs and edge cases, then time and KV-read bandwidth per call (S x P) against the
+#    device's peak;
+# 3. prints a markdown report (stdout, and $OUT/gpu_check.md when OUT is set).
+# Exit codes: 0 passed, 1 a correctness check failed, 2 build or CUDA error, 77 no GPU (skipped).
+# Designed to finish within 5 minutes on one GPU (the build takes about a minute on 16 cores).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${BUILD_DIR:-$ROOT/build/gpu_check}"
+REPORT="$(mktemp)"
+trap 'rm -f "$REPORT"' EXIT
+started=$(date +%s)
+
+say() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+
+finish() {
+  local rc=$1
+  say ""
+  say "Total time: $(( $(date +%s) - started )) s; exit code $rc."
+  if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT" && cp "$REPORT" "$OUT/gpu_check.md"
+  fi
+  exit "$rc"
+}
+
+say "# specdec GPU check"
+say ""
+say "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+say "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+say "- nvcc: $(nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' || echo 'not found')"
+if command -v nvidia-smi >/dev/null 2>&1; then
+  say "- GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)"
+fi
+
+if ! command -v nvcc >/dev/null 2>&1 || ! command -v cmake >/dev/null 2>&1; then
+  say ""
+  say "nvcc and cmake are required"
+  finish 2
+fi
+
+# Architectures: sm_80 and sm_90 always; add the local GPU's when it is another one.
+archs="80;90"
+cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
+if [ -n "$cc" ] && [ "$cc" != "80" ] && [ "$cc" != "90" ]; then archs="$archs;$cc"; fi
+
+say "- CUDA architectures: $archs"
+say ""
+build_started=$(date +%s)
+if ! { cmake -S "$ROOT/native/cuda" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+         "-DSPECDEC_CUDA_ARCHITECTURES=$archs" >"$BUILD.log" 2>&1 &&
+       cmake --build "$BUILD" -j "$(nproc)" >>"$BUILD.log" 2>&1; }; then
+  say "Build failed; the last lines of $BUILD.log:"
+  say ""
+  say '```'
+  tail -n 40 "$BUILD.log" | tee -a "$REPORT"
+  say '```'
+  finish 2
+fi
+say "Built in $(( $(date +%s) - build_started )) s."
+
+timeout 240 "$BUILD/tree_attention_harness" --check --bench | tee -a "$REPORT"
+rc=${PIPESTATUS[0]}
+if [ "$rc" -eq 124 ]; then say ""; say "The harness ran past 240 s and was stopped."; rc=2; fi
+finish "$rc"
