@@ -50,6 +50,10 @@ export interface RunRecord {
   checkedAtPosition: number[];
   /** Generated token ids (greedy equality checks). */
   tokens: number[];
+  /** Mean target verification forward inside this run's loop, ms (decoder-measured). */
+  targetStepMs?: number;
+  /** Mean draft forward or heads call inside this run's loop, ms (decoder-measured). */
+  draftStepMs?: number;
 }
 
 /** A run of a peer engine (Hugging Face transformers) on the same checkpoint and prompt. */
