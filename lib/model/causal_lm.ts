@@ -1,0 +1,297 @@
+/**
+ * `CausalLM`: a Hugging Face checkpoint running on ONNX Runtime with a static,
+ * in-place KV cache, implementing {@linkcode LanguageModel}.
+ *
+ * @module
+ */
+
+import type { ForwardOptions, ForwardResult, LanguageModel } from "./language_model.ts";
+import { type ModelConfig, readModelConfig } from "./config.ts";
+import { openWeights } from "./_weights.ts";
+import { buildLlamaGraph } from "./graph/llama.ts";
+import { buildGpt2Graph } from "./graph/gpt2.ts";
+import { type AttentionKind, type DecoderGraph, MASKED } from "./graph/decoder_graph.ts";
+import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
+import { SpecDecError, StatusCode } from "../runtime/errors.ts";
+import { checkIds, checkPositions, checkTreeMask } from "./_checks.ts";
+
+/** Options of {@linkcode CausalLM.load}. */
+export interface CausalLMOptions {
+  /** KV capacity in tokens: prompt + generation + speculation (default min(1024, max_position_embeddings)). */
+  maxLength?: number;
+  /** ONNX Runtime intra-op threads (default: all cores). */
+  threads?: number;
+  /** Let idle ONNX Runtime threads spin (default true). */
+  spinning?: boolean;
+  /** Attention operator (default `gqa`; `tree` needs the specdec TreeAttention custom op). */
+  attention?: AttentionKind;
+}
+
+/**
+ * A causal LM over ONNX Runtime. One FFI call per forward; the per-layer KV
+ * buffers `[1, kvHeads, maxLength, headDim]` f32 are allocated once and bound
+ * to the session as both past and present, so K/V are written in place.
+ *
+ * @example Greedy continuation
+ * ```ts ignore
+ * import { CausalLM } from "./causal_lm.ts";
+ * using lm = await CausalLM.load("models/tiny-target", { maxLength: 256 });
+ * let { logits } = await lm.prefill([1, 2, 3]);
+ * ```
+ */
+export class CausalLM implements LanguageModel, Disposable {
+  /** The checkpoint's normalised config. */
+  readonly config: ModelConfig;
+  /** Number of logits per position. */
+  readonly vocabSize: number;
+  /** Width of the hidden states. */
+  readonly hiddenSize: number;
+  /** KV capacity in tokens. */
+  readonly maxLength: number;
+  /** Checkpoint directory. */
+  readonly path: string;
+  #kvLength = 0;
+  #session: OrtSession | undefined;
+  #kv: Float32Array[]; // [2 * layers][1, kvHeads, maxLength, headDim] f32 (key, value per layer)
+  #graph: Omit<DecoderGraph, "model" | "externals">;
+  #busy = false;
+
+  private constructor(
+    path: string,
+    config: ModelConfig,
+    graph: DecoderGraph,
+    session: OrtSession,
+    kv: Float32Array[],
+  ) {
+    this.path = path;
+    this.config = config;
+    this.vocabSize = config.vocabSize;
+    this.hiddenSize = config.hiddenSize;
+    this.maxLength = graph.maxLength;
+    this.#graph = {
+      numLayers: graph.numLayers,
+      kvHeads: graph.kvHeads,
+      headDim: graph.headDim,
+      maxLength: graph.maxLength,
+      vocabSize: graph.vocabSize,
+      hiddenSize: graph.hiddenSize,
+    };
+    this.#session = session;
+    this.#kv = kv;
+  }
+
+  /**
+   * Loads a checkpoint directory (`config.json`, `model.safetensors` or a
+   * sharded index), builds its graph and opens an ONNX Runtime session.
+   *
+   * @param dir Checkpoint directory.
+   * @param options KV capacity, threads, attention operator.
+   * @returns The model, with an empty cache.
+   * @throws {SpecDecError} When a file is missing or malformed, or the architecture is unsupported.
+   * @throws {RangeError} When an option is out of range.
+   */
+  static async load(dir: string, options: CausalLMOptions = {}): Promise<CausalLM> {
+    const config = await readModelConfig(dir);
+    const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
+    }
+    if (maxLength > config.maxPositionEmbeddings) {
+      throw new RangeError(
+        `maxLength ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings}`,
+      );
+    }
+    const threads = options.threads ?? navigator.hardwareConcurrency;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    }
+    const weights = await openWeights(dir);
+    const build = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
+    const attention = options.attention ?? "gqa";
+    const graph = build(config, weights, { maxLength, attention });
+    const session = openSession(graph.model, {
+      threads,
+      spinning: options.spinning ?? true,
+      externals: graph.externals,
+      treeAttention: attention === "tree",
+      name: dir,
+    });
+    const kvShape = [1, graph.kvHeads, maxLength, graph.headDim];
+    const kv: Float32Array[] = [];
+    const bound: Record<string, TensorArg> = {};
+    const outs: Record<string, TensorArg> = {};
+    for (let l = 0; l < graph.numLayers; l++) {
+      const k = new Float32Array(graph.kvHeads * maxLength * graph.headDim); // [1, kvHeads, maxLength, headDim] f32
+      const v = new Float32Array(graph.kvHeads * maxLength * graph.headDim); // [1, kvHeads, maxLength, headDim] f32
+      kv.push(k, v);
+      bound[`past_key.${l}`] = { data: k, dims: kvShape };
+      bound[`past_value.${l}`] = { data: v, dims: kvShape };
+      outs[`present_key.${l}`] = { data: k, dims: kvShape };
+      outs[`present_value.${l}`] = { data: v, dims: kvShape };
+    }
+    try {
+      session.bind(bound, outs);
+    } catch (e) {
+      session.close();
+      throw e;
+    }
+    return new CausalLM(dir, config, graph, session, kv);
+  }
+
+  /** Number of cached tokens: the next forward writes at this slot. */
+  get kvLength(): number {
+    return this.#kvLength;
+  }
+
+  #open(): OrtSession {
+    if (!this.#session) throw new SpecDecError(`CausalLM ${this.path} is closed`, StatusCode.STATE);
+    return this.#session;
+  }
+
+  /**
+   * Runs the prompt from an empty cache at positions `0..n-1`.
+   *
+   * @param ids Prompt token ids `[n]`, `n >= 1`.
+   * @param options `hidden`: also return the hidden states.
+   * @returns Logits `[n, vocabSize]` (and hidden states `[n, hiddenSize]` when asked).
+   */
+  prefill(ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<ForwardResult> {
+    if (options.treeMask !== undefined) throw new TypeError("prefill() takes no treeMask");
+    this.reset();
+    const positions = Array.from({ length: ids.length }, (_, i) => i);
+    return this.forward(ids, positions, options);
+  }
+
+  /**
+   * Appends `S` tokens at slots `[kvLength, kvLength + S)` in one forward pass.
+   *
+   * @param ids New token ids `[S]`.
+   * @param positions Position of each new token `[S]` (depth-based in a tree).
+   * @param options Tree mask `[S, S]` u8 (parents before children) and hidden-state request.
+   * @returns Logits `[S, vocabSize]` (and hidden states `[S, hiddenSize]` when asked).
+   */
+  async forward(
+    ids: ArrayLike<number>,
+    positions: ArrayLike<number>,
+    options: ForwardOptions = {},
+  ): Promise<ForwardResult> {
+    const session = this.#open();
+    const S = ids.length;
+    const P = this.#kvLength;
+    checkIds(ids, this.vocabSize, "ids");
+    if (positions.length !== S) {
+      throw new RangeError(`positions has ${positions.length} entries, ids has ${S}`);
+    }
+    if (P + S > this.maxLength) {
+      throw new RangeError(
+        `Sequence too long: ${P} cached + ${S} new = ${
+          P + S
+        } tokens exceeds maxLength ${this.maxLength}`,
+      );
+    }
+    checkPositions(positions, this.maxLength);
+    if (options.treeMask !== undefined) checkTreeMask(options.treeMask, S);
+    if (this.#busy) {
+      throw new SpecDecError(
+        `CausalLM ${this.path}: a forward is already running`,
+        StatusCode.STATE,
+      );
+    }
+    const T = P + S;
+    const inputIds = new BigInt64Array(S); // [S] i64
+    const positionIds = new BigInt64Array(S); // [1, S] i64
+    for (let i = 0; i < S; i++) {
+      inputIds[i] = BigInt(ids[i]!);
+      positionIds[i] = BigInt(positions[i]!);
+    }
+    const bias = new Float32Array(S * T); // [1, 1, S, T] f32
+    const mask = options.treeMask;
+    if (mask) {
+      for (let i = 0; i < S; i++) {
+        for (let j = 0; j < i; j++) if (!mask[i * S + j]) bias[i * T + P + j] = MASKED;
+      }
+    }
+    const logits = new Float32Array(S * this.vocabSize); // [S, vocab] f32
+    const outputs: Record<string, TensorArg> = {
+      logits: { data: logits, dims: [S, this.vocabSize] },
+    };
+    let hidden: Float32Array | undefined;
+    if (options.hidden) {
+      hidden = new Float32Array(S * this.hiddenSize); // [S, hidden] f32
+      outputs.hidden = { data: hidden, dims: [S, this.hiddenSize] };
+    }
+    this.#busy = true;
+    try {
+      await session.run({
+        input_ids: { data: inputIds, dims: [S] },
+        position_ids: { data: positionIds, dims: [1, S] },
+        seqlens_k: { data: new Int32Array([T - 1]), dims: [1] },
+        total_sequence_length: { data: new Int32Array([T]), dims: [1] },
+        attention_bias: { data: bias, dims: [1, 1, S, T] },
+      }, outputs);
+    } finally {
+      this.#busy = false;
+    }
+    this.#kvLength = T;
+    return hidden ? { logits, hidden } : { logits };
+  }
+
+  /**
+   * Drops cached tokens past `length` (nothing moves: later forwards overwrite them).
+   *
+   * @param length New `kvLength`, `0 <= length <= kvLength`.
+   */
+  rewind(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.#kvLength) {
+      throw new RangeError(`length must be an integer in [0, ${this.#kvLength}], got ${length}`);
+    }
+    this.#kvLength = length;
+  }
+
+  /**
+   * Compacts an accepted tree path in place with one native call over all
+   * layers: entries at `slots` move to `slots[0], slots[0] + 1, ...`.
+   *
+   * @param slots Absolute slots to keep, strictly increasing, `< kvLength`.
+   */
+  keep(slots: ArrayLike<number>): void {
+    this.#open();
+    if (this.#busy) {
+      throw new SpecDecError(`CausalLM ${this.path}: a forward is running`, StatusCode.STATE);
+    }
+    const n = slots.length;
+    if (n === 0) throw new RangeError("slots must not be empty");
+    const s = new Int32Array(n); // [n] i32
+    for (let j = 0; j < n; j++) {
+      const v = slots[j]!;
+      if (!Number.isInteger(v) || v < 0 || v >= this.#kvLength) {
+        throw new RangeError(`slots[${j}] = ${v} must be an integer in [0, ${this.#kvLength})`);
+      }
+      if (j > 0 && v <= s[j - 1]!) {
+        throw new RangeError(
+          `slots must be strictly increasing: slots[${j}] = ${v} after ${s[j - 1]}`,
+        );
+      }
+      s[j] = v;
+    }
+    const base = s[0]!;
+    kvKeep(this.#kv, this.#graph.kvHeads, this.maxLength, this.#graph.headDim, s, base);
+    this.#kvLength = base + n;
+  }
+
+  /** Empties the cache (`kvLength = 0`). */
+  reset(): void {
+    this.#kvLength = 0;
+  }
+
+  /** Frees the session (idempotent). */
+  close(): void {
+    this.#session?.close();
+    this.#session = undefined;
+  }
+
+  /** Same as {@linkcode CausalLM.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

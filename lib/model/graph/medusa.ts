@@ -1,0 +1,71 @@
+/**
+ * Builds the small ONNX graph of Medusa-1 heads that share the base LM head:
+ * `h_k = h + silu(h W_k^T + b_k)`, `logits_k = h_k · lm_head^T`.
+ *
+ * A second graph rather than extra outputs of the base graph: the decoder
+ * needs head logits for one hidden state per step (the last accepted token),
+ * while the base forward runs over every tree node; heads inside the base
+ * graph would project all S rows through K heads and the `[V, H]` LM head.
+ * All K blocks run as one `[K·H, H]` Gemm and the K LM-head products as one
+ * `[K, H] · [H, V]` Gemm.
+ *
+ * Input `hidden` `[1, H]` f32; output `logits` `[K, V]` f32.
+ *
+ * @module
+ */
+
+import { GraphBuilder } from "../onnx/graph_builder.ts";
+import type { ExternalTensor } from "../onnx/graph_builder.ts";
+import type { WeightSource } from "./decoder_graph.ts";
+import { concatRows } from "./_layers.ts";
+
+/** Shape of a Medusa head set. */
+export interface MedusaShape {
+  /** Number of heads K. */
+  numHeads: number;
+  /** Hidden width H. */
+  hiddenSize: number;
+  /** Vocabulary size V. */
+  vocabSize: number;
+}
+
+/** A built heads graph. */
+export interface MedusaGraph {
+  /** `ModelProto` bytes. */
+  model: Uint8Array;
+  /** Weights left out of `model`. */
+  externals: Map<string, ExternalTensor>;
+}
+
+/**
+ * Emits the heads graph.
+ *
+ * @param shape Head count and widths.
+ * @param heads Head weights (`medusa_head.{k}.0.linear.weight` `[H, H]`, `.bias` `[H]`).
+ * @param lmHead The base LM head `[V, H]` f32 (shared, referenced).
+ * @returns The model bytes and external weights.
+ */
+export function buildMedusaGraph(
+  shape: MedusaShape,
+  heads: WeightSource,
+  lmHead: Float32Array,
+): MedusaGraph {
+  const { numHeads: K, hiddenSize: H, vocabSize: V } = shape;
+  const g = new GraphBuilder("medusa");
+  const h = g.input("hidden", "float32", [1, H]);
+  const ws: Float32Array[] = [];
+  const bs: Float32Array[] = [];
+  for (let k = 0; k < K; k++) {
+    ws.push(heads.float32(`medusa_head.${k}.0.linear.weight`, [H, H]));
+    bs.push(heads.float32(`medusa_head.${k}.0.linear.bias`, [H]));
+  }
+  const w = g.initializer("blocks.weight", concatRows(ws), [K * H, H], { external: true });
+  const b = g.initializer("blocks.bias", concatRows(bs), [K * H]);
+  const head = g.initializer("lm_head.weight", lmHead, [V, H], { external: true });
+  const kh = g.initializer("shape_kh", new BigInt64Array([BigInt(K), BigInt(H)]), [2]);
+  const y = g.op("Reshape", [g.op("Gemm", [h, w, b], { transB: 1 }), kh]); // [K, H]
+  const hk = g.op("Add", [h, g.op("Mul", [y, g.op("Sigmoid", [y])])]); // [K, H]
+  g.op("Gemm", [hk, head], { transB: 1 }, "", "logits"); // [K, V]
+  g.output("logits", "float32", [K, V]);
+  return { model: g.toModel(), externals: g.externals };
+}
