@@ -47,6 +47,9 @@ export type {
   Prompt,
 } from "./lib/decoding/decoder.ts";
 export type { DecodeMetrics } from "./lib/decoding/decode_metrics.ts";
+export { BaseDecoder } from "./lib/decoding/base_decoder.ts";
+export type { DecodeRun } from "./lib/decoding/base_decoder.ts";
+export { MetricsRecorder } from "./lib/decoding/metrics_recorder.ts";
 export { LogitsProcessor, validateSamplingOptions } from "./lib/sampling/logits_processor.ts";
 export type { SamplingOptions } from "./lib/sampling/logits_processor.ts";
 export { Prng } from "./lib/sampling/prng.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { LanguageModel } from "../model/language_model.ts";
+import type { LanguageModel, TextTokenizer } from "../model/language_model.ts";
 
 /**
  * Row `i` of a `[rows, vocab]` logits buffer (a view, not a copy).
@@ -48,5 +48,33 @@ export function checkModel(model: LanguageModel, name: string): void {
   }
   if (!Number.isInteger(model.vocabSize) || model.vocabSize < 1) {
     throw new RangeError(`${name}.vocabSize must be a positive integer, got ${model.vocabSize}`);
+  }
+}
+
+/** Checks `value` is an integer in `[min, max]`, naming `name` otherwise. */
+export function checkInt(name: string, value: unknown, min: number, max = Infinity): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${String(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(
+      `${name} must be in [${min}, ${max === Infinity ? "inf" : max}], got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Checks a tokenizer object has the surface decoders need. */
+export function checkTokenizer(tokenizer: TextTokenizer, vocabSize: number, name: string): void {
+  if (
+    tokenizer === null || typeof tokenizer !== "object" ||
+    typeof tokenizer.encode !== "function" || typeof tokenizer.decode !== "function"
+  ) {
+    throw new TypeError("tokenizer must have encode() and decode()");
+  }
+  if (tokenizer.vocabSize > vocabSize) {
+    throw new RangeError(
+      `tokenizer vocabSize ${tokenizer.vocabSize} exceeds ${name} vocabSize ${vocabSize}`,
+    );
   }
 }

@@ -6,8 +6,8 @@
  */
 
 import type { LanguageModel, TextTokenizer } from "../model/language_model.ts";
-import { BaseDecoder, checkTokenizer, type DecodeRun } from "./_base_decoder.ts";
-import { checkModel, row } from "./_util.ts";
+import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
+import { checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
 
 /** Constructor options of {@linkcode AutoregressiveDecoder}. */
@@ -36,6 +36,8 @@ export class AutoregressiveDecoder extends BaseDecoder implements Decoder {
   readonly model: LanguageModel;
 
   /**
+   * Creates the decoder; checks the model, tokenizer and config.
+   *
    * @param options Model, tokenizer and config (validated here).
    */
   constructor(options: AutoregressiveDecoderOptions) {

@@ -11,8 +11,8 @@ import type { LanguageModel, TextTokenizer } from "../model/language_model.ts";
 import { argmax } from "../sampling/argmax.ts";
 import { acceptChain } from "../sampling/chain_acceptance.ts";
 import { sampleCategorical } from "../sampling/sample_categorical.ts";
-import { BaseDecoder, checkInt, checkTokenizer, type DecodeRun } from "./_base_decoder.ts";
-import { chainPositions, checkModel, row } from "./_util.ts";
+import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
+import { chainPositions, checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
 
 /** Largest accepted speculation length. */
@@ -96,6 +96,8 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
   readonly confidenceThreshold: number;
 
   /**
+   * Creates the decoder; checks both models, the tokenizer(s) and every config parameter.
+   *
    * @param options Models, tokenizer and config, all validated here.
    */
   constructor(options: DraftTargetDecoderOptions) {

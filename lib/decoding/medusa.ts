@@ -15,8 +15,8 @@ import {
   TreeVerifier,
   type TreeVerifierOptions,
 } from "../tree/tree_verifier.ts";
-import { BaseDecoder, checkInt, checkTokenizer, type DecodeRun } from "./_base_decoder.ts";
-import { checkModel, row } from "./_util.ts";
+import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
+import { checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
 
 /** Configuration of {@linkcode MedusaDecoder}. */
@@ -84,6 +84,8 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
   readonly #rootOnly = new SpeculationTree();
 
   /**
+   * Creates the decoder; checks the model, heads, tree and config, and builds the tree buffers once.
+   *
    * @param options Base model, heads, tokenizer and config, validated here.
    */
   constructor(options: MedusaDecoderOptions) {

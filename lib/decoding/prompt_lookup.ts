@@ -9,8 +9,8 @@
 import type { LanguageModel, TextTokenizer } from "../model/language_model.ts";
 import { argmax } from "../sampling/argmax.ts";
 import { acceptChain } from "../sampling/chain_acceptance.ts";
-import { BaseDecoder, checkInt, checkTokenizer, type DecodeRun } from "./_base_decoder.ts";
-import { chainPositions, checkModel, row } from "./_util.ts";
+import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
+import { chainPositions, checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
 
 /** Largest accepted lookup length and n-gram size. */
@@ -94,6 +94,8 @@ export class PromptLookupDecoder extends BaseDecoder implements Decoder {
   readonly minNgramSize: number;
 
   /**
+   * Creates the decoder; checks the model, tokenizer and config.
+   *
    * @param options Model, tokenizer and config, validated here.
    */
   constructor(options: PromptLookupDecoderOptions) {

@@ -66,6 +66,8 @@ export class LogitsProcessor {
   readonly topP: number;
 
   /**
+   * Creates a processor; throws on invalid parameters.
+   *
    * @param options Sampling parameters, validated here.
    */
   constructor(options: SamplingOptions = {}) {

@@ -31,6 +31,8 @@ export class Prng {
   #s = new Uint32Array(4);
 
   /**
+   * Seeds the generator.
+   *
    * @param seed Any safe integer (both 32-bit halves are used); default 0.
    */
   constructor(seed: number = 0) {
@@ -51,6 +53,8 @@ export class Prng {
   }
 
   /**
+   * Draws 32 random bits.
+   *
    * @returns The next 32-bit unsigned integer.
    */
   nextUint32(): number {
@@ -70,6 +74,8 @@ export class Prng {
   }
 
   /**
+   * Draws a uniform float.
+   *
    * @returns A uniform float in `[0, 1)` with 53 random bits.
    */
   nextFloat(): number {

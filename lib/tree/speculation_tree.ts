@@ -50,6 +50,8 @@ export class SpeculationTree {
   #paths: number[][] | undefined;
 
   /**
+   * Creates a tree holding only its root.
+   *
    * @param rootToken The root's token (the last accepted token), `-1` if not known yet.
    */
   constructor(rootToken: number = -1) {
@@ -163,6 +165,8 @@ export class SpeculationTree {
   }
 
   /**
+   * Token of a node.
+   *
    * @param node Node index.
    * @returns Its token (`-1` if unset).
    */
@@ -171,6 +175,8 @@ export class SpeculationTree {
   }
 
   /**
+   * Parent of a node.
+   *
    * @param node Node index.
    * @returns Its parent index (`-1` for the root).
    */
@@ -179,6 +185,8 @@ export class SpeculationTree {
   }
 
   /**
+   * Depth of a node.
+   *
    * @param node Node index.
    * @returns Its depth (root = 0).
    */
@@ -187,6 +195,8 @@ export class SpeculationTree {
   }
 
   /**
+   * Children of a node.
+   *
    * @param node Node index.
    * @returns Its children, in insertion (rank) order.
    */
@@ -195,6 +205,8 @@ export class SpeculationTree {
   }
 
   /**
+   * Rank path of a node.
+   *
    * @param node Node index.
    * @returns The rank path it was built from (empty unless built from choices).
    */
@@ -202,12 +214,20 @@ export class SpeculationTree {
     return this.#node(node).choice;
   }
 
-  /** @returns Every node's token `[size]` i32. */
+  /**
+   * Tokens of every node, root first.
+   *
+   * @returns Every node's token `[size]` i32.
+   */
   getTokens(): Int32Array {
     return Int32Array.from(this.#nodes, (n) => n.token);
   }
 
-  /** @returns Every node's depth `[size]` i32 (cached per shape; do not modify). */
+  /**
+   * Depths of every node, root first.
+   *
+   * @returns Every node's depth `[size]` i32 (cached per shape; do not modify).
+   */
   getDepths(): Int32Array {
     this.#depths ??= Int32Array.from(this.#nodes, (n) => n.depth);
     return this.#depths;
@@ -262,7 +282,11 @@ export class SpeculationTree {
     return paths;
   }
 
-  /** @returns An indented drawing of the tree, one node per line. */
+  /**
+   * Draws the tree.
+   *
+   * @returns An indented drawing of the tree, one node per line.
+   */
   toString(): string {
     const lines: string[] = [];
     const walk = (n: number): void => {

@@ -69,6 +69,8 @@ export class TreeVerifier {
   readonly posteriorAlpha: number;
 
   /**
+   * Creates a verifier; throws on invalid options.
+   *
    * @param options Sampling and acceptance options, validated here.
    */
   constructor(options: TreeVerifierOptions = {}) {
@@ -91,6 +93,8 @@ export class TreeVerifier {
   }
 
   /**
+   * Verifies the tree: greedy, exact or typical per the options.
+   *
    * @param tree The verified tree (tokens set).
    * @param logits Target logits `[tree.size, vocab]` f32 from one forward over the tree.
    * @param prng Random source (unused when greedy).

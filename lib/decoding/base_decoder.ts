@@ -19,9 +19,10 @@ import type {
   GenerateResult,
   Prompt,
 } from "./decoder.ts";
-import { MetricsRecorder } from "./_metrics_recorder.ts";
+import { MetricsRecorder } from "./metrics_recorder.ts";
+import { checkInt } from "./_util.ts";
 
-/** What a subclass's loop receives for one call. */
+/** What a decoder's `_decode` loop receives for one call. */
 export interface DecodeRun {
   /** Prompt token ids `[n]`, `n >= 1`. */
   promptIds: readonly number[];
@@ -31,19 +32,6 @@ export interface DecodeRun {
   metrics: MetricsRecorder;
   /** New tokens still wanted (`>= 1` whenever the loop is resumed). */
   remaining(): number;
-}
-
-/** Checks `value` is an integer in `[min, max]`, naming `name` otherwise. */
-export function checkInt(name: string, value: unknown, min: number, max = Infinity): number {
-  if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new TypeError(`${name} must be an integer, got ${String(value)}`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(
-      `${name} must be in [${min}, ${max === Infinity ? "inf" : max}], got ${value}`,
-    );
-  }
-  return value;
 }
 
 /** Checks the decoding config shared by all decoders. */
@@ -57,23 +45,11 @@ function checkConfig(config: DecodingConfig): void {
   }
 }
 
-/** Checks a tokenizer object has the surface decoders need. */
-export function checkTokenizer(tokenizer: TextTokenizer, vocabSize: number, name: string): void {
-  if (
-    tokenizer === null || typeof tokenizer !== "object" ||
-    typeof tokenizer.encode !== "function" || typeof tokenizer.decode !== "function"
-  ) {
-    throw new TypeError("tokenizer must have encode() and decode()");
-  }
-  if (tokenizer.vocabSize > vocabSize) {
-    throw new RangeError(
-      `tokenizer vocabSize ${tokenizer.vocabSize} exceeds ${name} vocabSize ${vocabSize}`,
-    );
-  }
-}
-
 /**
- * Base class of every decoder (private): subclasses implement `_decode`.
+ * Base class of every decoder: prompt checks, stop conditions, streaming,
+ * abort and metrics. A new decoder implements `_decode`, an async generator
+ * that yields each batch of accepted tokens (the first batch is the token
+ * chosen from the prefill) and returns when the cache is full.
  */
 export abstract class BaseDecoder {
   /** Short name of the method. */
@@ -86,6 +62,12 @@ export abstract class BaseDecoder {
   readonly #seed: number;
   #busy = false;
 
+  /**
+   * Validates the shared config (sampling, maxNewTokens, seed).
+   *
+   * @param tokenizer The tokenizer.
+   * @param config The shared config.
+   */
   protected constructor(tokenizer: TextTokenizer, config: DecodingConfig) {
     checkConfig(config);
     this.processor = new LogitsProcessor(config);

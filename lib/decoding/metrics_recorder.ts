@@ -6,33 +6,61 @@
 
 import type { DecodeMetrics } from "./decode_metrics.ts";
 
-/** Mutable counters and timers of one generation call. */
+/** Mutable counters and timers of one generation call (used by decoders, read via `finish`). */
 export class MetricsRecorder {
+  /** Prompt length in tokens. */
   readonly promptTokens: number;
+  /** `performance.now()` at the start of the call. */
   readonly start: number = performance.now();
-  firstTokenAt = -1;
-  steps = 0;
-  targetForwards = 0;
-  draftForwards = 0;
-  drafted = 0;
-  accepted = 0;
-  verifiedTokens = 0;
+  /** `performance.now()` when the first token was yielded, `-1` before. */
+  firstTokenAt: number = -1;
+  /** Verification steps. */
+  steps: number = 0;
+  /** Target forwards, prefill included. */
+  targetForwards: number = 0;
+  /** Draft forwards or head calls, prefill included. */
+  draftForwards: number = 0;
+  /** Drafted positions offered. */
+  drafted: number = 0;
+  /** Drafts accepted. */
+  accepted: number = 0;
+  /** Tokens fed to the target in verification steps. */
+  verifiedTokens: number = 0;
+  /** Steps that offered a draft at each position. */
   draftedPerPosition: number[] = [];
+  /** Steps that accepted a draft at each position. */
   acceptedPerPosition: number[] = [];
+  /** Steps by number of accepted drafts. */
   acceptedLengthHistogram: number[] = [];
-  prefillMs = 0;
-  targetStepTotalMs = 0;
-  draftStepTotalMs = 0;
-  draftSteps = 0;
+  /** Time in prefills, ms. */
+  prefillMs: number = 0;
+  /** Time in target verification forwards, ms. */
+  targetStepTotalMs: number = 0;
+  /** Time in draft forwards / head calls after the prefill, ms. */
+  draftStepTotalMs: number = 0;
+  /** Draft forwards / head calls after the prefill. */
+  draftSteps: number = 0;
   /** True when the decoder has a draft (model or heads) whose c is meaningful. */
-  hasDraft = false;
+  hasDraft: boolean = false;
 
+  /**
+   * Starts the clock.
+   *
+   * @param promptTokens Prompt length in tokens.
+   */
   constructor(promptTokens: number) {
     this.promptTokens = promptTokens;
   }
 
-  /** Times a prefill (target or draft). */
-  async prefill<T>(fn: () => Promise<T>, draft = false): Promise<T> {
+  /**
+   * Times a prefill (target or draft).
+   *
+   * @typeParam T The forward's result.
+   * @param fn The prefill.
+   * @param draft True for the draft model's prefill.
+   * @returns What `fn` returned.
+   */
+  async prefill<T>(fn: () => Promise<T>, draft: boolean = false): Promise<T> {
     const t0 = performance.now();
     const r = await fn();
     this.prefillMs += performance.now() - t0;
@@ -41,7 +69,13 @@ export class MetricsRecorder {
     return r;
   }
 
-  /** Times one target verification forward. */
+  /**
+   * Times one target verification forward.
+   *
+   * @typeParam T The forward's result.
+   * @param fn The forward.
+   * @returns What `fn` returned.
+   */
   async target<T>(fn: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
     const r = await fn();
@@ -50,7 +84,13 @@ export class MetricsRecorder {
     return r;
   }
 
-  /** Times one draft forward or head call. */
+  /**
+   * Times one draft forward or head call.
+   *
+   * @typeParam T The forward's result.
+   * @param fn The forward.
+   * @returns What `fn` returned.
+   */
   async draft<T>(fn: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
     const r = await fn();
@@ -90,7 +130,13 @@ export class MetricsRecorder {
     if (this.firstTokenAt < 0) this.firstTokenAt = performance.now();
   }
 
-  /** Freezes the counters into a metrics object. */
+  /**
+   * Freezes the counters into a metrics object.
+   *
+   * @param newTokens Tokens returned to the caller.
+   * @param baseline A measured baseline for `speedup`.
+   * @returns The metrics.
+   */
   finish(newTokens: number, baseline?: { tokensPerSecond: number }): DecodeMetrics {
     const wall = performance.now() - this.start;
     const ttft = this.firstTokenAt < 0 ? wall : this.firstTokenAt - this.start;
