@@ -8,6 +8,22 @@
 // --- runtime (lib/runtime) ---
 export { SpecDecError, StatusCode } from "./lib/runtime/errors.ts";
 export type { StatusCodeValue } from "./lib/runtime/errors.ts";
+export { Environment } from "./lib/runtime/environment.ts";
+export type { EnvironmentOptions } from "./lib/runtime/environment.ts";
+export { Session } from "./lib/runtime/session.ts";
+export type { SessionOptions, TensorInfo, TensorMap } from "./lib/runtime/session.ts";
+export {
+  checkTensor,
+  DTYPE_INFO,
+  dtypeFromCode,
+  elementCount,
+  tensor,
+} from "./lib/runtime/tensor.ts";
+export type { DType, Tensor, TensorData } from "./lib/runtime/tensor.ts";
+export { kvKeep } from "./lib/runtime/kv_keep.ts";
+export type { KvLayout } from "./lib/runtime/kv_keep.ts";
+export { cudaAvailable, loadLibrary, nativeVersions } from "./lib/runtime/library.ts";
+export type { NativeVersions } from "./lib/runtime/library.ts";
 
 // --- model (lib/model) ---
 export type {
