@@ -97,6 +97,41 @@ def make(name, seed):
     return min_gap
 
 
+def make_medusa(name, num_heads=3, seed=7):
+    """Random Medusa-1 heads (the model family's layout: `medusa/config.json`, fp16
+    `medusa_head.{k}.0.linear.weight|bias`, heads share the base LM head) and their logits
+    for the base's last hidden state of the reference prompt."""
+    from safetensors.torch import load_file
+    d = os.path.join(OUT, name)
+    config_cls, model_cls, kwargs, dtype = SPECS[name]
+    model = model_cls.from_pretrained(d, dtype=torch.float32).eval()
+    H, V = model.config.hidden_size, model.config.vocab_size
+    g = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for k in range(num_heads):
+        tensors[f"medusa_head.{k}.0.linear.weight"] = (torch.randn(H, H, generator=g) * 0.2).half()
+        tensors[f"medusa_head.{k}.0.linear.bias"] = (torch.randn(H, generator=g) * 0.2).half()
+    md = os.path.join(d, "medusa")
+    os.makedirs(md, exist_ok=True)
+    save_file(tensors, os.path.join(md, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(md, "config.json"), "w") as f:
+        json.dump({"architecture": "medusa-1", "medusa_num_heads": num_heads,
+                   "medusa_num_layers": 1, "hidden_size": H, "vocab_size": V,
+                   "shares_base_lm_head": True, "base_model": "..", "dtype": "float16"}, f, indent=2)
+    with torch.no_grad():
+        out = model(torch.tensor([PROMPT]), output_hidden_states=True)
+        h = out.hidden_states[-1][0, -1]
+        logits = []
+        for k in range(num_heads):
+            w = tensors[f"medusa_head.{k}.0.linear.weight"].float()
+            b = tensors[f"medusa_head.{k}.0.linear.bias"].float()
+            hk = h + torch.nn.functional.silu(h @ w.T + b)
+            logits.append(model.lm_head(hk).tolist())
+    with open(os.path.join(md, "reference.json"), "w") as f:
+        json.dump({"hidden": h.tolist(), "heads_logits": logits}, f)
+    print(f"medusa heads for {name}: {num_heads}")
+
+
 def make_tokenizers():
     """BPE tokenizers (byte-level pre-tokenizer, alphabet of the training text only): one of 256 ids (fits the random models, saved with llama and
     gpt2), one of 320 ids (too large for them: the vocabulary-check test)."""
@@ -130,3 +165,4 @@ if __name__ == "__main__":
             if gap > 1e-2:
                 break
         print(f"{name}: seed {seed}, min top-2 gap {gap:.4f}")
+    make_medusa("llama")
