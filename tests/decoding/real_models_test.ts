@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { AutoregressiveDecoder } from "../../lib/decoding/autoregressive.ts";
 import { DraftTargetDecoder } from "../../lib/decoding/draft_target.ts";
 import { PromptLookupDecoder } from "../../lib/decoding/prompt_lookup.ts";
+import { LogitsProcessor } from "../../lib/sampling/logits_processor.ts";
+import { chiSquareTest } from "../sampling/_chi_square.ts";
 import {
   hasCheckpoint,
   heldOutPrompts,
@@ -65,6 +67,54 @@ for (const pair of TINY_PAIRS) {
           assert.deepEqual((await dec.generate(prompts[i]!)).tokens, ref[i], `prompt ${i}`);
         }
       });
+    },
+  });
+}
+
+// Sampling on a real pair: with top-k 3 the first two tokens have 9 outcomes;
+// their frequencies under speculative sampling must match the target's exact
+// probabilities (chi-square, significance 0.001).
+for (const pair of TINY_PAIRS.slice(0, 1)) {
+  const present = hasCheckpoint(pair.target) && hasCheckpoint(pair.draft);
+  Deno.test({
+    name: `sampling: draft-target first two tokens follow ${pair.target} (top-k 3, chi-square)`,
+    ignore: !present,
+    fn: async () => {
+      const tokenizer = await loadTokenizer(pair.target);
+      const prompt = tokenizer.encode(heldOutPrompts()[0]!).slice(0, 8); // short: many runs
+      const maxLength = prompt.length + 16;
+      using target = await loadModel(pair.target, maxLength);
+      using draft = await loadModel(pair.draft, maxLength);
+      const sampling = { temperature: 1, topK: 3 };
+      const proc = new LogitsProcessor(sampling);
+      const V = target.vocabSize;
+      const pre = await target.prefill(prompt);
+      const p1 = proc.probs(pre.logits.subarray((prompt.length - 1) * V));
+      const firsts = [...p1.keys()].filter((i) => p1[i]! > 0);
+      const cells = new Map<string, number>(); // "a,b" -> exact probability
+      for (const a of firsts) {
+        target.rewind(prompt.length);
+        const r = await target.forward([a], [prompt.length]);
+        const p2 = proc.probs(r.logits);
+        for (let b = 0; b < V; b++) if (p2[b]! > 0) cells.set(`${a},${b}`, p1[a]! * p2[b]!);
+      }
+      const keys = [...cells.keys()];
+      const counts = new Array(keys.length + 1).fill(0); // last cell: anything else
+      const dec = new DraftTargetDecoder({
+        draftModel: draft,
+        targetModel: target,
+        tokenizer,
+        config: { ...sampling, numSpeculativeTokens: 2 },
+      });
+      const RUNS = 1500;
+      for (let seed = 0; seed < RUNS; seed++) {
+        const r = await dec.generate(prompt, { seed, maxNewTokens: 3 });
+        const i = keys.indexOf(`${r.tokens[0]},${r.tokens[1]}`);
+        counts[i < 0 ? keys.length : i]++;
+      }
+      const probs = [...keys.map((k) => cells.get(k)!), 0];
+      const res = chiSquareTest(counts, probs);
+      assert.ok(res.pValue > 0.001, `chi2 ${res.statistic}, p = ${res.pValue}`);
     },
   });
 }
