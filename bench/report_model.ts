@@ -176,7 +176,7 @@ export interface ConfigSummary {
   alpha: number | undefined;
   /** Mean tokens per target step (τ), pooled. */
   tau: number;
-  /** Per-position acceptance rates: accepted / checked at position i+1 (conditional on reaching it). */
+  /** Per-position acceptance rates: accepted / checked at position i+1 (conditional on reaching it); NaN where never checked. */
   perPosition: number[];
 }
 
@@ -237,7 +237,7 @@ export function summarize(results: BenchmarkResults, filter: RunFilter): ConfigS
     r.acceptedAtPosition.forEach((a, i) => acc[i] = (acc[i] ?? 0) + a);
     r.checkedAtPosition.forEach((p, i) => prop[i] = (prop[i] ?? 0) + p);
   }
-  const perPosition = prop.map((p, i) => (p > 0 ? (acc[i] ?? 0) / p : 0));
+  const perPosition = prop.map((p, i) => (p > 0 ? (acc[i] ?? 0) / p : Number.NaN));
   return {
     filter,
     runs: runs.length,

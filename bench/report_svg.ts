@@ -84,9 +84,21 @@ function speedupChart(results: BenchmarkResults): string {
     });
   }
 
-  const width = Math.max(640, 120 + bars.length * 44);
-  const height = 480;
-  const m = { left: 70, right: 24, top: 78, bottom: 92 };
+  const methods = [...new Set(bars.map((b) => b.method))];
+  const legend: LegendItem[] = methods.map((method) => ({
+    label: NAMES[method],
+    color: COLORS[method],
+    kind: "box",
+  }));
+  if (bars.some((b) => b.predicted !== undefined)) {
+    legend.push({ label: "predicted S = E / (K·c + V)", color: "#000", kind: "diamond" });
+  }
+  legend.push({ label: "break-even (1×)", color: "#000", kind: "dash" });
+
+  const width = Math.max(720, 120 + bars.length * 44);
+  const rows = legendRows(legend, width - 94);
+  const m = { left: 70, right: 24, top: 72 + 18 * rows, bottom: 92 };
+  const height = 400 + m.top;
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const maxValue = Math.max(1.2, ...bars.map((b) => Math.max(b.value, b.predicted ?? 0)));
@@ -142,17 +154,7 @@ function speedupChart(results: BenchmarkResults): string {
       }</text>`,
     );
   });
-  const methods = [...new Set(bars.map((b) => b.method))];
-  const legend: LegendItem[] = methods.map((method) => ({
-    label: NAMES[method],
-    color: COLORS[method],
-    kind: "box",
-  }));
-  if (bars.some((b) => b.predicted !== undefined)) {
-    legend.push({ label: "predicted S = E / (K·c + V)", color: "#000", kind: "diamond" });
-  }
-  legend.push({ label: "break-even (1×)", color: "#000", kind: "dash" });
-  out.push(...legendRow(m.left, 58, legend));
+  out.push(...legendRow(m.left, 64, legend, plotW));
   if (bars.length === 0) {
     out.push(text(width / 2, m.top + plotH / 2, "no runs", { size: 14, anchor: "middle" }));
   }
@@ -180,7 +182,10 @@ function acceptanceChart(results: BenchmarkResults): string {
     };
     const s = summarize(results, filter);
     if (s === undefined || s.perPosition.length === 0) return;
-    series.push({ label, color: COLORS[method], points: s.perPosition.map((p, i) => [i + 1, p]) });
+    const points = s.perPosition
+      .map((p, i): [number, number] => [i + 1, p])
+      .filter((pt) => Number.isFinite(pt[1]));
+    if (points.length > 0) series.push({ label, color: COLORS[method], points });
   };
   const kDT = pick("speculative", "k");
   if (kDT !== undefined) addSeries("speculative", `draft-target K=${kDT}`, kDT);
@@ -189,8 +194,14 @@ function acceptanceChart(results: BenchmarkResults): string {
   const kPL = pick("lookup", "k");
   if (kPL !== undefined) addSeries("lookup", `prompt lookup K=${kPL}`, kPL);
 
-  const width = 760, height = 460;
-  const m = { left: 70, right: 24, top: 78, bottom: 60 };
+  const legend: LegendItem[] = series.map((s) => ({
+    label: s.label,
+    color: s.color,
+    kind: "line",
+  }));
+  const width = 760;
+  const m = { left: 70, right: 24, top: 72 + 18 * legendRows(legend, width - 94), bottom: 60 };
+  const height = 380 + m.top;
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const maxX = Math.max(2, ...series.flatMap((s) => s.points.map((p) => p[0])));
@@ -242,7 +253,7 @@ function acceptanceChart(results: BenchmarkResults): string {
     }
   }
   out.push(
-    ...legendRow(m.left, 58, series.map((s) => ({ label: s.label, color: s.color, kind: "line" }))),
+    ...legendRow(m.left, 64, legend, plotW),
   );
   if (series.length === 0) {
     out.push(text(width / 2, m.top + plotH / 2, "no runs", { size: 14, anchor: "middle" }));
@@ -264,34 +275,57 @@ interface LegendItem {
   kind: "box" | "line" | "diamond" | "dash";
 }
 
-function legendRow(x0: number, y0: number, items: LegendItem[]): string[] {
+/** Width a legend entry takes (swatch, gap, text at ~6.6 px per character). */
+function legendWidth(it: LegendItem): number {
+  return 30 + it.label.length * 6.6;
+}
+
+/** Number of rows a legend needs within `maxWidth`. */
+function legendRows(items: LegendItem[], maxWidth: number): number {
+  let rows = items.length > 0 ? 1 : 0, x = 0;
+  for (const it of items) {
+    if (x > 0 && x + legendWidth(it) > maxWidth) {
+      rows++;
+      x = 0;
+    }
+    x += legendWidth(it);
+  }
+  return rows;
+}
+
+function legendRow(x0: number, y0: number, items: LegendItem[], maxWidth: number): string[] {
   const out: string[] = [];
   let x = x0;
+  let y = y0;
   for (const it of items) {
+    if (x > x0 && x - x0 + legendWidth(it) > maxWidth) {
+      x = x0;
+      y += 18;
+    }
     if (it.kind === "box") {
-      out.push(`<rect x="${x}" y="${y0 - 9}" width="12" height="12" fill="${it.color}"/>`);
+      out.push(`<rect x="${x}" y="${y - 9}" width="12" height="12" fill="${it.color}"/>`);
     } else if (it.kind === "line") {
       out.push(
-        `<line x1="${x - 2}" y1="${y0 - 3}" x2="${x + 14}" y2="${
-          y0 - 3
+        `<line x1="${x - 2}" y1="${y - 3}" x2="${x + 14}" y2="${
+          y - 3
         }" stroke="${it.color}" stroke-width="2.5"/>`,
       );
-      out.push(`<circle cx="${x + 6}" cy="${y0 - 3}" r="3.5" fill="${it.color}"/>`);
+      out.push(`<circle cx="${x + 6}" cy="${y - 3}" r="3.5" fill="${it.color}"/>`);
     } else if (it.kind === "diamond") {
       out.push(
-        `<path d="M${x + 6} ${y0 - 9} L${x + 12} ${y0 - 3} L${x + 6} ${y0 + 3} L${x} ${
-          y0 - 3
+        `<path d="M${x + 6} ${y - 9} L${x + 12} ${y - 3} L${x + 6} ${y + 3} L${x} ${
+          y - 3
         } Z" fill="#fff" stroke="#000" stroke-width="1.5"/>`,
       );
     } else {
       out.push(
-        `<line x1="${x - 2}" y1="${y0 - 3}" x2="${x + 16}" y2="${
-          y0 - 3
+        `<line x1="${x - 2}" y1="${y - 3}" x2="${x + 16}" y2="${
+          y - 3
         }" stroke="#000" stroke-dasharray="5,4"/>`,
       );
     }
-    out.push(text(x + 18, y0 + 1, it.label, { size: 12 }));
-    x += 30 + it.label.length * 6.6;
+    out.push(text(x + 18, y + 1, it.label, { size: 12 }));
+    x += legendWidth(it);
   }
   return out;
 }
@@ -334,7 +368,7 @@ function niceScale(maxValue: number): { max: number; step: number } {
 
 function svgOpen(width: number, height: number): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">
+<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
 <rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`;
 }
 

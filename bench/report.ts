@@ -1,0 +1,366 @@
+/**
+ * `deno task bench:report [--quick]`: measures autoregressive, draft-target,
+ * Medusa and prompt-lookup decoding on the bench checkpoints over a fixed
+ * prompt set, runs Hugging Face transformers on the same checkpoints and
+ * prompt ids, and writes `results/benchmark_results.json`, `results/REPORT.md`,
+ * `results/speedup.svg` and `results/acceptance.svg`.
+ *
+ * Options: `--quick` (fewer prompts, tokens and sweep points), `--out DIR`
+ * (default `results`), `--target DIR`, `--draft DIR`, `--medusa DIR` (default
+ * the bench checkpoints), `--threads N`, `--max-new-tokens N`, `--no-peers`,
+ * `--render-only` (rewrite REPORT.md and the SVGs from an existing
+ * `benchmark_results.json`).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { renderReport } from "./report_markdown.ts";
+import { renderCharts } from "./report_svg.ts";
+import type { BenchmarkResults, PeerResults, PromptKind } from "./report_model.ts";
+import { type BenchConfig, type BenchPrompt, measureCost, runBenchmark } from "./report_runner.ts";
+import { loadModelParts } from "../lib/cli/_load_models.ts";
+import { readPromptFixtures } from "./report_prompts.ts";
+import { ProgressBar } from "../lib/cli/progress_bar.ts";
+import { nativeVersions } from "../lib/runtime/library.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+const HEADLINE_K = 5;
+const HEADLINE_TREE = 8;
+
+/** Prose prompts used only when the fixtures have none (named in the report as built-in). */
+const FALLBACK_PROSE = [
+  "The history of the printing press begins",
+  "Once upon a time, in a small village by the sea,",
+];
+
+interface Options {
+  quick: boolean;
+  out: string;
+  target: string;
+  draft: string;
+  medusa: string;
+  threads: number | undefined;
+  maxNewTokens: number;
+  peers: boolean;
+  renderOnly: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: "boolean" },
+      out: { type: "string" },
+      target: { type: "string" },
+      draft: { type: "string" },
+      medusa: { type: "string" },
+      threads: { type: "string" },
+      "max-new-tokens": { type: "string" },
+      "no-peers": { type: "boolean" },
+      "render-only": { type: "boolean" },
+    },
+  });
+  const int = (s: string | undefined, flag: string): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = /^\d+$/.test(s) ? Number(s) : NaN;
+    if (!(n >= 1)) throw new RangeError(`${flag} must be a positive integer, got '${s}'`);
+    return n;
+  };
+  const quick = values.quick === true;
+  const target = values.target ?? `${ROOT}/models/bench-target`;
+  return {
+    quick,
+    out: values.out ?? `${ROOT}/results`,
+    target,
+    draft: values.draft ?? `${ROOT}/models/bench-draft`,
+    medusa: values.medusa ?? `${target}/medusa`,
+    threads: int(values.threads, "--threads"),
+    maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens") ?? (quick ? 32 : 64),
+    peers: values["no-peers"] !== true,
+    renderOnly: values["render-only"] === true,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function rel(path: string): string {
+  return path.startsWith(`${ROOT}/`) ? path.slice(ROOT.length + 1) : path;
+}
+
+async function machine(threads: number): Promise<BenchmarkResults["machine"]> {
+  let cpuModel = "unknown CPU";
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpuModel = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? cpuModel;
+  } catch { /* not Linux */ }
+  let loadAverage: number[] = [];
+  try {
+    loadAverage = (await Deno.readTextFile("/proc/loadavg")).trim().split(/\s+/).slice(0, 3).map(
+      Number,
+    );
+  } catch { /* not Linux */ }
+  return {
+    cpuModel,
+    cores: navigator.hardwareConcurrency,
+    ortVersion: nativeVersions().onnxruntime,
+    deno: Deno.version.deno,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    loadAverage,
+    threads,
+  };
+}
+
+function configs(quick: boolean, hasHeads: boolean): BenchConfig[] {
+  const all: PromptKind[] = ["code", "prose"];
+  const code: PromptKind[] = ["code"];
+  const list: BenchConfig[] = [
+    { method: "ar", temperature: 0, kinds: all },
+    { method: "speculative", k: HEADLINE_K, temperature: 0, kinds: all },
+    { method: "lookup", k: HEADLINE_K, temperature: 0, kinds: all },
+  ];
+  if (hasHeads) list.push({ method: "medusa", tree: HEADLINE_TREE, temperature: 0, kinds: all });
+  const ks = quick ? [1, 3, 8] : [1, 2, 3, 4, 6, 7, 8];
+  for (const k of ks) list.push({ method: "speculative", k, temperature: 0, kinds: code });
+  for (const k of quick ? [2] : [2, 3, 8]) {
+    list.push({ method: "lookup", k, temperature: 0, kinds: code });
+  }
+  if (hasHeads) {
+    for (const tree of quick ? [4, 16] : [4, 16, 64]) {
+      list.push({ method: "medusa", tree, temperature: 0, kinds: code });
+    }
+  }
+  list.push({ method: "ar", temperature: 1, kinds: code });
+  list.push({ method: "speculative", k: HEADLINE_K, temperature: 1, kinds: code });
+  if (hasHeads) list.push({ method: "medusa", tree: HEADLINE_TREE, temperature: 1, kinds: code });
+  return list;
+}
+
+async function runPeers(
+  options: Options,
+  prompts: BenchPrompt[],
+  threads: number,
+  stderr: (s: string) => Promise<void>,
+): Promise<PeerResults> {
+  const python = `${ROOT}/.venv/bin/python`;
+  if (!options.peers) return { status: "skipped", reason: "--no-peers", runs: [] };
+  if (!(await exists(python))) {
+    await stderr("notice: .venv/bin/python not found; skipping the transformers comparison\n");
+    return { status: "skipped", reason: ".venv/bin/python not found", runs: [] };
+  }
+  const file = await Deno.makeTempFile({ prefix: "specdec_prompts_", suffix: ".json" });
+  try {
+    const code = prompts.filter((p) => p.kind === "code");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify(code.map((p) => ({ id: p.id, kind: p.kind, ids: p.ids }))),
+    );
+    const bar = new ProgressBar("transformers peer runs", {
+      write: stderr,
+      isTerminal: Deno.stderr.isTerminal(),
+    });
+    const out = await bar.wrap(() =>
+      new Deno.Command(python, {
+        args: [
+          `${ROOT}/bench/peers/hf_generate.py`,
+          "--target",
+          options.target,
+          "--draft",
+          options.draft,
+          "--prompts",
+          file,
+          "--max-new-tokens",
+          String(options.maxNewTokens),
+          "--k",
+          String(HEADLINE_K),
+          "--threads",
+          String(threads),
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output()
+    );
+    if (!out.success) {
+      const tail = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | ");
+      return {
+        status: "failed",
+        reason: `hf_generate.py exited with ${out.code}: ${tail}`,
+        runs: [],
+      };
+    }
+    const parsed = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      engine: string;
+      threads: number;
+      runs: PeerResults["runs"];
+    };
+    return { status: "ok", engine: parsed.engine, threads: parsed.threads, runs: parsed.runs };
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
+}
+
+async function writeOutputs(
+  results: BenchmarkResults,
+  out: string,
+  withJson: boolean,
+): Promise<void> {
+  await Deno.mkdir(out, { recursive: true });
+  if (withJson) {
+    await Deno.writeTextFile(
+      `${out}/benchmark_results.json`,
+      `${JSON.stringify(results, null, 1)}\n`,
+    );
+  }
+  await Deno.writeTextFile(`${out}/REPORT.md`, renderReport(results));
+  const charts = renderCharts(results);
+  await Deno.writeTextFile(`${out}/speedup.svg`, charts.speedup);
+  await Deno.writeTextFile(`${out}/acceptance.svg`, charts.acceptance);
+}
+
+async function main(): Promise<number> {
+  const enc = new TextEncoder();
+  const stderr = async (s: string): Promise<void> => {
+    await Deno.stderr.write(enc.encode(s));
+  };
+  const options = parseOptions(Deno.args);
+  if (options.renderOnly) {
+    const results = JSON.parse(
+      await Deno.readTextFile(`${options.out}/benchmark_results.json`),
+    ) as BenchmarkResults;
+    await writeOutputs(results, options.out, false);
+    await stderr(`rewrote ${rel(options.out)}/REPORT.md and the SVG charts\n`);
+    return 0;
+  }
+  for (const [flag, dir] of [["--target", options.target], ["--draft", options.draft]] as const) {
+    if (!(await exists(`${dir}/config.json`))) {
+      await stderr(
+        `error: ${flag}: no checkpoint at ${dir} (train the bench models or pass ${flag} DIR)\n`,
+      );
+      return 1;
+    }
+  }
+  const hasHeads = await exists(options.medusa);
+  if (!hasHeads) {
+    await stderr(`notice: no Medusa heads at ${options.medusa}; Medusa rows are skipped\n`);
+  }
+  const threads = options.threads ?? navigator.hardwareConcurrency;
+  const sink = { write: stderr, isTerminal: Deno.stderr.isTerminal() };
+  const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
+    new ProgressBar(label, sink).wrap(work);
+
+  const raw = await readPromptFixtures(
+    Deno.env.get("SPECDEC_BENCH_PROMPTS") ?? `${ROOT}/tests/fixtures/prompts.json`,
+  );
+  const codeN = options.quick ? 2 : 6;
+  const proseN = options.quick ? 1 : 2;
+  let prose = raw.filter((p) => p.kind === "prose").slice(0, proseN);
+  if (prose.length === 0) {
+    prose = FALLBACK_PROSE.slice(0, proseN).map((text, i) => ({
+      id: `prose-builtin-${i}`,
+      kind: "prose",
+      text,
+    }));
+  }
+  const chosen = [...raw.filter((p) => p.kind === "code").slice(0, codeN), ...prose];
+
+  const request = { model: options.target, draft: options.draft, threads, maxLength: 1024 };
+  const parts = await loadModelParts(
+    hasHeads ? { ...request, medusa: options.medusa } : request,
+    stage,
+  );
+  try {
+    const tokenizer = parts.tokenizer;
+    const prompts: BenchPrompt[] = chosen.map((p) => ({
+      id: p.id,
+      kind: p.kind,
+      ids: tokenizer.encode(p.text),
+    }));
+    const models = {
+      target: parts.target,
+      draft: parts.draft!,
+      tokenizer,
+      ...(parts.heads !== undefined ? { heads: parts.heads } : {}),
+    };
+    const list = configs(options.quick, parts.heads !== undefined);
+    const trees = list.filter((c) => c.method === "medusa").map((c) => c.tree!);
+    const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, ...trees])];
+    const date = new Date().toISOString();
+    const machineInfo = await machine(threads);
+    const cost = await stage(
+      "timing single forwards (c, V)",
+      () => measureCost(models, prompts[0]!.ids, verifySizes, options.quick ? 5 : 9),
+    );
+    const total = list.reduce(
+      (s, c) => s + prompts.filter((p) => c.kinds.includes(p.kind)).length,
+      0,
+    );
+    const bar = new ProgressBar("benchmark runs", sink, { total });
+    await bar.start();
+    const runs = await runBenchmark(models, {
+      prompts,
+      configs: list,
+      maxNewTokens: options.maxNewTokens,
+      verifySizes,
+      timingReps: 5,
+      seed: 1234,
+      onRun: (_done, _total, label) => bar.tick(1, label),
+    });
+    await bar.done();
+    const peers = await runPeers(options, prompts, threads, stderr);
+    const results: BenchmarkResults = {
+      schema: "specdec-benchmark/1",
+      date,
+      quick: options.quick,
+      machine: machineInfo,
+      checkpoints: {
+        target: rel(options.target),
+        draft: rel(options.draft),
+        ...(parts.heads !== undefined ? { medusa: rel(options.medusa) } : {}),
+      },
+      settings: {
+        maxNewTokens: options.maxNewTokens,
+        prompts: prompts.map((p) => ({ id: p.id, kind: p.kind, promptTokens: p.ids.length })),
+        headlineK: HEADLINE_K,
+        ...(parts.heads !== undefined ? { headlineTree: HEADLINE_TREE } : {}),
+      },
+      cost,
+      runs,
+      peers,
+    };
+    await writeOutputs(results, options.out, true);
+    await stderr(
+      `wrote ${rel(options.out)}/{benchmark_results.json,REPORT.md,speedup.svg,acceptance.svg}\n`,
+    );
+    const report = renderReport(results).split("\n");
+    const at = report.findIndex((l) => l.startsWith("| Method | Throughput"));
+    for (const line of report.slice(at, at + 6).filter((l) => l.startsWith("|"))) {
+      await stderr(`${line}\n`);
+    }
+    return 0;
+  } finally {
+    parts.close?.();
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await Deno.stderr.write(new TextEncoder().encode(`error: ${message}\n`));
+    if (Deno.env.get("SPECDEC_DEBUG") !== undefined && err instanceof Error) {
+      console.error(err.stack);
+    }
+    Deno.exit(err instanceof TypeError && /parse|option/i.test(message) ? 2 : 1);
+  }
+}
