@@ -98,6 +98,8 @@ export interface LoadedModels extends Disposable {
 /** Loads checkpoints; `onStage` is told each slow stage so the CLI can show progress. */
 export interface CliBackend {
   /**
+   * Loads the requested checkpoints.
+   *
    * @param request Folders, threads and cache size.
    * @param onStage Called with a stage label and the work to run under it.
    * @returns The loaded models.

@@ -53,6 +53,8 @@ export class ProgressBar {
   #finished = false;
 
   /**
+   * Creates an indicator; nothing is drawn until {@linkcode ProgressBar.start}.
+   *
    * @param label What is in progress (e.g. `"building target graph"`).
    * @param sink Where to write (usually stderr).
    * @param options Total steps, bar width, clock.

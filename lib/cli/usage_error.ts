@@ -21,6 +21,8 @@ export class UsageError extends Error {
   readonly command: string | undefined;
 
   /**
+   * Creates a usage error.
+   *
    * @param message What was wrong, naming the flag or path.
    * @param command The command being parsed, so the hint can name its `--help`.
    */
