@@ -2,6 +2,7 @@
 
 import { CausalLM, type CausalLMOptions } from "../model/causal_lm.ts";
 import { Tokenizer } from "../model/tokenizer.ts";
+import { MedusaHeads, type MedusaHeadsOptions } from "../model/medusa_heads.ts";
 import type { LoadRequest } from "./cli_backend.ts";
 import type { ModelParts } from "./_decoders.ts";
 
@@ -41,6 +42,17 @@ export async function loadModelParts(
       opened.push(draft);
       parts.draft = draft;
       parts.draftTokenizer = await Tokenizer.load(draftDir, { modelVocabSize: draft.vocabSize });
+    }
+    if (request.medusa !== undefined) {
+      const medusaDir = request.medusa;
+      const headOptions: MedusaHeadsOptions = { base: request.model };
+      if (request.threads !== undefined) headOptions.threads = request.threads;
+      const heads = await stage(
+        `building Medusa heads session for ${medusaDir}`,
+        () => MedusaHeads.load(medusaDir, headOptions),
+      );
+      opened.push(heads);
+      parts.heads = heads;
     }
     return parts;
   } catch (err) {
