@@ -76,6 +76,14 @@ export abstract class BaseDecoder {
     this.#seed = config.seed ?? 0;
   }
 
+  /**
+   * True when the output is exactly the target's (greedy tokens, or the
+   * target's sampling distribution); false for lossy acceptance rules.
+   */
+  get lossless(): boolean {
+    return true;
+  }
+
   /** KV capacity in tokens (the smallest of the models'). */
   protected abstract get contextLength(): number;
 

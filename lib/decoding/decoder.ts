@@ -60,6 +60,8 @@ export type Prompt = string | readonly number[];
 export interface Decoder {
   /** Short name of the method (`"autoregressive"`, `"draft-target"`, `"medusa"`, `"prompt-lookup"`). */
   readonly name: string;
+  /** True when output is exactly the target's (absent: assume true). */
+  readonly lossless?: boolean;
   /**
    * Generates a continuation of `prompt`.
    *

@@ -207,10 +207,7 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
         let tok: number;
         let conf: number;
         if (greedy) {
-          tok = argmax(r);
-          const qi = new Float64Array(v);
-          qi[tok] = 1;
-          q.push(qi);
+          tok = argmax(r); // q is not needed: greedy verification compares argmaxes
           conf = this.confidenceThreshold > 0 ? this.#topProb(r) : 1;
         } else {
           const qi = this.processor.probs(r);

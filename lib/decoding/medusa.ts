@@ -158,6 +158,11 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     this.#rootOnly.getAttentionMask();
   }
 
+  /** False with typical acceptance at temperature > 0 (lossy); true otherwise. */
+  override get lossless(): boolean {
+    return this.verifier.processor.greedy || this.verifier.acceptance === "exact";
+  }
+
   /** KV capacity of the base model. */
   protected get contextLength(): number {
     return this.baseModel.maxLength;

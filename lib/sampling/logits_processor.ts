@@ -113,14 +113,15 @@ export class LogitsProcessor {
   /** Applies top-k then top-p in place and renormalises. */
   #truncate(probs: Float64Array): void {
     const n = probs.length;
-    // descending by probability, ties by lower index
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
-      probs[b]! - probs[a]! || a - b
-    );
-    let keep = this.topK > 0 ? Math.min(this.topK, n) : n;
+    const k = this.topK > 0 ? Math.min(this.topK, n) : n;
+    // indices descending by probability, ties to the lower index: the best k
+    // (selection for small k, a full sort otherwise)
+    const order = k <= 256 ? topIndices(probs, k) : nucleusCandidates(probs, k, this.topP);
+    let keep = order.length; // k, or fewer when only the nucleus candidates were sorted
     if (this.topP < 1) {
-      let kept = 0;
-      for (let r = 0; r < keep; r++) kept += probs[order[r]!]!;
+      let kept = 0; // mass of the top-k set
+      if (k === n) { for (let i = 0; i < n; i++) kept += probs[i]!; }
+      else for (let r = 0; r < k; r++) kept += probs[order[r]!]!;
       let acc = 0;
       for (let r = 0; r < keep; r++) {
         acc += probs[order[r]!]! / kept;
@@ -130,12 +131,58 @@ export class LogitsProcessor {
         }
       }
     }
+    const kept = new Float64Array(keep); // [keep] f64
     let sum = 0;
-    for (let r = 0; r < n; r++) {
-      const i = order[r]!;
-      if (r < keep) sum += probs[i]!;
-      else probs[i] = 0;
+    for (let r = 0; r < keep; r++) {
+      kept[r] = probs[order[r]!]!;
+      sum += kept[r]!;
     }
-    for (let i = 0; i < n; i++) probs[i] = probs[i]! / sum;
+    probs.fill(0);
+    for (let r = 0; r < keep; r++) probs[order[r]!] = kept[r]! / sum;
   }
+}
+
+/** The `k` best indices of `values`, descending, ties to the lower index. */
+function topIndices(values: Float64Array, k: number): number[] {
+  const idx: number[] = [];
+  let floor = -Infinity; // the k-th best value so far once k are held
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (idx.length === k && !(x > floor)) continue;
+    let j = idx.length === k ? k - 1 : idx.length;
+    if (idx.length < k) idx.push(i);
+    while (j > 0 && x > values[idx[j - 1]!]!) {
+      idx[j] = idx[j - 1]!;
+      j--;
+    }
+    idx[j] = i;
+    if (idx.length === k) floor = values[idx[k - 1]!]!;
+  }
+  return idx;
+}
+
+/**
+ * Indices sorted descending (ties to the lower index) that are sure to hold
+ * the top-p nucleus and the first `k` ranks' share of it: only the tokens at
+ * or above a probability floor whose mass already reaches `topP` are sorted.
+ */
+function nucleusCandidates(probs: Float64Array, k: number, topP: number): number[] {
+  let max = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i]! > max) max = probs[i]!;
+  for (let floor = max * 1e-3; floor > 0 && k === probs.length; floor *= 1e-3) {
+    const idx: number[] = [];
+    let mass = 0;
+    for (let i = 0; i < probs.length; i++) {
+      if (probs[i]! >= floor) {
+        idx.push(i);
+        mass += probs[i]!;
+      }
+    }
+    if (mass >= topP && floor > 1e-300) {
+      return idx.sort((a, b) => probs[b]! - probs[a]! || a - b);
+    }
+  }
+  return Array.from({ length: probs.length }, (_, i) => i).sort(
+    (a, b) => probs[b]! - probs[a]! || a - b,
+  ).slice(0, k);
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { argmax } from "../../lib/sampling/argmax.ts";
 import { LogitsProcessor } from "../../lib/sampling/logits_processor.ts";
+import { Prng } from "../../lib/sampling/prng.ts";
 
 Deno.test("argmax() breaks ties to the lowest index", () => {
   assert.equal(argmax(new Float32Array([1, 5, 5, 2])), 1);
@@ -38,4 +39,52 @@ Deno.test("LogitsProcessor rejects bad parameters, naming them", () => {
   assert.throws(() => new LogitsProcessor({ topP: 1.5 }), RangeError);
   assert.throws(() => new LogitsProcessor({ topK: -1 }), /topK/);
   assert.throws(() => new LogitsProcessor({ topK: 1.5 }), TypeError);
+});
+
+/** Straightforward full-sort reference of temperature + top-k + top-p. */
+function reference(logits: Float32Array, t: number, k: number, p: number): Float64Array {
+  const n = logits.length;
+  let m = -Infinity;
+  for (const x of logits) m = Math.max(m, x);
+  const pr = new Float64Array(n);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += pr[i] = Math.exp((logits[i]! - m) / t);
+  for (let i = 0; i < n; i++) pr[i] = pr[i]! / s;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => pr[b]! - pr[a]! || a - b);
+  let keep = k > 0 ? Math.min(k, n) : n;
+  if (p < 1) {
+    let kept = 0, acc = 0;
+    for (let r = 0; r < keep; r++) kept += pr[order[r]!]!;
+    for (let r = 0; r < keep; r++) {
+      acc += pr[order[r]!]! / kept;
+      if (acc >= p) {
+        keep = r + 1;
+        break;
+      }
+    }
+  }
+  const out = new Float64Array(n);
+  let sum = 0;
+  for (let r = 0; r < keep; r++) sum += pr[order[r]!]!;
+  for (let r = 0; r < keep; r++) out[order[r]!] = pr[order[r]!]! / sum;
+  return out;
+}
+
+Deno.test("LogitsProcessor matches a full-sort reference (ties, large vocabularies)", () => {
+  const g = new Prng(5);
+  for (let trial = 0; trial < 300; trial++) {
+    const n = 1 + (g.nextUint32() % (trial % 3 === 0 ? 2000 : 50));
+    const logits = Float32Array.from({ length: n }, () => Math.round(g.nextFloat() * 6) / 2);
+    const t = 0.5 + g.nextFloat();
+    const k = trial % 5 === 0 ? 0 : g.nextUint32() % (n + 2);
+    const p = g.nextFloat() < 0.5 ? 1 : 0.05 + 0.95 * g.nextFloat();
+    const got = new LogitsProcessor({ temperature: t, topK: k, topP: p }).probs(logits);
+    const want = reference(logits, t, k, p);
+    for (let i = 0; i < n; i++) {
+      assert.ok(
+        Math.abs(got[i]! - want[i]!) < 1e-12,
+        `trial ${trial}: n ${n} k ${k} p ${p} i ${i}`,
+      );
+    }
+  }
 });
