@@ -19,7 +19,7 @@ export {
   elementCount,
   tensor,
 } from "./lib/runtime/tensor.ts";
-export type { DType, Tensor, TensorData } from "./lib/runtime/tensor.ts";
+export type { DType, DTypeData, Tensor, TensorData } from "./lib/runtime/tensor.ts";
 export { kvKeep } from "./lib/runtime/kv_keep.ts";
 export type { KvLayout } from "./lib/runtime/kv_keep.ts";
 export { cudaAvailable, loadLibrary, nativeVersions } from "./lib/runtime/library.ts";
@@ -33,6 +33,18 @@ export type {
   PredictionHeads,
   TextTokenizer,
 } from "./lib/model/language_model.ts";
+export { CausalLM } from "./lib/model/causal_lm.ts";
+export type { CausalLMOptions } from "./lib/model/causal_lm.ts";
+export { MedusaHeads } from "./lib/model/medusa_heads.ts";
+export type { MedusaHeadsOptions } from "./lib/model/medusa_heads.ts";
+export { OnnxDecoder } from "./lib/model/onnx_decoder.ts";
+export type { OnnxDecoderOptions } from "./lib/model/onnx_decoder.ts";
+export { Tokenizer } from "./lib/model/tokenizer.ts";
+export type { TokenizerOptions } from "./lib/model/tokenizer.ts";
+export { SafeTensors } from "./lib/model/safetensors.ts";
+export type { TensorInfo as SafeTensorInfo } from "./lib/model/safetensors.ts";
+export { parseModelConfig, readModelConfig } from "./lib/model/config.ts";
+export type { ModelConfig, ModelFamily } from "./lib/model/config.ts";
 
 // --- decoding (lib/decoding, lib/sampling, lib/tree) ---
 export { AutoregressiveDecoder } from "./lib/decoding/autoregressive.ts";

@@ -109,7 +109,7 @@ export class CausalLM implements LanguageModel, Disposable {
     const build = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
     const attention = options.attention ?? "gqa";
     const graph = build(config, weights, { maxLength, attention });
-    const session = openSession(graph.model, {
+    const session = await openSession(graph.model, {
       threads,
       spinning: options.spinning ?? true,
       externals: graph.externals,

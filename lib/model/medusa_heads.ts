@@ -134,7 +134,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       : bw.float32(embedName, [V, H]); // [V, H] f32
     const heads = await SafeTensors.open(`${dir}/model.safetensors`);
     const graph = buildMedusaGraph({ numHeads: K, hiddenSize: H, vocabSize: V }, heads, lmHead);
-    const session = openSession(graph.model, {
+    const session = await openSession(graph.model, {
       threads,
       spinning: true,
       externals: graph.externals,

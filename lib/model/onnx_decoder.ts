@@ -110,7 +110,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
         cause,
       });
     }
-    const session = openSessionFromFile(path, { threads, spinning: true, name: path });
+    const session = await openSessionFromFile(path, { threads, spinning: true, name: path });
     try {
       const inputs = new Map(session.inputs().map((i) => [i.name, i]));
       const outputs = new Map(session.outputs().map((o) => [o.name, o]));
@@ -119,7 +119,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
       };
       if (!inputs.has("input_ids")) bad(`no "input_ids" input`);
       const logits = outputs.get("logits") ?? bad(`no "logits" output`);
-      if (logits.dtype !== 1) bad(`"logits" is not float32`);
+      if (logits.dtype !== "float32") bad(`"logits" is not float32`);
       const vocab = logits.dims[logits.dims.length - 1] ?? -1;
       if (vocab <= 0) bad(`"logits" has no fixed vocabulary dimension`);
       let layers = 0;
@@ -129,7 +129,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
         const m = PAST.exec(name);
         if (!m) continue;
         layers = Math.max(layers, Number(m[1]) + 1);
-        if (info.dtype !== 1) bad(`"${name}" is not float32`);
+        if (info.dtype !== "float32") bad(`"${name}" is not float32`);
         if (info.dims.length !== 4 || info.dims[1]! <= 0 || info.dims[3]! <= 0) {
           bad(`"${name}" must be [batch, kv_heads, past, head_dim] with fixed heads and width`);
         }
