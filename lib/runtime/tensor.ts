@@ -34,19 +34,51 @@ export type TensorData =
   | BigInt64Array
   | BigUint64Array;
 
+/** The typed array that holds each dtype. */
+export interface DTypeData {
+  /** 32-bit floats. */
+  float32: Float32Array;
+  /** 64-bit floats. */
+  float64: Float64Array;
+  /** IEEE half floats, as raw bits. */
+  float16: Uint16Array;
+  /** bfloat16, as raw bits. */
+  bfloat16: Uint16Array;
+  /** Signed bytes. */
+  int8: Int8Array;
+  /** Bytes. */
+  uint8: Uint8Array;
+  /** 16-bit integers. */
+  int16: Int16Array;
+  /** 16-bit unsigned integers. */
+  uint16: Uint16Array;
+  /** 32-bit integers. */
+  int32: Int32Array;
+  /** 32-bit unsigned integers. */
+  uint32: Uint32Array;
+  /** 64-bit integers. */
+  int64: BigInt64Array;
+  /** 64-bit unsigned integers. */
+  uint64: BigUint64Array;
+  /** Booleans, one byte each (0 or 1). */
+  bool: Uint8Array;
+}
+
 /**
  * A dense row-major tensor over caller-owned memory.
  *
- * `data` must be the typed array of `dtype` ({@linkcode DTYPE_INFO}) with exactly
+ * `data` must be the typed array of `dtype` ({@linkcode DTypeData}) with exactly
  * `product(dims)` elements.
+ *
+ * @typeParam D The element type.
  */
-export interface Tensor {
+export interface Tensor<D extends DType = DType> {
   /** Element type. */
-  readonly dtype: DType;
+  readonly dtype: D;
   /** Dimensions, each a non-negative integer (`[]` for a scalar). */
   readonly dims: readonly number[];
   /** Elements, row-major. */
-  readonly data: TensorData;
+  readonly data: DTypeData[D];
 }
 
 /** Per-dtype facts: ONNX code, element size and the typed array that holds it. */
@@ -149,6 +181,7 @@ export function checkTensor(t: Tensor, name = "tensor"): void {
 /**
  * Makes a tensor, allocating zeroed data when none is given.
  *
+ * @typeParam D The element type.
  * @param dtype Element type.
  * @param dims Dimensions.
  * @param data Elements (kept, not copied); default: zeros.
@@ -162,13 +195,17 @@ export function checkTensor(t: Tensor, name = "tensor"): void {
  * if (t.data.length !== 6) throw new Error("unexpected");
  * ```
  */
-export function tensor(dtype: DType, dims: readonly number[], data?: TensorData): Tensor {
+export function tensor<D extends DType>(
+  dtype: D,
+  dims: readonly number[],
+  data?: DTypeData[D],
+): Tensor<D> {
   const info = DTYPE_INFO[dtype];
   if (info === undefined) throw new TypeError(`dtype is not supported: ${dtype}`);
   const count = elementCount(dims);
   const ctor = CONSTRUCTORS[info.array];
   if (ctor === undefined) throw new TypeError(`dtype is not supported: ${dtype}`);
-  const t: Tensor = { dtype, dims: [...dims], data: data ?? new ctor(count) };
+  const t = { dtype, dims: [...dims], data: data ?? new ctor(count) } as Tensor<D>;
   checkTensor(t);
   return t;
 }
