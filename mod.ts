@@ -35,6 +35,7 @@ export type {
 } from "./lib/model/language_model.ts";
 export { CausalLM } from "./lib/model/causal_lm.ts";
 export type { CausalLMOptions } from "./lib/model/causal_lm.ts";
+export type { AttentionKind } from "./lib/model/graph/decoder_graph.ts";
 export { MedusaHeads } from "./lib/model/medusa_heads.ts";
 export type { MedusaHeadsOptions } from "./lib/model/medusa_heads.ts";
 export { OnnxDecoder } from "./lib/model/onnx_decoder.ts";

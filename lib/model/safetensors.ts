@@ -212,6 +212,8 @@ export class SafeTensors {
   }
 
   /**
+   * Whether a tensor exists.
+   *
    * @param name Tensor name.
    * @returns Whether the file holds it.
    */
@@ -220,6 +222,8 @@ export class SafeTensors {
   }
 
   /**
+   * A tensor's header entry.
+   *
    * @param name Tensor name.
    * @returns Its header entry.
    * @throws {SpecDecError} When absent (named).

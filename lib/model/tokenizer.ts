@@ -129,6 +129,8 @@ export class Tokenizer implements TextTokenizer {
   }
 
   /**
+   * Encodes text to token ids.
+   *
    * @param text Text to encode.
    * @returns Token ids (no special tokens added).
    */
@@ -138,6 +140,8 @@ export class Tokenizer implements TextTokenizer {
   }
 
   /**
+   * Decodes token ids to text.
+   *
    * @param ids Token ids.
    * @returns The text (special tokens skipped).
    */
