@@ -8,6 +8,7 @@
  * Options: `--quick` (fewer prompts, tokens and sweep points), `--out DIR`
  * (default `results`), `--target DIR`, `--draft DIR`, `--medusa DIR` (default
  * the bench checkpoints), `--threads N`, `--max-new-tokens N`, `--no-peers`,
+ * `--repeats N` (generations per run, fastest kept; default 2, quick 1),
  * `--render-only` (rewrite REPORT.md and the SVGs from an existing
  * `benchmark_results.json`).
  *
@@ -45,6 +46,7 @@ interface Options {
   maxNewTokens: number;
   peers: boolean;
   renderOnly: boolean;
+  repeats: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -62,6 +64,7 @@ function parseOptions(argv: string[]): Options {
       "max-new-tokens": { type: "string" },
       "no-peers": { type: "boolean" },
       "render-only": { type: "boolean" },
+      repeats: { type: "string" },
     },
   });
   const int = (s: string | undefined, flag: string): number | undefined => {
@@ -82,6 +85,7 @@ function parseOptions(argv: string[]): Options {
     maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens") ?? (quick ? 32 : 64),
     peers: values["no-peers"] !== true,
     renderOnly: values["render-only"] === true,
+    repeats: int(values.repeats, "--repeats") ?? (quick ? 1 : 2),
   };
 }
 
@@ -185,6 +189,8 @@ async function runPeers(
           String(HEADLINE_K),
           "--threads",
           String(threads),
+          "--repeats",
+          String(options.repeats),
         ],
         stdout: "piped",
         stderr: "piped",
@@ -313,6 +319,7 @@ async function main(): Promise<number> {
       verifySizes,
       timingReps: 5,
       seed: 1234,
+      repeats: options.repeats,
       onRun: (_done, _total, label) => bar.tick(1, label),
     });
     await bar.done();
@@ -329,6 +336,7 @@ async function main(): Promise<number> {
       },
       settings: {
         maxNewTokens: options.maxNewTokens,
+        repeats: options.repeats,
         prompts: prompts.map((p) => ({ id: p.id, kind: p.kind, promptTokens: p.ids.length })),
         headlineK: HEADLINE_K,
         ...(parts.heads !== undefined ? { headlineTree: HEADLINE_TREE } : {}),

@@ -69,7 +69,10 @@ export function renderReport(results: BenchmarkResults): string {
   );
   md.push(
     `- Prompts: ${codeCount} held-out code prompts, ${proseCount} prose prompts; ` +
-      `${results.settings.maxNewTokens} new tokens each; wall time includes the prefill`,
+      `${results.settings.maxNewTokens} new tokens each; wall time includes the prefill` +
+      ((results.settings.repeats ?? 1) > 1
+        ? `; each generation ran ${results.settings.repeats} times and the fastest is kept (same tokens every time)`
+        : ""),
   );
   md.push("");
 

@@ -131,6 +131,8 @@ export interface BenchmarkResults {
   settings: {
     /** Tokens generated per prompt. */
     maxNewTokens: number;
+    /** Generations per (configuration, prompt); the fastest one is recorded. */
+    repeats?: number;
     /** Prompts used. */
     prompts: { id: string; kind: PromptKind; promptTokens: number }[];
     /** K of the headline draft-target row. */
