@@ -17,7 +17,9 @@ import { parseArgs } from "node:util";
 import { AutoregressiveDecoder } from "../lib/decoding/autoregressive.ts";
 import type { Decoder } from "../lib/decoding/decoder.ts";
 import { DraftTargetDecoder } from "../lib/decoding/draft_target.ts";
+import { MedusaDecoder } from "../lib/decoding/medusa.ts";
 import { PromptLookupDecoder } from "../lib/decoding/prompt_lookup.ts";
+import { MedusaHeads } from "../lib/model/medusa_heads.ts";
 import { CausalLM } from "../lib/model/causal_lm.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
 
@@ -186,6 +188,20 @@ async function runSet(
     config: { numSpeculativeTokens: 8, confidenceThreshold: 0.4 },
   });
   add("draft-target K=8 conf 0.4", await measure(conf, prompts, opts.maxNew));
+  if (exists(`${set.medusa}/model.safetensors`)) {
+    using heads = await MedusaHeads.load(`${ROOT}${set.medusa}`, { threads: opts.threads });
+    for (const size of opts.trees) {
+      const dec = new MedusaDecoder({
+        baseModel: target,
+        heads,
+        tokenizer,
+        config: { treeWidth: size },
+      });
+      add(`medusa ${size}-node tree`, await measure(dec, prompts, opts.maxNew));
+    }
+  } else {
+    console.log(`notice: ${set.medusa} missing; Medusa skipped`);
+  }
   add(
     "prompt-lookup K=10",
     await measure(new PromptLookupDecoder({ model: target, tokenizer }), prompts, opts.maxNew),

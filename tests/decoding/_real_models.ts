@@ -6,6 +6,7 @@
  */
 
 import { CausalLM } from "../../lib/model/causal_lm.ts";
+import { MedusaHeads } from "../../lib/model/medusa_heads.ts";
 import { Tokenizer } from "../../lib/model/tokenizer.ts";
 
 /** Repository root. */
@@ -63,4 +64,14 @@ export async function loadModel(
 /** Loads the tokenizer of a checkpoint. */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   return await Tokenizer.load(`${ROOT}${dir}`);
+}
+
+/** Loads Medusa heads. */
+export async function loadHeads(dir: string, threads = 1): Promise<MedusaHeads> {
+  return await MedusaHeads.load(`${ROOT}${dir}`, { threads });
+}
+
+/** Whether a Medusa heads directory exists with weights. */
+export function hasHeads(dir: string | undefined): dir is string {
+  return dir !== undefined && hasCheckpoint(dir);
 }

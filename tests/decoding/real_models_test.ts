@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { AutoregressiveDecoder } from "../../lib/decoding/autoregressive.ts";
+import type { Decoder } from "../../lib/decoding/decoder.ts";
 import { DraftTargetDecoder } from "../../lib/decoding/draft_target.ts";
 import { PromptLookupDecoder } from "../../lib/decoding/prompt_lookup.ts";
+import { MedusaDecoder } from "../../lib/decoding/medusa.ts";
+import { MEDUSA_TREE_SIZES } from "../../lib/tree/medusa_choices.ts";
 import { LogitsProcessor } from "../../lib/sampling/logits_processor.ts";
 import { chiSquareTest } from "../sampling/_chi_square.ts";
 import {
   hasCheckpoint,
+  hasHeads,
   heldOutPrompts,
+  loadHeads,
   loadModel,
   loadTokenizer,
   TINY_PAIRS,
@@ -57,6 +62,26 @@ for (const pair of TINY_PAIRS) {
         });
       }
       assert.ok(accepted > 0, "a trained draft agrees with its target sometimes");
+      if (hasHeads(pair.medusa)) {
+        using heads = await loadHeads(pair.medusa);
+        for (const size of MEDUSA_TREE_SIZES) {
+          await t.step(`MedusaDecoder tree of ${size} nodes`, async () => {
+            const dec = new MedusaDecoder({
+              baseModel: target,
+              heads,
+              tokenizer,
+              config: { treeWidth: size, maxNewTokens: NEW },
+            });
+            let acc = 0;
+            for (let i = 0; i < prompts.length; i++) {
+              const r = await dec.generate(prompts[i]!);
+              assert.deepEqual(r.tokens, ref[i], `tree ${size}, prompt ${i}`);
+              acc += r.metrics.accepted;
+            }
+            assert.ok(acc > 0, "trained heads are right sometimes");
+          });
+        }
+      }
       await t.step("PromptLookupDecoder", async () => {
         const dec = new PromptLookupDecoder({
           model: target,
@@ -77,7 +102,8 @@ for (const pair of TINY_PAIRS) {
 for (const pair of TINY_PAIRS.slice(0, 1)) {
   const present = hasCheckpoint(pair.target) && hasCheckpoint(pair.draft);
   Deno.test({
-    name: `sampling: draft-target first two tokens follow ${pair.target} (top-k 3, chi-square)`,
+    name:
+      `sampling: draft-target and Medusa-exact first two tokens follow ${pair.target} (top-k 3, chi-square)`,
     ignore: !present,
     fn: async () => {
       const tokenizer = await loadTokenizer(pair.target);
@@ -99,22 +125,37 @@ for (const pair of TINY_PAIRS.slice(0, 1)) {
         for (let b = 0; b < V; b++) if (p2[b]! > 0) cells.set(`${a},${b}`, p1[a]! * p2[b]!);
       }
       const keys = [...cells.keys()];
-      const counts = new Array(keys.length + 1).fill(0); // last cell: anything else
-      const dec = new DraftTargetDecoder({
-        draftModel: draft,
-        targetModel: target,
-        tokenizer,
-        config: { ...sampling, numSpeculativeTokens: 2 },
-      });
+      const probs = [...keys.map((k) => cells.get(k)!), 0]; // last cell: anything else
       const RUNS = 1500;
-      for (let seed = 0; seed < RUNS; seed++) {
-        const r = await dec.generate(prompt, { seed, maxNewTokens: 3 });
-        const i = keys.indexOf(`${r.tokens[0]},${r.tokens[1]}`);
-        counts[i < 0 ? keys.length : i]++;
+      const check = async (dec: Decoder): Promise<void> => {
+        const counts = new Array(keys.length + 1).fill(0);
+        for (let seed = 0; seed < RUNS; seed++) {
+          const r = await dec.generate(prompt, { seed, maxNewTokens: 3 });
+          const i = keys.indexOf(`${r.tokens[0]},${r.tokens[1]}`);
+          counts[i < 0 ? keys.length : i]++;
+        }
+        const res = chiSquareTest(counts, probs);
+        assert.ok(res.pValue > 0.001, `${dec.name}: chi2 ${res.statistic}, p = ${res.pValue}`);
+      };
+      await check(
+        new DraftTargetDecoder({
+          draftModel: draft,
+          targetModel: target,
+          tokenizer,
+          config: { ...sampling, numSpeculativeTokens: 2 },
+        }),
+      );
+      if (hasHeads(pair.medusa)) {
+        using heads = await loadHeads(pair.medusa);
+        await check(
+          new MedusaDecoder({
+            baseModel: target,
+            heads,
+            tokenizer,
+            config: { ...sampling, treeWidth: 8, acceptance: "exact" },
+          }),
+        );
       }
-      const probs = [...keys.map((k) => cells.get(k)!), 0];
-      const res = chiSquareTest(counts, probs);
-      assert.ok(res.pValue > 0.001, `chi2 ${res.statistic}, p = ${res.pValue}`);
     },
   });
 }
