@@ -92,7 +92,8 @@ export function findOrt(root: string): OrtLocation {
   const look = (): OrtLocation | undefined => {
     for (const dir of ortPackageDirs(root)) {
       const includeDir = `${dir}/${headerSub}`;
-      const library = Deno.env.get("SPECDEC_ORT_LIBRARY") ?? `${dir}/Plugins/Linux/x64/libonnxruntime.so`;
+      const library = Deno.env.get("SPECDEC_ORT_LIBRARY") ??
+        `${dir}/Plugins/Linux/x64/libonnxruntime.so`;
       tried.push(includeDir, library);
       if (exists(`${includeDir}/onnxruntime_c_api.h`) && exists(library)) {
         return { library, includeDir };
@@ -111,7 +112,9 @@ export function findOrt(root: string): OrtLocation {
     }).outputSync();
     if (!out.success) {
       throw new Error(
-        `ONNX Runtime not found and 'deno install' failed:\n${new TextDecoder().decode(out.stderr)}`,
+        `ONNX Runtime not found and 'deno install' failed:\n${
+          new TextDecoder().decode(out.stderr)
+        }`,
       );
     }
     found = look();
@@ -228,16 +231,21 @@ export function ensureNativeBuild(options: BuildOptions = {}): string {
     if (!options.force && upToDate(hash)) return paths.library; // built by another process
     const verbose = options.verbose ?? false;
     const cuda = Deno.env.get("SPECDEC_CUDA") === "0" ? "OFF" : "ON";
-    run("cmake", [
-      "-S",
-      paths.source,
-      "-B",
-      paths.build,
-      `-DSPECDEC_ORT_INCLUDE_DIR=${ort.includeDir}`,
-      `-DSPECDEC_ORT_LIBRARY=${ort.library}`,
-      `-DSPECDEC_CUDA=${cuda}`,
-      "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-    ], paths.root, verbose);
+    run(
+      "cmake",
+      [
+        "-S",
+        paths.source,
+        "-B",
+        paths.build,
+        `-DSPECDEC_ORT_INCLUDE_DIR=${ort.includeDir}`,
+        `-DSPECDEC_ORT_LIBRARY=${ort.library}`,
+        `-DSPECDEC_CUDA=${cuda}`,
+        "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+      ],
+      paths.root,
+      verbose,
+    );
     run("cmake", ["--build", paths.build, "-j", "2"], paths.root, verbose);
     if (!exists(paths.library)) throw new Error(`The build did not produce ${paths.library}`);
     Deno.writeTextFileSync(hashFile, `${hash}\n`);
