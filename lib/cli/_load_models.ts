@@ -41,7 +41,11 @@ export async function loadModelParts(
       );
       opened.push(draft);
       parts.draft = draft;
-      parts.draftTokenizer = await Tokenizer.load(draftDir, { modelVocabSize: draft.vocabSize });
+      // A draft shipped with its own tokenizer is checked against the target's by the decoder;
+      // one without (sharing the target's) is used with the target's tokenizer.
+      if (await fileExists(`${draftDir}/tokenizer.json`)) {
+        parts.draftTokenizer = await Tokenizer.load(draftDir, { modelVocabSize: draft.vocabSize });
+      }
     }
     if (request.medusa !== undefined) {
       const medusaDir = request.medusa;
@@ -58,5 +62,13 @@ export async function loadModelParts(
   } catch (err) {
     closeAll();
     throw err;
+  }
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
   }
 }
