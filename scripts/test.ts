@@ -1,0 +1,120 @@
+/**
+ * The project's full check, run by `deno task test` (and `.ci/run`): every step runs, each is
+ * reported, and the process exits non-zero naming the steps that failed.
+ *
+ * Steps: install the npm dependencies pinned in deno.lock; `deno fmt --check`; `deno lint`;
+ * `deno check` (all TypeScript: mod.ts, lib/, tests/, bench/, scripts/); native build; C unit
+ * tests with CTest (under valgrind memcheck when installed); `deno test` (all
+ * `tests/**\/*_test.ts`); `deno doc --lint mod.ts`; `deno publish --dry-run`.
+ *
+ * ```sh
+ * deno run --allow-run --allow-read --allow-env scripts/test.ts [--only=step,step]
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** One step of the check. */
+interface Step {
+  /** Short name, used by `--only`. */
+  name: string;
+  /** Program and arguments. */
+  cmd: string[];
+}
+
+/** Permissions every test gets (the README lists the same). */
+export const TEST_PERMISSIONS = [
+  "--allow-ffi",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+];
+
+const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+const deno = Deno.execPath();
+
+function existing(paths: string[]): string[] {
+  return paths.filter((p) => {
+    try {
+      Deno.statSync(`${root}/${p}`);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The steps, in order.
+ *
+ * @returns Every step of `deno task test`.
+ */
+export function steps(): Step[] {
+  return [
+    { name: "install", cmd: [deno, "install", "--frozen"] },
+    { name: "fmt", cmd: [deno, "fmt", "--check"] },
+    { name: "lint", cmd: [deno, "lint"] },
+    {
+      name: "check",
+      cmd: [deno, "check", ...existing(["mod.ts", "lib/", "tests/", "bench/", "scripts/"])],
+    },
+    {
+      name: "native",
+      cmd: [deno, "run", ...TEST_PERMISSIONS, "scripts/build.ts", "--test"],
+    },
+    {
+      name: "test",
+      cmd: [deno, "test", "--v8-flags=--expose-gc", ...TEST_PERMISSIONS, "tests/"],
+    },
+    { name: "doc", cmd: [deno, "doc", "--lint", "mod.ts"] },
+    { name: "publish", cmd: [deno, "publish", "--dry-run", "--allow-dirty"] },
+  ];
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ args: Deno.args, options: { only: { type: "string" } } });
+  const all = steps();
+  const only = values.only?.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = (only ?? []).filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    console.error(
+      `Unknown step(s): ${unknown.join(", ")}; steps: ${all.map((s) => s.name).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+  const chosen = only === undefined ? all : all.filter((s) => only.includes(s.name));
+  const failed: string[] = [];
+  const times: string[] = [];
+  for (const step of chosen) {
+    console.log(`\n=== ${step.name}: ${step.cmd.slice(1).join(" ")}`);
+    const start = performance.now();
+    const [program, ...args] = step.cmd;
+    let ok = false;
+    try {
+      const status = await new Deno.Command(program!, {
+        args,
+        cwd: root,
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn().status;
+      ok = status.success;
+    } catch (err) {
+      console.error(`cannot run ${program}: ${err instanceof Error ? err.message : err}`);
+    }
+    const secs = ((performance.now() - start) / 1000).toFixed(1);
+    times.push(`${step.name} ${ok ? "ok" : "FAILED"} (${secs}s)`);
+    if (!ok) {
+      failed.push(step.name);
+      console.error(`=== step '${step.name}' FAILED`);
+    }
+  }
+  console.log(`\n=== summary: ${times.join(", ")}`);
+  if (failed.length > 0) {
+    console.error(`deno task test FAILED at step(s): ${failed.join(", ")}`);
+    Deno.exit(1);
+  }
+  console.log("deno task test: all steps passed");
+}
