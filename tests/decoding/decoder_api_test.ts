@@ -275,3 +275,29 @@ Deno.test("bad input: empty prompt, bad ids and a prompt longer than the context
   await assert.rejects(dec.generate("abc", { stopStrings: [""] }), /stopStrings/);
   assert.equal(target.forwards, 0);
 });
+
+Deno.test("MedusaDecoder typical acceptance is labelled lossy and accepts more than exact", async () => {
+  const base = lm();
+  const heads = new SyntheticHeads(base, 4);
+  const make = (acceptance: "exact" | "typical", temperature: number): MedusaDecoder =>
+    new MedusaDecoder({
+      baseModel: base,
+      heads,
+      tokenizer,
+      config: { treeWidth: 16, acceptance, temperature, maxNewTokens: 48 },
+    });
+  assert.equal(make("typical", 0.7).lossless, false);
+  assert.equal(make("exact", 0.7).lossless, true);
+  assert.equal(make("typical", 0).lossless, true); // greedy ignores the rule
+  let typical = 0, exact = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    typical += (await make("typical", 0.7).generate("hello", { seed })).metrics.meanAcceptedLength;
+    exact += (await make("exact", 0.7).generate("hello", { seed })).metrics.meanAcceptedLength;
+  }
+  assert.ok(exact > 20 && typical > exact, `tau sums: typical ${typical}, exact ${exact}`);
+  const g = await make("typical", 0).generate("hello");
+  const ar = await new AutoregressiveDecoder({ model: lm(), tokenizer }).generate("hello", {
+    maxNewTokens: 48,
+  });
+  assert.deepEqual(g.tokens, ar.tokens);
+});
