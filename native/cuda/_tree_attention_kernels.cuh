@@ -39,19 +39,23 @@ __device__ __forceinline__ void put(__half *p, size_t i, float v) { p[i] = __flo
 /* ---- kernel parameters (by value) ------------------------------------------------------- */
 
 struct TaParams {
-  const void *query;         /* [B, S, H, D] */
-  const void *key;           /* [B, S, Hkv, D] */
-  const void *value;         /* [B, S, Hkv, D] */
+  const void *query;         /* [B, S, H, D] with token stride q_tok */
+  const void *key;           /* [B, S, Hkv, D] with token stride kv_tok (inside query if packed) */
+  const void *value;         /* [B, S, Hkv, D] with token stride kv_tok */
   void *present_key;         /* [B, Hkv, L, D] */
   void *present_value;       /* [B, Hkv, L, D] */
   const void *cos_cache;     /* [max_pos, rot_half] */
   const void *sin_cache;     /* [max_pos, rot_half] */
   const int64_t *position_ids; /* [B, S] or null */
-  const uint8_t *tree_mask;  /* [S, S] or [B, S, S] or null (causal) */
+  const uint8_t *tree_mask;  /* [S, S] or [B, S, S], or null */
+  const void *attention_bias; /* [B|1, 1, S, bias_len] storage type, or null (both null: causal) */
   void *output;              /* [B, S, H, D] */
   float *part_o;             /* [B * Hkv, splits, R_pad, D] f32 unnormalized partial outputs */
   float *part_ml;            /* [B * Hkv, splits, R_pad, 2] f32 running max and sum */
   long long mask_batch_stride;
+  long long bias_batch_stride;
+  int bias_len;
+  int q_tok, kv_tok; /* elements between consecutive tokens of query and of key/value */
   float scale;
   int S, H, Hkv, G, L, rot_half, max_pos;
   int R;              /* S * G query rows per KV head */
@@ -92,7 +96,7 @@ __global__ void append_kv(TaParams p, int D) {
   const int pos = p.rot_half > 0 ? position_of(p, b, i, P) : 0;
   for (int e = threadIdx.x; e < p.Hkv * D; e += blockDim.x) {
     const int g = e / D, d = e % D;
-    const size_t src = (((size_t)b * p.S + i) * p.Hkv + g) * D;              /* [B, S, Hkv, D] */
+    const size_t src = ((size_t)b * p.S + i) * p.kv_tok + (size_t)g * D;     /* [B, S, Hkv, D] */
     const size_t dst = (((size_t)b * p.Hkv + g) * p.L + (size_t)(P + i)) * D; /* [B, Hkv, L, D] */
     const T *krow = static_cast<const T *>(p.key) + src;
     const float k = p.rot_half > 0 ? rotated(krow, d, p, pos) : to_f(krow[d]);
@@ -147,7 +151,7 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
     float x = 0.0f;
     if (rr < p.R) {
       const int i = rr / G, h = g * G + rr % G;
-      const T *qrow = static_cast<const T *>(p.query) + (((size_t)b * S + i) * p.H + h) * D;
+      const T *qrow = static_cast<const T *>(p.query) + ((size_t)b * S + i) * p.q_tok + (size_t)h * D;
       x = p.rot_half > 0 ? rotated(qrow, d, p, position_of(p, b, i, P)) : to_f(qrow[d]);
     }
     qs[rl * DP + d] = x;
@@ -157,11 +161,15 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
     unsigned long long bits = 0ull;
     if (rr < p.R) {
       const int i = rr / G;
-      if (p.tree_mask == nullptr) {
-        bits = i == 63 ? ~0ull : ((1ull << (i + 1)) - 1ull); /* causal: j <= i */
-      } else {
+      if (p.tree_mask != nullptr) {
         const uint8_t *mrow = p.tree_mask + (size_t)b * p.mask_batch_stride + (size_t)i * S;
         for (int j = 0; j < S; j++) bits |= (mrow[j] != 0 ? 1ull : 0ull) << j;
+      } else if (p.attention_bias != nullptr) { /* new-token columns P + j of row i */
+        const T *brow = static_cast<const T *>(p.attention_bias) +
+                        (size_t)b * p.bias_batch_stride + (size_t)i * p.bias_len + P;
+        for (int j = 0; j < S; j++) bits |= (to_f(brow[j]) > SD_TA_BIAS_MASKED ? 1ull : 0ull) << j;
+      } else {
+        bits = i == 63 ? ~0ull : ((1ull << (i + 1)) - 1ull); /* causal: j <= i */
       }
     }
     mask_bits[rl] = bits;
@@ -398,9 +406,16 @@ void (*pick_split_kernel(int head_dim, int qt, int *threads))(TaParams) {
 inline TaParams make_params(const sd_ta_shape *s, const int32_t *past_lens,
                             const sd_ta_tensors *t, const Plan &plan, void *workspace) {
   TaParams p{};
+  const size_t esize = (size_t)sd_ta_dtype_size(s->dtype);
+  const size_t HD = (size_t)s->num_heads * s->head_dim, KD = (size_t)s->kv_num_heads * s->head_dim;
   p.query = t->query;
-  p.key = t->key;
-  p.value = t->value;
+  p.key = s->qkv_packed ? static_cast<const char *>(t->query) + HD * esize : t->key;
+  p.value = s->qkv_packed ? static_cast<const char *>(t->query) + (HD + KD) * esize : t->value;
+  p.q_tok = (int)(s->qkv_packed ? HD + 2 * KD : HD);
+  p.kv_tok = (int)(s->qkv_packed ? HD + 2 * KD : KD);
+  p.attention_bias = t->attention_bias;
+  p.bias_batch_stride = (long long)s->bias_batch_stride;
+  p.bias_len = s->bias_len;
   p.present_key = t->present_key;
   p.present_value = t->present_value;
   p.cos_cache = t->cos_cache;

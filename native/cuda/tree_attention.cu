@@ -178,34 +178,11 @@ int sd_cuda_tree_attention(const sd_ta_shape *shape, const int32_t *past_lens,
   if (status != SD_OK) return status;
   const sd_ta_shape *s = shape;
   const sd_ta_tensors *t = tensors;
-  if (t == nullptr) return fail(SD_INVALID_ARGUMENT, err, err_cap, "tensors is NULL");
-  const struct {
-    const void *ptr;
-    const char *name;
-    bool required;
-  } ptrs[] = {{t->query, "query", true},
-              {t->key, "key", true},
-              {t->value, "value", true},
-              {t->present_key, "present_key", true},
-              {t->present_value, "present_value", true},
-              {t->output, "output", true},
-              {t->past_key, "past_key", false},
-              {t->past_value, "past_value", false},
-              {t->cos_cache, "cos_cache", s->rotary_dim > 0},
-              {t->sin_cache, "sin_cache", s->rotary_dim > 0}};
-  for (const auto &x : ptrs) {
-    if (x.ptr == nullptr && x.required) {
-      return fail(SD_INVALID_ARGUMENT, err, err_cap, "%s is NULL", x.name);
-    }
-    if (x.ptr != nullptr && !aligned16(x.ptr)) {
-      return fail(SD_INVALID_ARGUMENT, err, err_cap, "%s must be 16-byte aligned", x.name);
-    }
-  }
-  bool any_past = false;
-  for (int b = 0; b < s->batch; b++) any_past = any_past || past_lens[b] > 0;
-  if (any_past && (t->past_key == nullptr || t->past_value == nullptr)) {
+  status = sd_ta_check_tensors(s, past_lens, t, err, err_cap);
+  if (status != SD_OK) return status;
+  if (!aligned16(t->present_key) || !aligned16(t->present_value)) {
     return fail(SD_INVALID_ARGUMENT, err, err_cap,
-                "past_key and past_value must be set when a past length is > 0");
+                "present_key and present_value must be 16-byte aligned");
   }
   int sms = 0;
   status = sm_count_of_current(&sms, err, err_cap);
@@ -228,19 +205,21 @@ int sd_cuda_tree_attention(const sd_ta_shape *shape, const int32_t *past_lens,
   const size_t row_bytes = (size_t)s->head_dim * esize;
   cudaError_t e = cudaSuccess;
   /* 1. past -> present for slots [0, P) when the buffers differ: one 2-D copy per batch. */
+  const size_t dst_pitch = (size_t)s->max_len * row_bytes;
+  const size_t src_pitch = (size_t)(s->past_max_len > 0 ? s->past_max_len : s->max_len) * row_bytes;
   for (int b = 0; b < s->batch && e == cudaSuccess; b++) {
-    const size_t width = (size_t)past_lens[b] * row_bytes;
-    const size_t pitch = (size_t)s->max_len * row_bytes;
-    const size_t off = (size_t)b * s->kv_num_heads * pitch;
+    const size_t width = (size_t)past_lens[b] * row_bytes; /* rows [0, P) of each (b, g) */
+    const size_t dst_off = (size_t)b * s->kv_num_heads * dst_pitch;
+    const size_t src_off = (size_t)b * s->kv_num_heads * src_pitch;
     if (width == 0) continue;
     if (t->past_key != t->present_key) {
-      e = cudaMemcpy2DAsync(static_cast<char *>(t->present_key) + off, pitch,
-                            static_cast<const char *>(t->past_key) + off, pitch, width,
+      e = cudaMemcpy2DAsync(static_cast<char *>(t->present_key) + dst_off, dst_pitch,
+                            static_cast<const char *>(t->past_key) + src_off, src_pitch, width,
                             (size_t)s->kv_num_heads, cudaMemcpyDeviceToDevice, st);
     }
     if (e == cudaSuccess && t->past_value != t->present_value) {
-      e = cudaMemcpy2DAsync(static_cast<char *>(t->present_value) + off, pitch,
-                            static_cast<const char *>(t->past_value) + off, pitch, width,
+      e = cudaMemcpy2DAsync(static_cast<char *>(t->present_value) + dst_off, dst_pitch,
+                            static_cast<const char *>(t->past_value) + src_off, src_pitch, width,
                             (size_t)s->kv_num_heads, cudaMemcpyDeviceToDevice, st);
     }
   }

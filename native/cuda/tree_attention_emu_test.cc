@@ -145,7 +145,10 @@ struct Case {
   Tree tree;
   bool in_place;
   int sm_count; /* what the plan believes: 1 gives few splits, 1000 the most */
+  int forms;    /* GroupQueryAttention forms: PACKED, BIAS, SHORT_PAST */
 };
+
+enum Form { PACKED = 1, BIAS = 2, SHORT_PAST = 4 };
 
 /*
  * Runs the four steps of sd_cuda_tree_attention (tree_attention.cu) with the same plan, params
@@ -158,16 +161,18 @@ static void emu_forward(const sd_ta_shape *s, const int32_t *past_lens, const sd
   std::vector<float> ws(plan.workspace_bytes / sizeof(float) + 4,
                         std::numeric_limits<float>::quiet_NaN());
   const size_t row_bytes = (size_t)s->head_dim * (size_t)sd_ta_dtype_size(s->dtype);
+  const int past_L = s->past_max_len > 0 ? s->past_max_len : s->max_len;
   for (int b = 0; b < s->batch; b++) { /* step 1: cudaMemcpy2DAsync of [0, P) per (b, g) */
     for (int g = 0; g < s->kv_num_heads; g++) {
-      const size_t off = ((size_t)b * s->kv_num_heads + g) * s->max_len * row_bytes;
+      const size_t dst = ((size_t)b * s->kv_num_heads + g) * s->max_len * row_bytes;
+      const size_t src = ((size_t)b * s->kv_num_heads + g) * past_L * row_bytes;
       const size_t n = (size_t)past_lens[b] * row_bytes;
       if (n == 0) continue;
       if (t->past_key != t->present_key) {
-        memcpy((char *)t->present_key + off, (const char *)t->past_key + off, n);
+        memcpy((char *)t->present_key + dst, (const char *)t->past_key + src, n);
       }
       if (t->past_value != t->present_value) {
-        memcpy((char *)t->present_value + off, (const char *)t->past_value + off, n);
+        memcpy((char *)t->present_value + dst, (const char *)t->past_value + src, n);
       }
     }
   }
@@ -241,6 +246,54 @@ static void run_case(const Case &c) {
   }
   if (c.tree == EMPTY_ROW) memset(mask.data() + (size_t)(S - 1) * S, 0, (size_t)S);
 
+  /* GroupQueryAttention forms: packed QKV, an additive bias mask [B, 1, S, T], past buffers of
+     only max P slots (a growing cache: copied into the present buffers) */
+  std::vector<unsigned char> packed, bias, short_k, short_v;
+  const int T = c.P + S + 2;
+  if (c.forms & PACKED) {
+    const size_t tok = (size_t)(H + 2 * Hkv) * D;
+    packed.resize((size_t)B * S * tok * es + 16);
+    for (size_t bi = 0; bi < (size_t)B * S; bi++) {
+      memcpy(packed.data() + bi * tok * es, q.data() + bi * H * D * es, (size_t)H * D * es);
+      memcpy(packed.data() + (bi * tok + (size_t)H * D) * es, k.data() + bi * Hkv * D * es,
+             (size_t)Hkv * D * es);
+      memcpy(packed.data() + (bi * tok + (size_t)(H + Hkv) * D) * es, v.data() + bi * Hkv * D * es,
+             (size_t)Hkv * D * es);
+    }
+    s.qkv_packed = 1;
+  }
+  if (c.forms & BIAS) {
+    bias.assign((size_t)B * S * T * es + 16, 0);
+    const float masked = dt == SD_TA_F16 ? -60000.0f : -3.0e38f;
+    for (int b = 0; b < B; b++) {
+      const uint8_t *mb = mask.data() + (n_masks == 1 ? 0 : (size_t)b * S * S);
+      for (int i = 0; i < S; i++) {
+        for (int j = 0; j < S; j++) {
+          if (mb[i * S + j]) continue;
+          const size_t x = ((size_t)b * S + i) * T + past_lens[b] + j;
+          if (dt == SD_TA_F16) {
+            const uint16_t h = sd_f32_to_f16(masked);
+            memcpy(bias.data() + 2 * x, &h, 2);
+          } else {
+            memcpy(bias.data() + 4 * x, &masked, 4);
+          }
+        }
+      }
+    }
+    s.bias_len = T;
+    s.bias_batch_stride = (int64_t)S * T;
+  }
+  if (c.forms & SHORT_PAST) {
+    const int past_L = std::max(1, c.P);
+    short_k.resize((size_t)B * Hkv * past_L * D * es + 16);
+    short_v.resize(short_k.size());
+    for (size_t bg = 0; bg < (size_t)B * Hkv; bg++) {
+      memcpy(short_k.data() + bg * past_L * D * es, past_k.data() + bg * L * D * es, (size_t)past_L * D * es);
+      memcpy(short_v.data() + bg * past_L * D * es, past_v.data() + bg * L * D * es, (size_t)past_L * D * es);
+    }
+    s.past_max_len = past_L;
+  }
+
   std::vector<unsigned char> ref_k(ncache * es + 16), ref_v(ncache * es + 16);
   std::vector<unsigned char> emu_k(ncache * es + 16), emu_v(ncache * es + 16);
   if (c.in_place) {
@@ -259,14 +312,25 @@ static void run_case(const Case &c) {
   t.sin_cache = c.rot > 0 ? sin_c.data() : nullptr;
   t.position_ids = positions.data();
   t.tree_mask = c.tree == CAUSAL_NULL ? nullptr : mask.data();
+  if (c.forms & PACKED) {
+    t.query = packed.data();
+    t.key = nullptr;
+    t.value = nullptr;
+  }
+  if (c.forms & BIAS) {
+    t.tree_mask = nullptr;
+    t.attention_bias = bias.data();
+  }
+  const void *pk = (c.forms & SHORT_PAST) ? short_k.data() : past_k.data();
+  const void *pv = (c.forms & SHORT_PAST) ? short_v.data() : past_v.data();
   sd_ta_tensors tr = t, te = t;
-  tr.past_key = c.in_place ? ref_k.data() : past_k.data();
-  tr.past_value = c.in_place ? ref_v.data() : past_v.data();
+  tr.past_key = c.in_place ? ref_k.data() : pk;
+  tr.past_value = c.in_place ? ref_v.data() : pv;
   tr.present_key = ref_k.data();
   tr.present_value = ref_v.data();
   tr.output = ref_out.data();
-  te.past_key = c.in_place ? emu_k.data() : past_k.data();
-  te.past_value = c.in_place ? emu_v.data() : past_v.data();
+  te.past_key = c.in_place ? emu_k.data() : pk;
+  te.past_value = c.in_place ? emu_v.data() : pv;
   te.present_key = emu_k.data();
   te.present_value = emu_v.data();
   te.output = emu_out.data();
@@ -369,6 +433,12 @@ int main() {
       {"chain S=16, head 80, G=2 (qt 32), f32", 1, 16, 4, 2, 80, 31, 80, F32, CHAIN, true, 1000},
       {"random B=2, S=5, P=33 (ragged tiles), f32", 2, 5, 8, 1, 64, 33, 64, F32, RANDOM, false, 3},
       {"empty last mask row, P=0, f32", 1, 6, 2, 1, 32, 0, 32, F32, EMPTY_ROW, true, 1000},
+      {"GQA form: packed QKV + bias, B=2, f32", 2, 9, 8, 2, 64, 70, 64, F32, RANDOM, true, 1000,
+       PACKED | BIAS},
+      {"GQA form: packed + bias + short past, f16", 2, 6, 4, 1, 128, 45, 128, F16, RANDOM, false,
+       1000, PACKED | BIAS | SHORT_PAST},
+      {"GQA form: bias, per-batch masks, f32", 3, 5, 2, 2, 32, 12, 32, F32, BATCH_MASKS, false, 2,
+       BIAS | SHORT_PAST},
   };
   for (const Case &c : cases) run_case(c);
   run_compaction(3, 2, 1, 2, 60, 128, 20, 9);  /* 16-byte units */

@@ -99,6 +99,7 @@ typedef struct tcase {
   int32_t B, S, H, Hkv, D, P, rot, dtype;
   tree_kind tree;
   int in_place;
+  int gqa_form; /* 1: packed QKV and an additive attention_bias mask, as the graph builder emits */
 } tcase;
 
 /* Ancestor mask [S, S] of a tree given as parents (parent[i] < i). */
@@ -131,7 +132,7 @@ static double run_case(const tcase *c, double *cache_err, int *cache_mismatch) {
   const size_t es = (size_t)sd_ta_dtype_size(dt);
   int32_t past_lens[SD_CUDA_MAX_BATCH];
   for (int32_t b = 0; b < B; b++) past_lens[b] = c->P - (b * c->P) / 3; /* differ per batch */
-  const sd_ta_shape shape = {.batch = B, .seq_len = S, .num_heads = H, .kv_num_heads = Hkv,
+  sd_ta_shape shape = {.batch = B, .seq_len = S, .num_heads = H, .kv_num_heads = Hkv,
                              .head_dim = D, .max_len = L, .rotary_dim = c->rot,
                              .max_pos = max_pos, .dtype = dt, .scale = 0.0f,
                              .mask_batch_stride = c->tree == BATCH_MASKS ? (int64_t)S * S : 0};
@@ -170,6 +171,39 @@ static double run_case(const tcase *c, double *cache_err, int *cache_mismatch) {
     }
   }
 
+  /* GroupQueryAttention form: packed QKV [B, S, (H + 2 Hkv) * D], bias [B, 1, S, T] */
+  const size_t tok = (size_t)(H + 2 * Hkv) * D;
+  const int32_t T = c->P + S + 2;
+  void *packed = NULL, *bias = NULL;
+  if (c->gqa_form) {
+    packed = xmalloc((size_t)B * S * tok * es);
+    for (size_t bi = 0; bi < (size_t)B * S; bi++) {
+      memcpy((char *)packed + bi * tok * es, (char *)q + bi * H * D * es, (size_t)H * D * es);
+      memcpy((char *)packed + (bi * tok + (size_t)H * D) * es, (char *)k + bi * Hkv * D * es,
+             (size_t)Hkv * D * es);
+      memcpy((char *)packed + (bi * tok + (size_t)(H + Hkv) * D) * es,
+             (char *)v + bi * Hkv * D * es, (size_t)Hkv * D * es);
+    }
+    bias = xmalloc((size_t)B * S * T * es);
+    memset(bias, 0, (size_t)B * S * T * es);
+    for (int32_t b = 0; b < B; b++) {
+      const uint8_t *mb = mask + (n_masks == 1 ? 0 : (size_t)b * S * S);
+      for (int32_t i = 0; i < S; i++) {
+        for (int32_t j = 0; j < S; j++) {
+          if (mb[i * S + j]) continue;
+          const size_t x = ((size_t)b * S + i) * T + (size_t)(past_lens[b] + j);
+          if (dt == SD_TA_F16) ((uint16_t *)bias)[x] = sd_f32_to_f16(-60000.0f);
+          else ((float *)bias)[x] = -3.0e38f;
+        }
+      }
+    }
+    shape.qkv_packed = 1;
+    shape.bias_len = T;
+    shape.bias_batch_stride = (int64_t)S * T;
+  }
+  void *d_packed = c->gqa_form ? dev_copy(packed, (size_t)B * S * tok * es) : NULL;
+  void *d_bias = c->gqa_form ? dev_copy(bias, (size_t)B * S * T * es) : NULL;
+
   /* present buffers: in place = the past buffers; copy = a sentinel pattern */
   void *pres_k = xmalloc(ncache * es), *pres_v = xmalloc(ncache * es);
   if (c->in_place) {
@@ -202,8 +236,19 @@ static double run_case(const tcase *c, double *cache_err, int *cache_mismatch) {
       .present_key = d_pres_k, .present_value = d_pres_v, .cos_cache = c->rot > 0 ? d_cos : NULL,
       .sin_cache = c->rot > 0 ? d_sin : NULL, .position_ids = d_pos,
       .tree_mask = c->tree == CAUSAL_NULL ? NULL : d_mask, .output = d_out};
+  sd_ta_tensors host_f = host_t, dev_f = dev_t;
+  if (c->gqa_form) {
+    host_f.query = packed;
+    host_f.key = host_f.value = NULL;
+    host_f.tree_mask = NULL;
+    host_f.attention_bias = bias;
+    dev_f.query = d_packed;
+    dev_f.key = dev_f.value = NULL;
+    dev_f.tree_mask = NULL;
+    dev_f.attention_bias = d_bias;
+  }
   char err[512] = "";
-  int status = sd_ta_ref_forward(&shape, past_lens, &host_t, err, sizeof err);
+  int status = sd_ta_ref_forward(&shape, past_lens, &host_f, err, sizeof err);
   if (status != SD_OK) {
     printf("reference failed: %s\n", err);
     exit(2);
@@ -213,7 +258,7 @@ static double run_case(const tcase *c, double *cache_err, int *cache_mismatch) {
   void *d_ws = NULL;
   if (status == SD_OK) {
     d_ws = dev_copy(NULL, ws_bytes);
-    status = sd_cuda_tree_attention(&shape, past_lens, &dev_t, d_ws, ws_bytes, NULL, err,
+    status = sd_cuda_tree_attention(&shape, past_lens, &dev_f, d_ws, ws_bytes, NULL, err,
                                     sizeof err);
   }
   if (status != SD_OK) {
@@ -256,9 +301,10 @@ static double run_case(const tcase *c, double *cache_err, int *cache_mismatch) {
   *cache_mismatch = mismatched;
 
   void *host_bufs[] = {q, k, v, past_k, past_v, cos_c, sin_c, mask, positions, pres_k, pres_v,
-                       out, g_out, g_k, g_v};
+                       out, g_out, g_k, g_v, packed, bias};
   for (size_t x = 0; x < sizeof host_bufs / sizeof host_bufs[0]; x++) free(host_bufs[x]);
-  void *dev_bufs[] = {d_q, d_k, d_v, d_pres_k, d_pres_v, d_cos, d_sin, d_pos, d_mask, d_out, d_ws};
+  void *dev_bufs[] = {d_q, d_k, d_v, d_pres_k, d_pres_v, d_cos, d_sin, d_pos, d_mask, d_out, d_ws,
+                      d_packed, d_bias};
   for (size_t x = 0; x < sizeof dev_bufs / sizeof dev_bufs[0]; x++) cudaFree(dev_bufs[x]);
   if (!c->in_place) {
     cudaFree(d_past_k);
@@ -271,26 +317,28 @@ static void check_attention(int quick) {
   const int F32 = SD_TA_F32, F16 = SD_TA_F16;
   const tcase cases[] = {
       /* B, S, H, Hkv, D, P, rot, dtype, tree, in_place */
-      {1, 1, 8, 8, 64, 0, 64, F32, ONE_NODE, 1},
-      {1, 1, 32, 8, 128, 4096, 128, F16, ONE_NODE, 1},
-      {1, 64, 4, 1, 64, 0, 64, F32, CHAIN, 1},
-      {1, 64, 8, 2, 128, 1000, 128, F16, CHAIN, 0},
-      {1, 33, 32, 8, 128, 4096, 128, F16, WIDE, 1},
-      {1, 64, 32, 4, 128, 4096, 64, F32, RANDOM, 1},
-      {2, 64, 16, 2, 64, 513, 64, F16, RANDOM, 1},
-      {3, 17, 12, 3, 64, 100, 32, F32, BATCH_MASKS, 0},
-      {1, 8, 32, 32, 128, 2048, 0, F16, CAUSAL_NULL, 1},
-      {1, 5, 8, 1, 32, 31, 32, F32, RANDOM, 1},
-      {2, 12, 8, 2, 256, 700, 256, F16, RANDOM, 0},
-      {1, 20, 4, 4, 96, 333, 64, F16, WIDE, 1},
-      {1, 16, 16, 8, 80, 64, 80, F32, CHAIN, 1},
-      {1, 64, 64, 8, 128, 4090, 128, F16, RANDOM, 1},
-      {4, 3, 8, 8, 64, 1, 64, F32, RANDOM, 1},
+      {1, 1, 8, 8, 64, 0, 64, F32, ONE_NODE, 1, 0},
+      {1, 1, 32, 8, 128, 4096, 128, F16, ONE_NODE, 1, 0},
+      {1, 64, 4, 1, 64, 0, 64, F32, CHAIN, 1, 0},
+      {1, 64, 8, 2, 128, 1000, 128, F16, CHAIN, 0, 0},
+      {1, 33, 32, 8, 128, 4096, 128, F16, WIDE, 1, 0},
+      {1, 64, 32, 4, 128, 4096, 64, F32, RANDOM, 1, 0},
+      {2, 64, 16, 2, 64, 513, 64, F16, RANDOM, 1, 0},
+      {3, 17, 12, 3, 64, 100, 32, F32, BATCH_MASKS, 0, 0},
+      {1, 8, 32, 32, 128, 2048, 0, F16, CAUSAL_NULL, 1, 0},
+      {1, 5, 8, 1, 32, 31, 32, F32, RANDOM, 1, 0},
+      {2, 12, 8, 2, 256, 700, 256, F16, RANDOM, 0, 0},
+      {1, 20, 4, 4, 96, 333, 64, F16, WIDE, 1, 0},
+      {1, 16, 16, 8, 80, 64, 80, F32, CHAIN, 1, 0},
+      {1, 64, 64, 8, 128, 4090, 128, F16, RANDOM, 1, 0},
+      {4, 3, 8, 8, 64, 1, 64, F32, RANDOM, 1, 0},
+      {2, 9, 8, 2, 64, 1500, 64, F32, RANDOM, 1, 1},
+      {1, 64, 32, 8, 128, 4000, 128, F16, BATCH_MASKS, 0, 1},
   };
   printf("\n## Tree attention: CUDA vs CPU reference\n\n");
-  printf("| # | tree | dtype | B | S | P | heads (q/kv) | head | rotary | KV | max abs err (out) "
+  printf("| # | tree | dtype | B | S | P | heads (q/kv) | head | rotary | KV | inputs | max abs err (out) "
          "| max abs err (new K) | other slots | result |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   const size_t n = sizeof cases / sizeof cases[0];
   for (size_t x = 0; x < n; x++) {
     const tcase *c = &cases[x];
@@ -302,9 +350,10 @@ static void check_attention(int quick) {
     const double tol_k = c->dtype == SD_TA_F16 ? 1e-3 : 2e-6;
     const int ok = err <= tol && cache_err <= tol_k && mismatched == 0;
     if (!ok) g_failed++;
-    printf("| %zu | %s | %s | %d | %d | %d | %d/%d | %d | %d | %s | %.2e (tol %.0e) | %.2e | %s | %s |\n",
+    printf("| %zu | %s | %s | %d | %d | %d | %d/%d | %d | %d | %s | %s | %.2e (tol %.0e) | %.2e | %s | %s |\n",
            x + 1, tree_name(c->tree), c->dtype == F16 ? "fp16" : "fp32", c->B, c->S, c->P, c->H,
-           c->Hkv, c->D, c->rot, c->in_place ? "in place" : "copy", err, tol, cache_err,
+           c->Hkv, c->D, c->rot, c->in_place ? "in place" : "copy",
+           c->gqa_form ? "packed QKV + bias" : "q, k, v + mask", err, tol, cache_err,
            mismatched == 0 ? "identical" : "DIFFER", ok ? "pass" : "**FAIL**");
     fflush(stdout);
   }
@@ -424,7 +473,7 @@ static void bench(const sd_cuda_device_info *info, int quick) {
       for (int pi = 0; pi < n_past; pi++) {
         const int32_t B = batches[bi], S = seqs[si], P = pasts[pi];
         const int32_t L = P + S;
-        const sd_ta_shape shape = {.batch = B, .seq_len = S, .num_heads = H, .kv_num_heads = Hkv,
+        sd_ta_shape shape = {.batch = B, .seq_len = S, .num_heads = H, .kv_num_heads = Hkv,
                                    .head_dim = D, .max_len = L, .rotary_dim = D,
                                    .max_pos = L, .dtype = SD_TA_F16, .scale = 0.0f,
                                    .mask_batch_stride = 0};

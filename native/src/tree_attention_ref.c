@@ -142,7 +142,25 @@ int sd_ta_check_shape(const sd_ta_shape *shape, const int32_t *past_lens, char *
                 "mask_batch_stride must be 0 or seq_len * seq_len (%lld), got %lld",
                 (long long)mask_size, (long long)s->mask_batch_stride);
   }
+  if (s->qkv_packed != 0 && s->qkv_packed != 1) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap, "qkv_packed must be 0 or 1, got %d",
+                s->qkv_packed);
+  }
+  if (s->past_max_len < 0) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap, "past_max_len must be >= 0, got %d",
+                s->past_max_len);
+  }
+  if (s->bias_len < 0) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap, "bias_len must be >= 0, got %d", s->bias_len);
+  }
+  const int64_t bias_size = (int64_t)s->seq_len * s->bias_len;
+  if (s->bias_batch_stride != 0 && s->bias_batch_stride != bias_size) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                "bias_batch_stride must be 0 or seq_len * bias_len (%lld), got %lld",
+                (long long)bias_size, (long long)s->bias_batch_stride);
+  }
   if (past_lens != NULL) {
+    const int32_t past_max = s->past_max_len > 0 ? s->past_max_len : s->max_len;
     for (int32_t b = 0; b < s->batch; b++) {
       const int32_t p = past_lens[b];
       if (p < 0 || (int64_t)p + s->seq_len > s->max_len) {
@@ -150,17 +168,47 @@ int sd_ta_check_shape(const sd_ta_shape *shape, const int32_t *past_lens, char *
                     "past_lens[%d] must be in 0..max_len - seq_len (%d), got %d", b,
                     s->max_len - s->seq_len, p);
       }
+      if (p > past_max) {
+        return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                    "past_lens[%d] (%d) exceeds the past buffers' length past_max_len (%d)", b, p,
+                    past_max);
+      }
+      if (s->bias_len > 0 && (int64_t)p + s->seq_len > s->bias_len) {
+        return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                    "bias_len (%d) must be >= past_lens[%d] + seq_len (%d)", s->bias_len, b,
+                    p + s->seq_len);
+      }
     }
   }
   return SD_OK;
 }
 
-static int check_tensors(const sd_ta_shape *s, const int32_t *past_lens, const sd_ta_tensors *t,
-                         char *err, size_t err_cap) {
+int sd_ta_check_tensors(const sd_ta_shape *s, const int32_t *past_lens, const sd_ta_tensors *t,
+                        char *err, size_t err_cap) {
   if (t == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "tensors is NULL");
   if (t->query == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "query is NULL");
-  if (t->key == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "key is NULL");
-  if (t->value == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "value is NULL");
+  if (s->qkv_packed) {
+    if (t->key != NULL || t->value != NULL) {
+      return fail(SD_INVALID_ARGUMENT, err, err_cap, "key and value must be NULL with qkv_packed");
+    }
+  } else {
+    if (t->key == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "key is NULL");
+    if (t->value == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "value is NULL");
+  }
+  if (t->tree_mask != NULL && t->attention_bias != NULL) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                "tree_mask and attention_bias are exclusive: pass one of them");
+  }
+  if (t->attention_bias != NULL && s->bias_len < 1) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap, "bias_len must be set with attention_bias");
+  }
+  const int32_t past_max = s->past_max_len > 0 ? s->past_max_len : s->max_len;
+  if (past_max != s->max_len &&
+      (t->past_key == t->present_key || t->past_value == t->present_value)) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                "past and present buffers of different lengths (%d, %d) cannot be the same memory",
+                past_max, s->max_len);
+  }
   if (t->present_key == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "present_key is NULL");
   if (t->present_value == NULL) {
     return fail(SD_INVALID_ARGUMENT, err, err_cap, "present_value is NULL");
@@ -201,12 +249,45 @@ static void rotate(float *x, const sd_ta_shape *s, const sd_ta_tensors *t, int64
   }
 }
 
+/* Entry (i, t) of attention_bias [B|1, 1, S, T] for batch entry b. */
+static float bias_at(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, int32_t i,
+                     int32_t col) {
+  const size_t index = (size_t)b * (size_t)s->bias_batch_stride +
+                       (size_t)i * (size_t)s->bias_len + (size_t)col;
+  return load(t->attention_bias, index, s->dtype);
+}
+
+/* Whether new token i of batch entry b (past length P) sees new token j. */
 static int mask_allows(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, int32_t i,
-                       int32_t j) {
-  if (t->tree_mask == NULL) return j <= i;
-  const size_t index = (size_t)b * (size_t)s->mask_batch_stride + (size_t)i * (size_t)s->seq_len +
-                       (size_t)j; /* [B?, S, S] */
-  return t->tree_mask[index] != 0;
+                       int32_t j, int32_t P) {
+  if (t->tree_mask != NULL) {
+    const size_t index = (size_t)b * (size_t)s->mask_batch_stride +
+                         (size_t)i * (size_t)s->seq_len + (size_t)j; /* [B?, S, S] */
+    return t->tree_mask[index] != 0;
+  }
+  if (t->attention_bias != NULL) return bias_at(s, t, b, i, P + j) > SD_TA_BIAS_MASKED;
+  return j <= i;
+}
+
+/* attention_bias must be a mask: 0 on the prefix, 0 or <= SD_TA_BIAS_MASKED on new tokens. */
+static int check_bias(const sd_ta_shape *s, const sd_ta_tensors *t, const int32_t *past_lens,
+                      char *err, size_t err_cap) {
+  for (int32_t b = 0; b < s->batch; b++) {
+    for (int32_t i = 0; i < s->seq_len; i++) {
+      for (int32_t col = 0; col < past_lens[b] + s->seq_len; col++) {
+        const float x = bias_at(s, t, b, i, col);
+        const int ok = col < past_lens[b] ? x == 0.0f : (x == 0.0f || x <= SD_TA_BIAS_MASKED);
+        if (!ok) {
+          return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                      "attention_bias[%d, 0, %d, %d] must be 0%s, got %g (TreeAttention reads the "
+                      "bias as a mask)",
+                      b, i, col, col < past_lens[b] ? " (every token sees the prefix)" : " or <= -1e4",
+                      (double)x);
+        }
+      }
+    }
+  }
+  return SD_OK;
 }
 
 int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
@@ -216,13 +297,20 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   if (status != SD_OK) return status;
   const sd_ta_shape *s = shape;
   const sd_ta_tensors *t = tensors;
-  status = check_tensors(s, past_lens, t, err, err_cap);
+  status = sd_ta_check_tensors(s, past_lens, t, err, err_cap);
   if (status != SD_OK) return status;
 
   const int32_t B = s->batch, S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads;
   const int32_t D = s->head_dim, L = s->max_len, G = H / Hkv;
+  const int32_t past_L = s->past_max_len > 0 ? s->past_max_len : L;
   const int32_t dt = s->dtype;
   const size_t esize = (size_t)sd_ta_dtype_size(dt);
+  /* elements between consecutive tokens, and where k and v start (packed: inside query) */
+  const size_t q_tok = (size_t)(s->qkv_packed ? H + 2 * Hkv : H) * (size_t)D;
+  const size_t kv_tok = s->qkv_packed ? q_tok : (size_t)Hkv * (size_t)D;
+  const void *key = s->qkv_packed ? (const char *)t->query + (size_t)H * D * esize : t->key;
+  const void *value =
+      s->qkv_packed ? (const char *)t->query + (size_t)(H + Hkv) * D * esize : t->value;
   const float scale = s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)D);
 
   if (s->rotary_dim > 0) {
@@ -236,6 +324,11 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
         }
       }
     }
+  }
+
+  if (t->attention_bias != NULL) {
+    status = check_bias(s, t, past_lens, err, err_cap);
+    if (status != SD_OK) return status;
   }
 
   float *row = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
@@ -252,30 +345,30 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
     const int32_t P = past_lens[b];
     /* 1. past -> present for slots [0, P) when the buffers differ. */
     for (int32_t g = 0; g < Hkv; g++) {
-      const size_t cache_row0 = ((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L; /* slot 0 */
+      const size_t bg = (size_t)b * (size_t)Hkv + (size_t)g;
+      const size_t dst0 = bg * (size_t)L * (size_t)D * esize;      /* present [b, g, 0, 0] */
+      const size_t src0 = bg * (size_t)past_L * (size_t)D * esize; /* past [b, g, 0, 0] */
       const size_t bytes = (size_t)P * (size_t)D * esize;
       if (P > 0 && t->past_key != t->present_key) {
-        memmove((char *)t->present_key + cache_row0 * (size_t)D * esize,
-                (const char *)t->past_key + cache_row0 * (size_t)D * esize, bytes);
+        memmove((char *)t->present_key + dst0, (const char *)t->past_key + src0, bytes);
       }
       if (P > 0 && t->past_value != t->present_value) {
-        memmove((char *)t->present_value + cache_row0 * (size_t)D * esize,
-                (const char *)t->past_value + cache_row0 * (size_t)D * esize, bytes);
+        memmove((char *)t->present_value + dst0, (const char *)t->past_value + src0, bytes);
       }
     }
     /* 2. new keys (rotated) and values at slots [P, P + S). */
     for (int32_t i = 0; i < S; i++) {
       const int64_t pos = position_of(t, s, b, i, P);
       for (int32_t g = 0; g < Hkv; g++) {
-        const size_t src = (((size_t)b * (size_t)S + (size_t)i) * (size_t)Hkv + (size_t)g) *
-                           (size_t)D; /* key/value [B, S, Hkv, D] */
+        const size_t src = ((size_t)b * (size_t)S + (size_t)i) * kv_tok +
+                           (size_t)g * (size_t)D; /* key/value [B, S, Hkv, D] (token stride) */
         const size_t dst = (((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L + (size_t)(P + i)) *
                            (size_t)D; /* present [B, Hkv, L, D] */
-        for (int32_t d = 0; d < D; d++) row[d] = load(t->key, src + (size_t)d, dt);
+        for (int32_t d = 0; d < D; d++) row[d] = load(key, src + (size_t)d, dt);
         if (s->rotary_dim > 0) rotate(row, s, t, pos);
         for (int32_t d = 0; d < D; d++) {
           store(t->present_key, dst + (size_t)d, dt, row[d]);
-          store(t->present_value, dst + (size_t)d, dt, load(t->value, src + (size_t)d, dt));
+          store(t->present_value, dst + (size_t)d, dt, load(value, src + (size_t)d, dt));
         }
       }
     }
@@ -284,14 +377,16 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
       const int64_t pos = position_of(t, s, b, i, P);
       for (int32_t h = 0; h < H; h++) {
         const int32_t g = h / G;
-        const size_t q0 = (((size_t)b * (size_t)S + (size_t)i) * (size_t)H + (size_t)h) *
-                          (size_t)D; /* query/output [B, S, H, D] */
+        const size_t q0 = ((size_t)b * (size_t)S + (size_t)i) * q_tok +
+                          (size_t)h * (size_t)D; /* query [B, S, H, D] (token stride) */
+        const size_t o0 = (((size_t)b * (size_t)S + (size_t)i) * (size_t)H + (size_t)h) *
+                          (size_t)D; /* output [B, S, H, D] */
         const size_t kv0 = ((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L * (size_t)D;
         for (int32_t d = 0; d < D; d++) row[d] = load(t->query, q0 + (size_t)d, dt);
         if (s->rotary_dim > 0) rotate(row, s, t, pos);
         float max_score = -INFINITY;
         for (int32_t slot = 0; slot < P + S; slot++) {
-          if (slot >= P && !mask_allows(s, t, b, i, slot - P)) {
+          if (slot >= P && !mask_allows(s, t, b, i, slot - P, P)) {
             scores[slot] = -INFINITY;
             continue;
           }
@@ -313,7 +408,7 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
           }
         }
         const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-        for (int32_t d = 0; d < D; d++) store(t->output, q0 + (size_t)d, dt, acc[d] * inv);
+        for (int32_t d = 0; d < D; d++) store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
       }
     }
   }

@@ -11,8 +11,15 @@
  *   2. the new keys (rotated when rotary is on) and values are written in place at slots
  *      present[b, g, P:P+S];
  *   3. query i of head h (rotated) attends, in KV head g = h / (H / Hkv), every cached slot
- *      t < P and the new slot P + j iff tree_mask[i, j] != 0, with softmax(scale * q . k) and
- *      fp32 accumulation; a query that sees nothing gets a zero output row.
+ *      t < P and the new slot P + j iff new token i sees new token j, with softmax(scale * q . k)
+ *      and fp32 accumulation; a query that sees nothing gets a zero output row.
+ *   Who sees whom among the new tokens: tree_mask[i, j] != 0 (u8); or, as GroupQueryAttention's
+ *   additive attention_bias [B|1, 1, S, T], bias[i, P + j] == 0 (visible) or <= -1e4 (masked;
+ *   exp underflows to 0, so this equals the additive bias), every prefix entry 0 (the CPU
+ *   reference rejects any other value; the CUDA kernel reads only the new-token entries and
+ *   treats > -1e4 as visible); or, with neither, causal (j <= i).
+ *   Query, key and value are separate tensors, or one packed tensor [B, S, (H + 2 Hkv) * D]
+ *   (GroupQueryAttention's packed QKV: key and value NULL).
  *   Rotary: rotate-half (GroupQueryAttention do_rotary=1, rotary_interleaved=0) on the first
  *   rotary_dim elements of each head: for d < R = rotary_dim / 2,
  *     x'[d]     = x[d] * cos[pos, d] - x[d + R] * sin[pos, d]
@@ -59,21 +66,29 @@ typedef struct sd_ta_shape {
   int32_t dtype;             /* sd_ta_dtype of query, key, value, caches, cos/sin, output */
   float scale;               /* softmax scale; 0 means 1 / sqrt(D) */
   int64_t mask_batch_stride; /* 0: one [S, S] mask for every batch entry; S * S: a [B, S, S] mask */
+  int32_t qkv_packed;        /* 1: query is [B, S, (H + 2 Hkv) * D] holding q, k, v (key, value NULL) */
+  int32_t past_max_len;      /* slots per (batch, kv head) of the past buffers; 0: same as max_len */
+  int32_t bias_len;          /* T, the last dimension of attention_bias (>= P + S) */
+  int64_t bias_batch_stride; /* 0: one [S, T] bias for every batch entry; S * T: [B, 1, S, T] */
 } sd_ta_shape;
+
+/* attention_bias entries at or below this are masked; entries must be 0 or at most this. */
+#define SD_TA_BIAS_MASKED (-1.0e4f)
 
 /* The tensors of one call (host memory for the reference, device memory for CUDA). */
 typedef struct sd_ta_tensors {
-  const void *query;           /* [B, S, H * D] */
-  const void *key;             /* [B, S, Hkv * D] keys of the new tokens */
-  const void *value;           /* [B, S, Hkv * D] values of the new tokens */
-  const void *past_key;        /* [B, Hkv, max_len, D]; may equal present_key; NULL if all P = 0 */
-  const void *past_value;      /* [B, Hkv, max_len, D]; may equal present_value */
+  const void *query;           /* [B, S, H * D], or [B, S, (H + 2 Hkv) * D] when qkv_packed */
+  const void *key;             /* [B, S, Hkv * D] keys of the new tokens; NULL when qkv_packed */
+  const void *value;           /* [B, S, Hkv * D] values of the new tokens; NULL when qkv_packed */
+  const void *past_key;        /* [B, Hkv, past_max_len, D]; may equal present_key; NULL if all P = 0 */
+  const void *past_value;      /* [B, Hkv, past_max_len, D]; may equal present_value */
   void *present_key;           /* [B, Hkv, max_len, D] out: past keys + new keys at [P, P + S) */
   void *present_value;         /* [B, Hkv, max_len, D] out */
   const void *cos_cache;       /* [max_pos, rotary_dim / 2]; NULL without rotary */
   const void *sin_cache;       /* [max_pos, rotary_dim / 2]; NULL without rotary */
   const int64_t *position_ids; /* [B, S]; NULL: positions P + i */
-  const uint8_t *tree_mask;    /* [S, S] or [B, S, S]: mask[i * S + j] != 0 when i sees j; NULL: causal */
+  const uint8_t *tree_mask;    /* [S, S] or [B, S, S]: mask[i * S + j] != 0 when i sees j */
+  const void *attention_bias;  /* [B|1, 1, S, bias_len], storage dtype; NULL (both NULL: causal) */
   void *output;                /* [B, S, H * D] out */
 } sd_ta_tensors;
 
@@ -95,10 +110,19 @@ float sd_f16_to_f32(uint16_t bits);
 
 /*
  * Checks a shape and the per-batch past lengths (`past_lens` [B], host memory, may be NULL to
- * check the shape alone): sizes in range, H a multiple of Hkv, P + S <= max_len.
+ * check the shape alone): sizes in range, H a multiple of Hkv, P + S <= max_len, P <= past
+ * buffer length, P + S <= bias_len when bias_len is set.
  */
 int sd_ta_check_shape(const sd_ta_shape *shape, const int32_t *past_lens, char *err,
                       size_t err_cap);
+
+/*
+ * Checks the tensor pointers of a call against its (already checked) shape without reading any
+ * tensor: required ones set, key/value NULL exactly when qkv_packed, tree_mask and
+ * attention_bias not both set, past and present the same memory only when of the same length.
+ */
+int sd_ta_check_tensors(const sd_ta_shape *shape, const int32_t *past_lens,
+                        const sd_ta_tensors *tensors, char *err, size_t err_cap);
 
 /*
  * Runs tree attention on the CPU. `past_lens` [B] host memory. Checks the shape, the tensor

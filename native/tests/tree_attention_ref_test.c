@@ -392,6 +392,123 @@ static void test_empty_row(void) {
   printf("ok  %-44s\n", "empty mask row gives zeros");
 }
 
+/*
+ * The GroupQueryAttention-shaped variants give the same results as the plain form: packed QKV,
+ * an additive attention_bias mask instead of the u8 mask, and past buffers shorter than the
+ * present ones (a growing cache).
+ */
+static void test_gqa_forms(void) {
+  tcase c;
+  make_case(&c, 2, 7, 4, 2, 16, 5, 20, 16, SD_TA_F32, 2);
+  const int32_t B = 2, S = 7, H = 4, Hkv = 2, D = 16, L = 20;
+  const size_t cache_n = (size_t)B * Hkv * L * D, out_n = (size_t)B * S * H * D;
+  float cos_c[28 * 8], sin_c[28 * 8];
+  make_rotary(&c, cos_c, sin_c);
+  char err[256] = "";
+  /* plain */
+  float *k0 = malloc(cache_n * 4), *v0 = malloc(cache_n * 4), *o0 = calloc(out_n, 4);
+  sd_ta_tensors t = {.query = c.q, .key = c.k, .value = c.v, .past_key = c.past_k,
+                     .past_value = c.past_v, .present_key = k0, .present_value = v0,
+                     .cos_cache = cos_c, .sin_cache = sin_c, .position_ids = c.positions,
+                     .tree_mask = c.mask, .output = o0};
+  CHECK(sd_ta_ref_forward(&c.shape, c.past_lens, &t, err, sizeof err) == SD_OK, "%s", err);
+  /* packed QKV [B, S, (H + 2 Hkv) * D] */
+  const size_t tok = (size_t)(H + 2 * Hkv) * D;
+  float *packed = malloc(sizeof(float) * (size_t)B * S * tok);
+  for (int32_t bi = 0; bi < B * S; bi++) {
+    memcpy(packed + bi * tok, c.q + (size_t)bi * H * D, sizeof(float) * (size_t)H * D);
+    memcpy(packed + bi * tok + H * D, c.k + (size_t)bi * Hkv * D, sizeof(float) * (size_t)Hkv * D);
+    memcpy(packed + bi * tok + (H + Hkv) * D, c.v + (size_t)bi * Hkv * D,
+           sizeof(float) * (size_t)Hkv * D);
+  }
+  /* additive bias [1, 1, S, T] from the mask; T = max P + S + 2 */
+  const int32_t T = c.past_lens[0] + S + 2;
+  float *bias = calloc((size_t)S * T, sizeof(float));
+  for (int32_t i = 0; i < S; i++) {
+    for (int32_t j = 0; j < S; j++) {
+      if (!c.mask[i * S + j]) bias[i * T + c.past_lens[1] + j] = -3.0e38f; /* batch 1's P */
+    }
+  }
+  /* growing cache: past buffers of length past_L = 6 >= max P = 5 */
+  const int32_t past_L = 6;
+  float *pk = malloc(sizeof(float) * (size_t)B * Hkv * past_L * D);
+  float *pv = malloc(sizeof(float) * (size_t)B * Hkv * past_L * D);
+  for (int32_t bg = 0; bg < B * Hkv; bg++) {
+    memcpy(pk + (size_t)bg * past_L * D, c.past_k + (size_t)bg * L * D, sizeof(float) * past_L * D);
+    memcpy(pv + (size_t)bg * past_L * D, c.past_v + (size_t)bg * L * D, sizeof(float) * past_L * D);
+  }
+  float *k1 = malloc(cache_n * 4), *v1 = malloc(cache_n * 4), *o1 = calloc(out_n, 4);
+  sd_ta_shape s1 = c.shape;
+  s1.qkv_packed = 1;
+  s1.past_max_len = past_L;
+  s1.bias_len = T;
+  s1.bias_batch_stride = 0;
+  sd_ta_tensors t1 = t;
+  t1.query = packed;
+  t1.key = NULL;
+  t1.value = NULL;
+  t1.past_key = pk;
+  t1.past_value = pv;
+  t1.present_key = k1;
+  t1.present_value = v1;
+  t1.tree_mask = NULL;
+  t1.attention_bias = bias;
+  t1.output = o1;
+  /* batch entries have different P (5, 4): the shared bias holds batch 1's columns, so run
+     batch 1 alone through the bias path and compare with batch 1 of the plain run */
+  sd_ta_shape s_one = s1;
+  s_one.batch = 1;
+  const int32_t past_one[1] = {c.past_lens[1]};
+  sd_ta_tensors t_one = t1;
+  t_one.query = packed + (size_t)S * tok;
+  t_one.past_key = pk + (size_t)Hkv * past_L * D;
+  t_one.past_value = pv + (size_t)Hkv * past_L * D;
+  t_one.position_ids = c.positions + S;
+  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_OK, "%s", err);
+  CHECK(memcmp(o1, o0 + (size_t)S * H * D, sizeof(float) * (size_t)S * H * D) == 0,
+        "packed + bias + short past buffers differ from the plain form");
+  CHECK(memcmp(k1, k0 + (size_t)Hkv * L * D, sizeof(float) * (size_t)(past_one[0] + S) * D) == 0,
+        "present keys differ");
+  /* bias values that are not a mask are rejected, naming the entry */
+  bias[2 * T + 1] = -5.0f; /* a prefix column */
+  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+            strstr(err, "attention_bias[0, 0, 2, 1]") != NULL,
+        "prefix bias: %s", err);
+  bias[2 * T + 1] = 0.0f;
+  bias[3 * T + past_one[0] + 1] = -0.5f; /* a new-token column, neither 0 nor masked */
+  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+            strstr(err, "<= -1e4") != NULL,
+        "soft bias: %s", err);
+  bias[3 * T + past_one[0] + 1] = 0.0f;
+  /* exclusive and inconsistent arguments */
+  t_one.tree_mask = c.mask;
+  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+            strstr(err, "exclusive") != NULL,
+        "mask and bias: %s", err);
+  t_one.tree_mask = NULL;
+  t_one.key = c.k;
+  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+            strstr(err, "qkv_packed") != NULL,
+        "packed with key: %s", err);
+  t_one.key = NULL;
+  s_one.bias_len = past_one[0] + S - 1;
+  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+            strstr(err, "bias_len") != NULL,
+        "short bias: %s", err);
+  printf("ok  %-44s\n", "packed QKV, attention_bias, short past buffers");
+  free(k0);
+  free(v0);
+  free(o0);
+  free(k1);
+  free(v1);
+  free(o1);
+  free(packed);
+  free(bias);
+  free(pk);
+  free(pv);
+  free_case(&c);
+}
+
 static void expect_error(const sd_ta_shape *s, const int32_t *past, const sd_ta_tensors *t,
                          const char *needle) {
   char err[256] = "";
@@ -549,6 +666,7 @@ int main(void) {
   test_attention_cases();
   test_alias_and_null_mask();
   test_empty_row();
+  test_gqa_forms();
   test_errors();
   test_compact();
   printf("%d checks, %d failures\n", g_checks, g_failures);
