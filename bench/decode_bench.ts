@@ -43,7 +43,7 @@ let parts: ModelParts | undefined;
 let prompts: number[][] = [];
 if (ready) {
   const medusa = `${target}/medusa`;
-  const request = { model: target, draft, maxLength: 1024 };
+  const request = { model: target, draft };
   parts = await loadModelParts(
     (await exists(medusa)) ? { ...request, medusa } : request,
     (_label, work) => work(),

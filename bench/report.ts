@@ -279,7 +279,7 @@ async function main(): Promise<number> {
   }
   const chosen = [...raw.filter((p) => p.kind === "code").slice(0, codeN), ...prose];
 
-  const request = { model: options.target, draft: options.draft, threads, maxLength: 1024 };
+  const request = { model: options.target, draft: options.draft, threads };
   const parts = await loadModelParts(
     hasHeads ? { ...request, medusa: options.medusa } : request,
     stage,
