@@ -7,6 +7,7 @@ reference.json) and exercises one architecture variant the graph builder claims:
   llama-untied  LlamaForCausalLM, separate lm_head, bf16 safetensors
   qwen2         Qwen2ForCausalLM (q/k/v biases), fp16 safetensors
   mistral       MistralForCausalLM (no sliding window), fp32
+  llama-hd8     LlamaForCausalLM with head_dim 8 (rotary computed in the graph), fp32
   gpt2          GPT2LMHeadModel (learned positions, LayerNorm, Conv1D, gelu_new), fp32
 
 reference.json holds the prompt ids, the logits of the last prompt position (fp32 compute
@@ -46,6 +47,9 @@ SPECS = {
              dict(vocab_size=256, n_embd=64, n_layer=2, n_head=4, n_positions=256,
                   initializer_range=0.2, bos_token_id=1, eos_token_id=2,
                   resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0), torch.float32),
+    "llama-hd8": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
+                  dict(COMMON, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+                       head_dim=8, tie_word_embeddings=True), torch.float32),
 }
 
 PROMPT = [1, 17, 42, 99, 7, 200, 13, 64, 5, 128, 31, 77]

@@ -70,7 +70,7 @@ function treeMask(parents: number[]): { mask: Uint8Array; depth: number[] } {
   return { mask, depth };
 }
 
-for (const name of ["llama", "gpt2", "qwen2"]) {
+for (const name of ["llama", "gpt2", "qwen2", "llama-hd8"]) {
   Deno.test(`CausalLM tree forward equals sequential forwards along each path (${name})`, async () => {
     const ref = randomReference(name);
     using lm = await CausalLM.load(ref.dir, { maxLength: 64, threads: 1 });

@@ -7,7 +7,8 @@
  * attention, gate/up one `[2I, H]` Gemm then Split; on a CPU at small S a single
  * larger product is cheaper than three small ones. Rotary is applied inside
  * GroupQueryAttention (`do_rotary`, cos/sin caches, `position_ids`) when the head
- * width is a multiple of 16, else in the graph before attention.
+ * width is a multiple of 16, else in the graph before attention (rotate-half on
+ * the q and k parts of the packed projections).
  *
  * @module
  */
@@ -51,20 +52,20 @@ export function buildLlamaGraph(
   const L = config.numLayers;
   const g = new GraphBuilder(config.modelType);
   const inp = declareDecoderInputs(g);
-  if (D % 16 !== 0) {
-    throw new RangeError(`Head width ${D} is not a multiple of 16 (GroupQueryAttention rotary)`);
-  }
+  // GroupQueryAttention's built-in rotary needs D % 16 == 0; other widths rotate in the graph.
+  const inAttention = D % 16 === 0;
   const [cos, sin] = rotaryCaches(options.maxLength, D, config.ropeTheta);
+  const cosName = g.initializer("cos_cache", cos, [options.maxLength, D / 2]);
+  const sinName = g.initializer("sin_cache", sin, [options.maxLength, D / 2]);
   const shared: AttentionShared = {
     seqlensK: inp.seqlensK,
     totalSequenceLength: inp.total,
     attentionBias: inp.bias,
-    rotary: {
-      positionIds: inp.positions,
-      cos: g.initializer("cos_cache", cos, [options.maxLength, D / 2]),
-      sin: g.initializer("sin_cache", sin, [options.maxLength, D / 2]),
-    },
+    ...(inAttention ? { rotary: { positionIds: inp.positions, cos: cosName, sin: sinName } } : {}),
   };
+  const graphRotary = inAttention
+    ? undefined
+    : graphRotaryTables(g, inp.positions, cosName, sinName);
   const axis0 = g.initializer("axis0", new BigInt64Array([0n]), [1]);
   const embed = weight(g, w, "model.embed_tokens.weight", [V, H], ext);
   let x = g.op("Gather", [embed, inp.ids], { axis: 0 }); // [S, H] f32
@@ -96,7 +97,9 @@ export function buildLlamaGraph(
       )
       : undefined;
     const h = rmsNorm(g, x, ln1, config.normEps); // [S, H]
-    const qkv = g.op("Unsqueeze", [linear(g, h, qkvW, qkvB), axis0]); // [1, S, (NH + 2KV) * D]
+    let packed = linear(g, h, qkvW, qkvB); // [S, (NH + 2KV) * D]
+    if (graphRotary) packed = applyGraphRotary(g, packed, graphRotary, NH, KV, D);
+    const qkv = g.op("Unsqueeze", [packed, axis0]); // [1, S, (NH + 2KV) * D]
     const pastK = g.input(`past_key.${l}`, "float32", [1, KV, options.maxLength, D]);
     const pastV = g.input(`past_value.${l}`, "float32", [1, KV, options.maxLength, D]);
     const attn = emitAttention(
@@ -146,4 +149,49 @@ export function buildLlamaGraph(
     : embed;
   emitHead(g, rmsNorm(g, x, normW, config.normEps), head, config);
   return decoderGraph(g, config, options);
+}
+
+/** Rotary tables gathered once per forward: cos/sin `[S, 1, D/2]` f32. */
+interface RotaryTables {
+  cos: string;
+  sin: string;
+}
+
+function graphRotaryTables(
+  g: GraphBuilder,
+  positions: string,
+  cosCache: string,
+  sinCache: string,
+): RotaryTables {
+  const axes01 = g.initializer("axes_0", new BigInt64Array([0n]), [1]);
+  const pos = g.op("Squeeze", [positions, axes01]); // [S] i64
+  const axis1 = g.initializer("axes_1", new BigInt64Array([1n]), [1]);
+  return {
+    cos: g.op("Unsqueeze", [g.op("Gather", [cosCache, pos], { axis: 0 }), axis1]), // [S, 1, D/2]
+    sin: g.op("Unsqueeze", [g.op("Gather", [sinCache, pos], { axis: 0 }), axis1]), // [S, 1, D/2]
+  };
+}
+
+/** Rotate-half rotary on the q and k parts of packed QKV `[S, (NH + 2KV) * D]`. */
+function applyGraphRotary(
+  g: GraphBuilder,
+  packed: string,
+  t: RotaryTables,
+  NH: number,
+  KV: number,
+  D: number,
+): string {
+  const i64 = (name: string, xs: number[]): string =>
+    g.initializer(g.fresh(name), new BigInt64Array(xs.map(BigInt)), [xs.length]);
+  const [q, k, v] = g.node("Split", [packed, i64("split", [NH * D, KV * D, KV * D])], 3, {
+    axis: 1,
+  });
+  const rotate = (x: string, heads: number): string => {
+    const x3 = g.op("Reshape", [x, i64("shape", [-1, heads, D])]); // [S, heads, D]
+    const [x1, x2] = g.node("Split", [x3], 2, { axis: 2, num_outputs: 2 }); // [S, heads, D/2] each
+    const a = g.op("Sub", [g.op("Mul", [x1!, t.cos]), g.op("Mul", [x2!, t.sin])]);
+    const b = g.op("Add", [g.op("Mul", [x2!, t.cos]), g.op("Mul", [x1!, t.sin])]);
+    return g.op("Reshape", [g.op("Concat", [a, b], { axis: 2 }), i64("shape", [-1, heads * D])]);
+  };
+  return g.op("Concat", [rotate(q!, NH), rotate(k!, KV), v!], { axis: 1 });
 }
