@@ -102,17 +102,20 @@ function rel(path: string): string {
   return path.startsWith(`${ROOT}/`) ? path.slice(ROOT.length + 1) : path;
 }
 
+/** 1-, 5- and 15-minute load averages from /proc/loadavg (empty elsewhere). */
+async function loadAverage(): Promise<number[]> {
+  try {
+    return (await Deno.readTextFile("/proc/loadavg")).trim().split(/\s+/).slice(0, 3).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 async function machine(threads: number): Promise<BenchmarkResults["machine"]> {
   let cpuModel = "unknown CPU";
   try {
     const info = await Deno.readTextFile("/proc/cpuinfo");
     cpuModel = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? cpuModel;
-  } catch { /* not Linux */ }
-  let loadAverage: number[] = [];
-  try {
-    loadAverage = (await Deno.readTextFile("/proc/loadavg")).trim().split(/\s+/).slice(0, 3).map(
-      Number,
-    );
   } catch { /* not Linux */ }
   return {
     cpuModel,
@@ -120,7 +123,7 @@ async function machine(threads: number): Promise<BenchmarkResults["machine"]> {
     ortVersion: nativeVersions().onnxruntime,
     deno: Deno.version.deno,
     os: `${Deno.build.os} ${Deno.build.arch}`,
-    loadAverage,
+    loadAverage: await loadAverage(),
     threads,
   };
 }
@@ -324,6 +327,8 @@ async function main(): Promise<number> {
     });
     await bar.done();
     const peers = await runPeers(options, prompts, threads, stderr);
+    const loadAverageEnd = await loadAverage();
+    if (loadAverageEnd.length > 0) machineInfo.loadAverageEnd = loadAverageEnd;
     const results: BenchmarkResults = {
       schema: "specdec-benchmark/1",
       date,

@@ -59,7 +59,10 @@ export function renderReport(results: BenchmarkResults): string {
   );
   md.push(
     `- Load average at start: ${results.machine.loadAverage.map((l) => l.toFixed(2)).join(", ")} ` +
-      "(1/5/15 min; anything above 0 is other work sharing the CPU, which slows every method)",
+      (results.machine.loadAverageEnd !== undefined
+        ? `, at the end: ${results.machine.loadAverageEnd.map((l) => l.toFixed(2)).join(", ")} `
+        : "") +
+      "(1/5/15 min; above the core count means other work was sharing the CPU and slowed every method)",
   );
   md.push(
     `- Checkpoints: target \`${results.checkpoints.target}\`, draft \`${results.checkpoints.draft}\`` +
@@ -178,9 +181,9 @@ function costSection(results: BenchmarkResults): string[] {
   );
   out.push("");
   out.push(
-    `Measured forwards: target one-token step ${c.targetStepMs.toFixed(2)} ms, draft step ${
-      c.draftStepMs.toFixed(2)
-    } ms ` +
+    `Measured forwards (fastest of the repetitions): target one-token step ${
+      c.targetStepMs.toFixed(2)
+    } ms, draft step ${c.draftStepMs.toFixed(2)} ms ` +
       `(c = ${costC(c).toFixed(3)})` +
       (c.headsStepMs !== undefined
         ? `, Medusa heads ${c.headsStepMs.toFixed(2)} ms (c = ${

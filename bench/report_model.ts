@@ -90,13 +90,13 @@ export interface PeerResults {
 
 /** Timings of single forwards, from which c and V(g) come. */
 export interface CostModel {
-  /** Median ms of a 1-token target forward at the benchmark's context length. */
+  /** Fastest (of the repetitions) ms of a 1-token target forward at the benchmark's context length. */
   targetStepMs: number;
-  /** Median ms of a 1-token draft forward. */
+  /** Fastest (of the repetitions) ms of a 1-token draft forward. */
   draftStepMs: number;
-  /** Median ms of one Medusa heads evaluation, when heads exist. */
+  /** Fastest (of the repetitions) ms of one Medusa heads evaluation, when heads exist. */
   headsStepMs?: number;
-  /** `verifyMs[S]`: median ms of an S-token target forward (chain), keys as strings. */
+  /** `verifyMs[S]`: fastest (of the repetitions) ms of an S-token target forward (chain), keys as strings. */
   verifyMs: Record<string, number>;
 }
 
@@ -122,6 +122,8 @@ export interface BenchmarkResults {
     os: string;
     /** 1-, 5-, 15-minute load averages when the run started (other work on the machine). */
     loadAverage: number[];
+    /** The same when the run ended. */
+    loadAverageEnd?: number[];
     /** ONNX Runtime intra-op threads used by our sessions. */
     threads: number;
   };
