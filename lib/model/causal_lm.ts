@@ -205,11 +205,13 @@ export class CausalLM implements LanguageModel, Disposable {
       positionIds[i] = BigInt(positions[i]!);
     }
     const bias = new Float32Array(S * T); // [1, 1, S, T] f32
+    // The bias alone says who sees whom (GroupQueryAttention also applies its own causal
+    // mask; specdec.TreeAttention reads only the bias): later tokens are always masked.
     const mask = options.treeMask;
-    if (mask) {
-      for (let i = 0; i < S; i++) {
-        for (let j = 0; j < i; j++) if (!mask[i * S + j]) bias[i * T + P + j] = MASKED;
-      }
+    for (let i = 0; i < S; i++) {
+      const row = i * T + P;
+      if (mask) { for (let j = 0; j < i; j++) if (!mask[i * S + j]) bias[row + j] = MASKED; }
+      bias.fill(MASKED, row + i + 1, row + S);
     }
     const logits = new Float32Array(S * this.vocabSize); // [S, vocab] f32
     const outputs: Record<string, TensorArg> = {
