@@ -38,7 +38,7 @@ Deno.test("Session.run() 10,000 times keeps resident memory bounded", async () =
 Deno.test({
   name: "Session finalizers free unclosed sessions safely (needs --v8-flags=--expose-gc)",
   ignore: gc === undefined,
-  async fn() {
+  async fn(): Promise<void> {
     const env = new Environment();
     const path = `${FIXTURES}basic.onnx`;
     for (let i = 0; i < 20; i++) {
