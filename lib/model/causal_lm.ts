@@ -17,7 +17,10 @@ import { checkIds, checkPositions, checkTreeMask } from "./_checks.ts";
 
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
-  /** KV capacity in tokens: prompt + generation + speculation (default min(1024, max_position_embeddings)). */
+  /**
+   * KV capacity in tokens: prompt + generation + speculation (default: 1024, or less when
+   * max_position_embeddings or a sliding window is smaller).
+   */
   maxLength?: number;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
@@ -92,13 +95,19 @@ export class CausalLM implements LanguageModel, Disposable {
    */
   static async load(dir: string, options: CausalLMOptions = {}): Promise<CausalLM> {
     const config = await readModelConfig(dir);
-    const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);
+    const maxLength = options.maxLength ??
+      Math.min(1024, config.maxPositionEmbeddings, config.slidingWindow ?? Infinity);
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
     }
     if (maxLength > config.maxPositionEmbeddings) {
       throw new RangeError(
         `maxLength ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings}`,
+      );
+    }
+    if (config.slidingWindow !== undefined && maxLength > config.slidingWindow) {
+      throw new RangeError(
+        `maxLength ${maxLength} exceeds the sliding window ${config.slidingWindow} of ${dir}/config.json (sliding-window attention is not supported: use maxLength <= ${config.slidingWindow})`,
       );
     }
     const threads = options.threads ?? navigator.hardwareConcurrency;

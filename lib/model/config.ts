@@ -39,6 +39,8 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean;
   /** MLP activation (`silu`, `gelu_new`, ...). */
   hiddenAct: string;
+  /** Sliding attention window (Mistral), when set. */
+  slidingWindow: number | undefined;
   /** Beginning-of-sequence id, when set. */
   bosTokenId: number | undefined;
   /** End-of-sequence ids (possibly several). */
@@ -114,8 +116,12 @@ export function parseModelConfig(json: unknown, path = "config.json"): ModelConf
     );
   }
   const bos = c.bos_token_id;
+  const sw = c.sliding_window;
   const common = {
     modelType,
+    slidingWindow: typeof sw === "number" && sw > 0 && c.use_sliding_window !== false
+      ? sw
+      : undefined,
     bosTokenId: typeof bos === "number" ? bos : undefined,
     eosTokenIds: ids(c.eos_token_id),
   };

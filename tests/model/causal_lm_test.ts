@@ -189,3 +189,66 @@ Deno.test("CausalLM.load() rejects options out of range and GPT-2 maxLength past
     "256",
   );
 });
+
+Deno.test("CausalLM loads sharded safetensors (model.safetensors.index.json)", async () => {
+  const { SafeTensors } = await import("../../lib/model/safetensors.ts");
+  const src = randomReference("llama");
+  const st = await SafeTensors.open(`${src.dir}/model.safetensors`);
+  const dir = await Deno.makeTempDir();
+  await Deno.copyFile(`${src.dir}/config.json`, `${dir}/config.json`);
+  const names = st.names;
+  const map: Record<string, string> = {};
+  for (const [k, part] of [names.slice(0, 7), names.slice(7)].entries()) {
+    const file = `model-0000${k + 1}-of-00002.safetensors`;
+    const header: Record<string, unknown> = {};
+    const blobs: Float32Array[] = [];
+    let at = 0;
+    for (const n of part) {
+      const data = st.float32(n);
+      header[n] = {
+        dtype: "F32",
+        shape: st.info(n).shape,
+        data_offsets: [at, at + data.byteLength],
+      };
+      at += data.byteLength;
+      blobs.push(data);
+      map[n] = file;
+    }
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const bytes = new Uint8Array(8 + json.length + at);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+    bytes.set(json, 8);
+    let o = 8 + json.length;
+    for (const b of blobs) {
+      bytes.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), o);
+      o += b.byteLength;
+    }
+    await Deno.writeFile(`${dir}/${file}`, bytes);
+  }
+  await Deno.writeTextFile(
+    `${dir}/model.safetensors.index.json`,
+    JSON.stringify({ weight_map: map }),
+  );
+  using lm = await CausalLM.load(dir, { maxLength: 16, threads: 1 });
+  const c = src.cases[0]!;
+  const { logits } = await lm.prefill(c.promptIds);
+  const d = maxAbsDiff(logits.subarray((c.promptIds.length - 1) * lm.vocabSize), c.lastLogits!);
+  if (!(d <= 1e-3)) throw new Error(`sharded: logits differ by ${d}`);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("CausalLM.load() refuses a maxLength past a sliding window, naming both numbers", async () => {
+  const src = randomReference("mistral");
+  const dir = await Deno.makeTempDir();
+  const config = JSON.parse(await Deno.readTextFile(`${src.dir}/config.json`));
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, sliding_window: 32 }));
+  await Deno.copyFile(`${src.dir}/model.safetensors`, `${dir}/model.safetensors`);
+  await assertRejects(
+    () => CausalLM.load(dir, { maxLength: 64 }),
+    RangeError,
+    "maxLength 64 exceeds the sliding window 32",
+  );
+  using lm = await CausalLM.load(dir, { threads: 1 });
+  assertEquals(lm.maxLength, 32);
+  await Deno.remove(dir, { recursive: true });
+});
