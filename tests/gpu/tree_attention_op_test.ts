@@ -166,7 +166,11 @@ function fromHalf(h: Uint16Array): Float32Array {
   const out = new Float32Array(h.length);
   for (let i = 0; i < h.length; i++) {
     const s = h[i]! & 0x8000 ? -1 : 1, e = (h[i]! >>> 10) & 0x1f, m = h[i]! & 0x3ff;
-    out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+    out[i] = e === 0
+      ? s * m * 2 ** -24
+      : e === 31
+      ? (m ? NaN : s * Infinity)
+      : s * (1 + m / 1024) * 2 ** (e - 15);
   }
   return out;
 }
@@ -247,7 +251,11 @@ function written(a: Float32Array): Float32Array {
 
 Deno.test("TreeAttention (CPU) equals GroupQueryAttention in one-node graphs: fp32, bias and u8 mask", async () => {
   using env = new Environment();
-  const want = await runGraph(env, attentionGraph("gqa", "float32", "bias"), makeCase("float32", "bias"));
+  const want = await runGraph(
+    env,
+    attentionGraph("gqa", "float32", "bias"),
+    makeCase("float32", "bias"),
+  );
   for (const maskType of ["bias", "uint8"] as const) {
     const got = await runGraph(
       env,
@@ -262,7 +270,11 @@ Deno.test("TreeAttention (CPU) equals GroupQueryAttention in one-node graphs: fp
 
 Deno.test("TreeAttention (CPU) fp16 equals fp32 GroupQueryAttention on fp16-representable inputs", async () => {
   using env = new Environment();
-  const want = await runGraph(env, attentionGraph("gqa", "float32", "bias"), makeCase("float32", "bias"));
+  const want = await runGraph(
+    env,
+    attentionGraph("gqa", "float32", "bias"),
+    makeCase("float32", "bias"),
+  );
   const got = await runGraph(
     env,
     attentionGraph("tree", "float16", "uint8"),
@@ -318,7 +330,12 @@ Deno.test({
       const cuda = await runGraph(env, model, makeCase(dtype, "bias"), { cudaDevice: 0 });
       const tol = dtype === "float16" ? 2e-3 : 1e-5;
       assertClose(cuda.output!, cpu.output!, tol, `${dtype} output`);
-      assertClose(written(cuda.present_key!), written(cpu.present_key!), tol, `${dtype} present_key`);
+      assertClose(
+        written(cuda.present_key!),
+        written(cpu.present_key!),
+        tol,
+        `${dtype} present_key`,
+      );
     }
   },
 });
