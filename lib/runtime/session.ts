@@ -531,6 +531,12 @@ export class Session implements Disposable {
     for (const name in fetches) {
       const t = fetches[name] as Tensor;
       const index = this.#checkAgainst(OUTPUT, name, t, "fetches");
+      if (this.#boundOutputs.has(index)) {
+        throw new SpecDecError(
+          `output '${name}' is bound and also given in fetches`,
+          StatusCode.INVALID_ARGUMENT,
+        );
+      }
       descs.push(index, t);
       refs.push(t);
       nOut++;
