@@ -8,6 +8,7 @@ reference.json) and exercises one architecture variant the graph builder claims:
   qwen2         Qwen2ForCausalLM (q/k/v biases), fp16 safetensors
   mistral       MistralForCausalLM (no sliding window), fp32
   llama-hd8     LlamaForCausalLM with head_dim 8 (rotary computed in the graph), fp32
+  llama3-rope   LlamaForCausalLM with Llama 3.1 rope scaling (original context 64), fp32
   gpt2          GPT2LMHeadModel (learned positions, LayerNorm, Conv1D, gelu_new), fp32
 
 reference.json holds the prompt ids, the logits of the last prompt position (fp32 compute
@@ -50,6 +51,12 @@ SPECS = {
     "llama-hd8": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
                   dict(COMMON, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
                        head_dim=8, tie_word_embeddings=True), torch.float32),
+    "llama3-rope": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
+                    dict(COMMON, rope_theta=500000.0, tie_word_embeddings=True,
+                         rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0,
+                                           high_freq_factor=4.0,
+                                           original_max_position_embeddings=64)),
+                    torch.float32),
 }
 
 PROMPT = [1, 17, 42, 99, 7, 200, 13, 64, 5, 128, 31, 77]

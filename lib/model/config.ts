@@ -6,6 +6,20 @@
 
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 
+/** Rotary frequency scaling, as Hugging Face computes the inverse frequencies. */
+export interface RopeScaling {
+  /** `default` (none), `linear` (divide by factor) or `llama3` (Llama 3.1 smooth scaling). */
+  type: "default" | "linear" | "llama3";
+  /** Scaling factor (1 for `default`). */
+  factor: number;
+  /** Llama 3.1: low-frequency factor. */
+  lowFreqFactor: number;
+  /** Llama 3.1: high-frequency factor. */
+  highFreqFactor: number;
+  /** Llama 3.1: pretraining context length. */
+  originalMaxPositionEmbeddings: number;
+}
+
 /** The graph family a checkpoint maps to. */
 export type ModelFamily = "llama" | "gpt2";
 
@@ -35,6 +49,8 @@ export interface ModelConfig {
   normEps: number;
   /** Rotary base (llama family). */
   ropeTheta: number;
+  /** Rotary frequency scaling (llama family): `default`, `linear` or `llama3`. */
+  ropeScaling: RopeScaling;
   /** Whether the LM head shares the embedding matrix. */
   tieWordEmbeddings: boolean;
   /** MLP activation (`silu`, `gelu_new`, ...). */
@@ -144,6 +160,13 @@ export function parseModelConfig(json: unknown, path = "config.json"): ModelConf
       maxPositionEmbeddings: int(c, path, "n_positions"),
       normEps: num(c, path, "layer_norm_epsilon", 1e-5),
       ropeTheta: 0,
+      ropeScaling: {
+        type: "default",
+        factor: 1,
+        lowFreqFactor: 1,
+        highFreqFactor: 1,
+        originalMaxPositionEmbeddings: 0,
+      },
       tieWordEmbeddings: c.tie_word_embeddings !== false,
       hiddenAct: String(c.activation_function ?? "gelu_new"),
     };
@@ -159,18 +182,36 @@ export function parseModelConfig(json: unknown, path = "config.json"): ModelConf
   }
   const headDim = c.head_dim == null ? hiddenSize / numHeads : int(c, path, "head_dim");
   if (!Number.isInteger(headDim)) fail(path, `hidden_size ${hiddenSize} not divisible by heads`);
-  const rope = (c.rope_parameters ?? c.rope_scaling ?? null) as Record<string, unknown> | null;
-  const ropeType = rope && typeof rope === "object" ? (rope.rope_type ?? rope.type) : undefined;
-  if (ropeType !== undefined && ropeType !== "default") {
+  const rope = (c.rope_scaling ?? c.rope_parameters ?? null) as Record<string, unknown> | null;
+  const ropeType = rope && typeof rope === "object"
+    ? (rope.rope_type ?? rope.type ?? "default")
+    : "default";
+  if (ropeType !== "default" && ropeType !== "linear" && ropeType !== "llama3") {
     throw new SpecDecError(
-      `Unsupported rope scaling in ${path}: rope_type "${String(ropeType)}" (supported: default)`,
+      `Unsupported rope scaling in ${path}: rope_type "${
+        String(ropeType)
+      }" (supported: default, linear, llama3)`,
       StatusCode.INVALID_ARGUMENT,
     );
   }
+  const rp = (rope ?? {}) as Record<string, unknown>;
+  const ropeNum = (key: string, fallback: number): number => num(rp, path, key, fallback);
+  const ropeScaling: RopeScaling = {
+    type: ropeType,
+    factor: ropeType === "default" ? 1 : ropeNum("factor", NaN),
+    lowFreqFactor: ropeType === "llama3" ? ropeNum("low_freq_factor", NaN) : 1,
+    highFreqFactor: ropeType === "llama3" ? ropeNum("high_freq_factor", NaN) : 1,
+    originalMaxPositionEmbeddings: ropeType === "llama3"
+      ? ropeNum("original_max_position_embeddings", NaN)
+      : 0,
+  };
   const ropeTheta = typeof c.rope_theta === "number"
     ? c.rope_theta
-    : rope && typeof rope.rope_theta === "number"
-    ? rope.rope_theta
+    : typeof rp.rope_theta === "number"
+    ? rp.rope_theta
+    : c.rope_parameters &&
+        typeof (c.rope_parameters as Record<string, unknown>).rope_theta === "number"
+    ? (c.rope_parameters as Record<string, number>).rope_theta!
     : 10000;
   const act = String(c.hidden_act ?? "silu");
   if (act !== "silu" && act !== "swish") {
@@ -192,6 +233,7 @@ export function parseModelConfig(json: unknown, path = "config.json"): ModelConf
     maxPositionEmbeddings: int(c, path, "max_position_embeddings", 2048),
     normEps: num(c, path, "rms_norm_eps", 1e-6),
     ropeTheta,
+    ropeScaling,
     tieWordEmbeddings: c.tie_word_embeddings === true,
     hiddenAct: act,
   };

@@ -29,7 +29,15 @@ export interface Reference {
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** The random checkpoints made by scripts/make_random_checkpoints.py. */
-export const RANDOM_MODELS = ["llama", "llama-untied", "qwen2", "mistral", "gpt2", "llama-hd8"];
+export const RANDOM_MODELS = [
+  "llama",
+  "llama-untied",
+  "qwen2",
+  "mistral",
+  "gpt2",
+  "llama-hd8",
+  "llama3-rope",
+];
 
 /** Reads `tests/fixtures/random/<name>/reference.json`. */
 export function randomReference(name: string): Reference {

@@ -18,6 +18,15 @@ Deno.test("readModelConfig() normalises every random checkpoint", async () => {
   assertEquals(gpt2.numKvHeads, gpt2.numHeads);
   assertEquals(gpt2.intermediateSize, 4 * gpt2.hiddenSize);
   assertEquals((await readModelConfig(`${RANDOM}mistral`)).tieWordEmbeddings, false);
+  const l3 = await readModelConfig(`${RANDOM}llama3-rope`);
+  assertEquals(l3.ropeScaling, {
+    type: "llama3",
+    factor: 8,
+    lowFreqFactor: 1,
+    highFreqFactor: 4,
+    originalMaxPositionEmbeddings: 64,
+  });
+  assertEquals(l3.ropeTheta, 500000);
 });
 
 Deno.test("readModelConfig() names a missing config.json", async () => {

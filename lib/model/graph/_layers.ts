@@ -6,7 +6,7 @@
 
 import { FloatAttr, type GraphBuilder } from "../onnx/graph_builder.ts";
 import type { BuildOptions, DecoderGraph, WeightSource } from "./decoder_graph.ts";
-import type { ModelConfig } from "../config.ts";
+import type { ModelConfig, RopeScaling } from "../config.ts";
 
 /** A linear layer `y = x W^T + b` over 2-D `x` `[S, in]` with W stored `[out, in]` (or `[in, out]`). */
 export function linear(
@@ -77,10 +77,26 @@ export function rotaryCaches(
   rows: number,
   headDim: number,
   theta: number,
+  scaling?: RopeScaling,
 ): [Float32Array, Float32Array] {
   const half = headDim / 2;
   const invFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  if (scaling && scaling.type === "linear") {
+    for (let i = 0; i < half; i++) invFreq[i] = invFreq[i]! / scaling.factor;
+  } else if (scaling && scaling.type === "llama3") {
+    const { factor, lowFreqFactor: lo, highFreqFactor: hi } = scaling;
+    const old = scaling.originalMaxPositionEmbeddings;
+    for (let i = 0; i < half; i++) {
+      const f = invFreq[i]!;
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen > old / lo) invFreq[i] = f / factor;
+      else if (wavelen >= old / hi) {
+        const smooth = (old / wavelen - lo) / (hi - lo);
+        invFreq[i] = (1 - smooth) * f / factor + smooth * f;
+      }
+    }
+  }
   const cos = new Float32Array(rows * half); // [rows, headDim / 2] f32
   const sin = new Float32Array(rows * half); // [rows, headDim / 2] f32
   for (let p = 0; p < rows; p++) {
