@@ -28,6 +28,8 @@ export interface CausalLMOptions {
   spinning?: boolean;
   /** Attention operator (default `gqa`; `tree` needs the specdec TreeAttention custom op). */
   attention?: AttentionKind;
+  /** Where rotary is applied (default: inside attention when the head width allows). */
+  rotary?: "attention" | "graph";
 }
 
 /**
@@ -117,7 +119,11 @@ export class CausalLM implements LanguageModel, Disposable {
     const weights = await openWeights(dir);
     const build = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
     const attention = options.attention ?? "gqa";
-    const graph = build(config, weights, { maxLength, attention });
+    const graph = build(config, weights, {
+      maxLength,
+      attention,
+      ...(options.rotary ? { rotary: options.rotary } : {}),
+    });
     const session = await openSession(graph.model, {
       threads,
       spinning: options.spinning ?? true,

@@ -39,6 +39,12 @@ export interface BuildOptions {
   maxLength: number;
   /** Attention operator (default `gqa`). */
   attention?: AttentionKind;
+  /**
+   * Where rotary embeddings are applied (llama family): `attention` (GroupQueryAttention's
+   * `do_rotary`, needs head width % 16 == 0) or `graph` (rotate-half before attention).
+   * Default: `attention` when the head width allows it.
+   */
+  rotary?: "attention" | "graph";
   /** Keep weights out of the model bytes, for the session to take by reference (default true). */
   externalWeights?: boolean;
 }

@@ -53,7 +53,7 @@ export function buildLlamaGraph(
   const g = new GraphBuilder(config.modelType);
   const inp = declareDecoderInputs(g);
   // GroupQueryAttention's built-in rotary needs D % 16 == 0; other widths rotate in the graph.
-  const inAttention = D % 16 === 0;
+  const inAttention = D % 16 === 0 && options.rotary !== "graph";
   const [cos, sin] = rotaryCaches(options.maxLength, D, config.ropeTheta, config.ropeScaling);
   const cosName = g.initializer("cos_cache", cos, [options.maxLength, D / 2]);
   const sinName = g.initializer("sin_cache", sin, [options.maxLength, D / 2]);
