@@ -116,11 +116,15 @@ export interface TextTokenizer {
   /** Beginning-of-sequence id, or `undefined`. */
   readonly bosTokenId: number | undefined;
   /**
+   * Encodes text to token ids.
+   *
    * @param text Text to encode.
    * @returns Token ids (no special tokens added).
    */
   encode(text: string): number[];
   /**
+   * Decodes token ids to text.
+   *
    * @param ids Token ids.
    * @returns The decoded text (special tokens skipped).
    */

@@ -41,6 +41,8 @@ export class SpecDecError extends Error {
   readonly code: number;
 
   /**
+   * Creates the error.
+   *
    * @param message What failed, naming the file or parameter.
    * @param code The shim's status code.
    * @param options Standard error options (`cause`).
