@@ -5,7 +5,8 @@
  * Steps: install the npm dependencies pinned in deno.lock; `deno fmt --check`; `deno lint`;
  * `deno check` (all TypeScript: mod.ts, lib/, tests/, bench/, scripts/); native build; C unit
  * tests with CTest (under valgrind memcheck when installed); `deno test` (all
- * `tests/**\/*_test.ts`); `deno doc --lint mod.ts`; `deno publish --dry-run`.
+ * `tests/**\/*_test.ts`); the JSDoc examples (`deno test --doc mod.ts lib/`); `deno doc --lint
+ * mod.ts`; `deno publish --dry-run`.
  *
  * ```sh
  * deno run --allow-run --allow-read --allow-env scripts/test.ts [--only=step,step]
@@ -68,6 +69,10 @@ export function steps(): Step[] {
     {
       name: "test",
       cmd: [deno, "test", "--v8-flags=--expose-gc", ...TEST_PERMISSIONS, "tests/"],
+    },
+    {
+      name: "doctest",
+      cmd: [deno, "test", "--doc", ...TEST_PERMISSIONS, ...existing(["mod.ts", "lib/"])],
     },
     { name: "doc", cmd: [deno, "doc", "--lint", "mod.ts"] },
     { name: "publish", cmd: [deno, "publish", "--dry-run", "--allow-dirty"] },

@@ -49,9 +49,11 @@ function checkCount(value: number | undefined, name: string): void {
  * same time must agree on the global pool options.
  *
  * @example Creating and closing
- * ```ts ignore
+ * ```ts
  * import { Environment } from "./environment.ts";
- * using env = new Environment({ logLevel: 3 });
+ * const env = new Environment({ logLevel: 3 });
+ * env.close();
+ * if (!env.closed) throw new Error("unexpected");
  * ```
  */
 export class Environment implements Disposable {

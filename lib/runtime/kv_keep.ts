@@ -39,10 +39,12 @@ function checkInt(value: number, name: string, min: number): void {
  * @throws {SpecDecError} If the native check disagrees (it re-validates everything).
  *
  * @example Keeping slots 5 and 7 after a prefix of 4
- * ```ts ignore
+ * ```ts
  * import { kvKeep } from "./kv_keep.ts";
  * const k = new Float32Array(2 * 16 * 8); // [2 rows, 16 slots, 8 elems] f32
+ * k[7 * 8] = 1; // row 0, slot 7
  * kvKeep([k], { rows: 2, maxLength: 16, rowElems: 8 }, [5, 7], 4);
+ * if (k[5 * 8] !== 1) throw new Error("slot 7 should now be at slot 5");
  * ```
  */
 export function kvKeep(

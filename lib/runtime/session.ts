@@ -167,15 +167,17 @@ function makeOptions(
  * Runtime writes the new entries in place). One run at a time per session.
  *
  * @example Running a model
- * ```ts ignore
+ * ```ts
  * import { Environment, Session, tensor } from "../../mod.ts";
  * using env = new Environment();
  * using session = await Session.fromFile(env, "tests/fixtures/onnx/basic.onnx");
- * const sum = tensor("float32", [1, 4]);
- * await session.run(
- *   { x: tensor("float32", [1, 4]), bias: tensor("float32", [4]), ids: tensor("int64", [1]) },
- *   { sum },
- * );
+ * const sum = tensor("float32", [1, 4]); // [n, 4] f32, written in place
+ * await session.run({
+ *   x: tensor("float32", [1, 4], new Float32Array([1, 2, 3, 4])),
+ *   bias: tensor("float32", [4], new Float32Array([10, 10, 10, 10])),
+ *   ids: tensor("int64", [1]),
+ * }, { sum });
+ * if (sum.data[3] !== 14) throw new Error("unexpected");
  * ```
  */
 export class Session implements Disposable {
