@@ -19,8 +19,14 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { renderReport } from "./report_markdown.ts";
 import { renderCharts } from "./report_svg.ts";
-import type { BenchmarkResults, PeerResults, PromptKind } from "./report_model.ts";
-import { type BenchConfig, type BenchPrompt, measureCost, runBenchmark } from "./report_runner.ts";
+import type { BenchmarkResults, PeerResults, PromptKind, ThreadProbe } from "./report_model.ts";
+import {
+  type BenchConfig,
+  type BenchPrompt,
+  measureCost,
+  probeSpeed,
+  runBenchmark,
+} from "./report_runner.ts";
 import { loadModelParts } from "../lib/cli/_load_models.ts";
 import { readPromptFixtures } from "./report_prompts.ts";
 import { ProgressBar } from "../lib/cli/progress_bar.ts";
@@ -218,6 +224,58 @@ async function runPeers(
   }
 }
 
+/**
+ * Tries 1 thread, all cores with spinning, all cores without, on a short
+ * greedy generation; returns the setting with the fastest autoregressive
+ * decoding (draft-target breaks near-ties) and every measurement.
+ */
+async function probeThreads(
+  options: Options,
+  text: string,
+  stage: <T>(label: string, work: () => Promise<T>) => Promise<T>,
+): Promise<{ threads: number; spinning: boolean; probe: ThreadProbe[] }> {
+  const cores = navigator.hardwareConcurrency;
+  const settings = cores > 1
+    ? [{ threads: 1, spinning: false }, { threads: cores, spinning: true }, {
+      threads: cores,
+      spinning: false,
+    }]
+    : [{ threads: 1, spinning: false }];
+  const probe: ThreadProbe[] = [];
+  for (const setting of settings) {
+    const quiet = <T>(_label: string, work: () => Promise<T>): Promise<T> => work();
+    const label = `probing ${setting.threads} thread(s), spinning ${
+      setting.spinning ? "on" : "off"
+    }`;
+    const speeds = await stage(label, async () => {
+      const parts = await loadModelParts({
+        model: options.target,
+        draft: options.draft,
+        ...setting,
+      }, quiet);
+      try {
+        const ids = parts.tokenizer.encode(text);
+        const models = { target: parts.target, draft: parts.draft!, tokenizer: parts.tokenizer };
+        return await probeSpeed(models, ids, HEADLINE_K, options.quick ? 24 : 48);
+      } finally {
+        parts.close?.();
+      }
+    });
+    probe.push({
+      ...setting,
+      arTokensPerSecond: speeds.ar,
+      speculativeTokensPerSecond: speeds.speculative,
+    });
+  }
+  const best = probe.reduce((a, b) => {
+    const near = Math.abs(a.arTokensPerSecond - b.arTokensPerSecond) <=
+      0.03 * Math.max(a.arTokensPerSecond, b.arTokensPerSecond);
+    if (near) return b.speculativeTokensPerSecond > a.speculativeTokensPerSecond ? b : a;
+    return b.arTokensPerSecond > a.arTokensPerSecond ? b : a;
+  });
+  return { threads: best.threads, spinning: best.spinning, probe };
+}
+
 async function writeOutputs(
   results: BenchmarkResults,
   out: string,
@@ -262,7 +320,6 @@ async function main(): Promise<number> {
   if (!hasHeads) {
     await stderr(`notice: no Medusa heads at ${options.medusa}; Medusa rows are skipped\n`);
   }
-  const threads = options.threads ?? navigator.hardwareConcurrency;
   const sink = { write: stderr, isTerminal: Deno.stderr.isTerminal() };
   const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
     new ProgressBar(label, sink).wrap(work);
@@ -281,8 +338,17 @@ async function main(): Promise<number> {
     }));
   }
   const chosen = [...raw.filter((p) => p.kind === "code").slice(0, codeN), ...prose];
+  const probed = options.threads === undefined
+    ? await probeThreads(options, chosen[0]!.text, stage)
+    : { threads: options.threads, spinning: true, probe: [] as ThreadProbe[] };
+  const threads = probed.threads;
 
-  const request = { model: options.target, draft: options.draft, threads };
+  const request = {
+    model: options.target,
+    draft: options.draft,
+    threads,
+    spinning: probed.spinning,
+  };
   const parts = await loadModelParts(
     hasHeads ? { ...request, medusa: options.medusa } : request,
     stage,
@@ -305,6 +371,7 @@ async function main(): Promise<number> {
     const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, ...trees])];
     const date = new Date().toISOString();
     const machineInfo = await machine(threads);
+    machineInfo.spinning = probed.spinning;
     const cost = await stage(
       "timing single forwards (c, V)",
       () => measureCost(models, prompts[0]!.ids, verifySizes, options.quick ? 5 : 9),
@@ -342,6 +409,7 @@ async function main(): Promise<number> {
       settings: {
         maxNewTokens: options.maxNewTokens,
         repeats: options.repeats,
+        ...(probed.probe.length > 0 ? { threadProbe: probed.probe } : {}),
         prompts: prompts.map((p) => ({ id: p.id, kind: p.kind, promptTokens: p.ids.length })),
         headlineK: HEADLINE_K,
         ...(parts.heads !== undefined ? { headlineTree: HEADLINE_TREE } : {}),

@@ -55,14 +55,16 @@ export function renderReport(results: BenchmarkResults): string {
   md.push("");
   md.push(
     `- Machine: ${results.machine.cpuModel}, ${results.machine.cores} cores, ${results.machine.os}; ` +
-      `ONNX Runtime ${results.machine.ortVersion} (${results.machine.threads} intra-op threads); Deno ${results.machine.deno}`,
+      `ONNX Runtime ${results.machine.ortVersion} (${results.machine.threads} intra-op thread${
+        results.machine.threads === 1 ? "" : "s"
+      }); Deno ${results.machine.deno}`,
   );
   md.push(
-    `- Load average at start: ${results.machine.loadAverage.map((l) => l.toFixed(2)).join(", ")} ` +
+    `- Load average at start: ${results.machine.loadAverage.map((l) => l.toFixed(2)).join(", ")}` +
       (results.machine.loadAverageEnd !== undefined
-        ? `, at the end: ${results.machine.loadAverageEnd.map((l) => l.toFixed(2)).join(", ")} `
+        ? `; at the end: ${results.machine.loadAverageEnd.map((l) => l.toFixed(2)).join(", ")}`
         : "") +
-      "(1/5/15 min; above the core count means other work was sharing the CPU and slowed every method)",
+      " (1/5/15 min; above the core count means other work was sharing the CPU and slowed every method)",
   );
   md.push(
     `- Checkpoints: target \`${results.checkpoints.target}\`, draft \`${results.checkpoints.draft}\`` +
@@ -79,6 +81,7 @@ export function renderReport(results: BenchmarkResults): string {
   );
   md.push("");
 
+  md.push(...threadProbe(results));
   md.push("## Headline (greedy, code prompts)");
   md.push("");
   md.push(...headline(results, 0));
@@ -118,6 +121,33 @@ export function renderReport(results: BenchmarkResults): string {
   md.push(...goals(results));
   md.push("");
   return md.join("\n");
+}
+
+function threadProbe(results: BenchmarkResults): string[] {
+  const probe = results.settings.threadProbe;
+  if (probe === undefined || probe.length === 0) return [];
+  const out = [
+    "Runtime settings probed first (one short greedy generation each on the first code prompt); " +
+    `every run below used ${results.machine.threads} intra-op thread${
+      results.machine.threads === 1 ? "" : "s"
+    }` +
+    (results.machine.spinning !== undefined
+      ? `, spinning ${results.machine.spinning ? "on" : "off"}`
+      : "") +
+    ", the fastest autoregressive setting:",
+    "",
+    "| Threads | Spinning | Autoregressive tok/s | Draft-target tok/s |",
+    "|---:|---|---:|---:|",
+  ];
+  for (const p of probe) {
+    out.push(
+      `| ${p.threads} | ${p.spinning ? "on" : "off"} | ${p.arTokensPerSecond.toFixed(1)} | ${
+        p.speculativeTokensPerSecond.toFixed(1)
+      } |`,
+    );
+  }
+  out.push("");
+  return out;
 }
 
 function headlineFilters(results: BenchmarkResults, temperature: number): [string, RunFilter][] {

@@ -88,6 +88,18 @@ export interface PeerResults {
   runs: PeerRun[];
 }
 
+/** One runtime setting tried by the thread probe. */
+export interface ThreadProbe {
+  /** Intra-op threads. */
+  threads: number;
+  /** Thread spinning. */
+  spinning: boolean;
+  /** Autoregressive tokens/s. */
+  arTokensPerSecond: number;
+  /** Draft-target (headline K) tokens/s. */
+  speculativeTokensPerSecond: number;
+}
+
 /** Timings of single forwards, from which c and V(g) come. */
 export interface CostModel {
   /** Fastest (of the repetitions) ms of a 1-token target forward at the benchmark's context length. */
@@ -126,6 +138,8 @@ export interface BenchmarkResults {
     loadAverageEnd?: number[];
     /** ONNX Runtime intra-op threads used by our sessions. */
     threads: number;
+    /** Whether idle ONNX Runtime threads spin (`session.intra_op.allow_spinning`). */
+    spinning?: boolean;
   };
   /** Checkpoint folders (relative to the repository). */
   checkpoints: { target: string; draft: string; medusa?: string };
@@ -137,6 +151,11 @@ export interface BenchmarkResults {
     repeats?: number;
     /** Prompts used. */
     prompts: { id: string; kind: PromptKind; promptTokens: number }[];
+    /**
+     * The runtime settings tried before the runs (one short greedy generation
+     * each); the one with the fastest autoregressive decoding was used.
+     */
+    threadProbe?: ThreadProbe[];
     /** K of the headline draft-target row. */
     headlineK: number;
     /** Tree size of the headline Medusa row. */

@@ -177,6 +177,40 @@ function makeDecoder(
   }
 }
 
+/**
+ * Throughput of autoregressive and draft-target (constant K) decoding of one
+ * prompt, fastest of two greedy generations each after a warm-up: how the
+ * thread probe compares runtime settings.
+ *
+ * @param models Models loaded with the setting under test.
+ * @param prompt Prompt token ids.
+ * @param k Draft-target K.
+ * @param maxNewTokens Tokens per generation.
+ * @returns Tokens/s of both methods.
+ */
+export async function probeSpeed(
+  models: BenchModels,
+  prompt: number[],
+  k: number,
+  maxNewTokens: number,
+): Promise<{ ar: number; speculative: number }> {
+  const speed = async (d: Decoder): Promise<number> => {
+    await d.generate(prompt, { maxNewTokens: 4 });
+    let best = 0;
+    for (let i = 0; i < 2; i++) {
+      best = Math.max(best, (await d.generate(prompt)).metrics.tokensPerSecond);
+    }
+    return best;
+  };
+  const ar = await speed(
+    makeDecoder(models, { method: "ar", temperature: 0, kinds: [] }, maxNewTokens, 0),
+  );
+  const speculative = await speed(
+    makeDecoder(models, { method: "speculative", k, temperature: 0, kinds: [] }, maxNewTokens, 0),
+  );
+  return { ar, speculative };
+}
+
 /** Steps that checked position i+1: it was offered and every earlier position accepted. */
 function checkedPositions(m: DecodeMetrics): number[] {
   return m.draftedPerPosition.map((d, i) =>

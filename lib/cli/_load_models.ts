@@ -19,6 +19,7 @@ export async function loadModelParts(
 ): Promise<ModelParts> {
   const options: CausalLMOptions = {};
   if (request.threads !== undefined) options.threads = request.threads;
+  if (request.spinning !== undefined) options.spinning = request.spinning;
   if (request.maxLength !== undefined) options.maxLength = request.maxLength;
   const opened: { close(): void }[] = [];
   const closeAll = (): void => {

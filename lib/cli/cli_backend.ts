@@ -20,6 +20,8 @@ export interface LoadRequest {
   medusa?: string;
   /** ONNX Runtime intra-op threads; absent: the runtime's default. */
   threads?: number;
+  /** Let idle ONNX Runtime threads spin between runs; absent: the runtime's default. */
+  spinning?: boolean;
   /** KV cache capacity in tokens (prompt + generation + speculation); absent: the model's context. */
   maxLength?: number;
 }
