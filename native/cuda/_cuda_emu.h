@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 #include <limits>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #define __launch_bounds__(n)
 #define __shared__ static
 #define SD_DYNAMIC_SHARED(T, name) T *name = static_cast<T *>(sd_emu::dynamic_shared())
+#define __align__(n)
 
 struct dim3 {
   unsigned x, y, z;
@@ -62,6 +64,7 @@ namespace sd_emu {
 
 void *dynamic_shared();
 void sync_block();
+void sync_warp();
 float shfl_xor(float v, int lane_mask);
 
 /* Runs fn() on every thread of every block of the grid; blocks one at a time. */
@@ -74,5 +77,88 @@ inline float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
   (void)mask;
   return sd_emu::shfl_xor(v, lane_mask);
 }
+
+/*
+ * WMMA on the host: every lane of a warp holds the whole 16 x 16 tile (the real per-lane layout
+ * is unspecified, and the kernels never touch fragment elements directly). Each collective call
+ * is bracketed by warp barriers, as the hardware executes it warp-synchronously; stores are done
+ * by lane 0 only.
+ */
+namespace nvcuda {
+namespace wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+  float x[16][16]; /* logical [row][col] */
+};
+
+inline float emu_value(float v) { return v; }
+inline float emu_value(__half v) { return __half2float(v); }
+
+template <typename Use, typename T, typename Layout>
+void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout> &f, const T *p, unsigned ldm) {
+  sd_emu::sync_warp();
+  const bool col = std::is_same<Layout, col_major>::value;
+  for (int r = 0; r < 16; r++) {
+    for (int c = 0; c < 16; c++) f.x[r][c] = emu_value(col ? p[c * ldm + r] : p[r * ldm + c]);
+  }
+  sd_emu::sync_warp();
+}
+
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const float *p,
+                             unsigned ldm, layout_t layout) {
+  sd_emu::sync_warp();
+  for (int r = 0; r < 16; r++) {
+    for (int c = 0; c < 16; c++) {
+      f.x[r][c] = layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
+    }
+  }
+  sd_emu::sync_warp();
+}
+
+inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 16, 16, float> &f,
+                              unsigned ldm, layout_t layout) {
+  sd_emu::sync_warp();
+  if (threadIdx.x % 32 == 0) {
+    for (int r = 0; r < 16; r++) {
+      for (int c = 0; c < 16; c++) {
+        (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r][c];
+      }
+    }
+  }
+  sd_emu::sync_warp();
+}
+
+inline void fill_fragment(fragment<accumulator, 16, 16, 16, float> &f, float v) {
+  for (int r = 0; r < 16; r++) {
+    for (int c = 0; c < 16; c++) f.x[r][c] = v;
+  }
+}
+
+template <typename A, typename B>
+void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const A &a, const B &b,
+              const fragment<accumulator, 16, 16, 16, float> &c) {
+  sd_emu::sync_warp();
+  float out[16][16];
+  for (int r = 0; r < 16; r++) {
+    for (int n = 0; n < 16; n++) {
+      float acc = c.x[r][n];
+      for (int k = 0; k < 16; k++) acc += a.x[r][k] * b.x[k][n]; /* fp16 products are exact */
+      out[r][n] = acc;
+    }
+  }
+  memcpy(d.x, out, sizeof out);
+  sd_emu::sync_warp();
+}
+
+}  // namespace wmma
+}  // namespace nvcuda
 
 #endif /* SPECDEC_CUDA_EMU_H */

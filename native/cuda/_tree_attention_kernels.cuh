@@ -15,7 +15,8 @@
 
 #ifdef __CUDACC__
 #include <cuda_fp16.h>
-#define SD_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#include <mma.h>
+#define SD_DYNAMIC_SHARED(T, name) extern __shared__ __align__(128) T name[]
 #endif
 
 #include "tree_attention_cuda.h"
@@ -277,6 +278,197 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
   }
 }
 
+/*
+ * Step 3 with tensor cores (fp16 storage, head size 64 or 128): same blocks, same online
+ * softmax and same partial outputs as attention_split, with both products on WMMA 16x16x16
+ * tiles (fp16 inputs, fp32 accumulation):
+ *   scores [QT, TC_KT] = Q K^T, where the rotated query is split into fp16 hi + lo parts so that
+ *     the scores keep about 22 bits of the fp32 query (two MMAs per step);
+ *   O [QT, D] += P V, with P rounded to fp16 (the row sums l add the same rounded values).
+ * 8 warps: warp w computes score tiles w, w + 8, ... then output tiles w, w + 8, ...; softmax runs
+ * on TPR = 256 / QT threads per query row. O lives in shared memory (fp32) between tiles, so
+ * rows are rescaled by alpha there. KV tiles are copied raw (16-byte vectors) into shared memory.
+ */
+constexpr int TC_KT = 64; /* KV rows per tensor-core tile */
+
+template <int D, int QT>
+struct TcLayout {
+  static constexpr int DH = D + 8;      /* half row stride of q_hi, q_lo, ks, vs */
+  static constexpr int PH = TC_KT + 8;  /* half row stride of ps */
+  static constexpr int SP = TC_KT + 4;  /* float row stride of sc */
+  static constexpr int OP = D + 4;      /* float row stride of os */
+  static constexpr size_t bytes = (size_t)2 * QT * DH * 2 + (size_t)2 * TC_KT * DH * 2 +
+                                  (size_t)QT * PH * 2 + (size_t)QT * SP * 4 + (size_t)QT * OP * 4;
+};
+
+template <int D, int QT>
+__global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
+  using namespace nvcuda;
+  using Lay = TcLayout<D, QT>;
+  constexpr int NT = 256, NW = NT / 32;
+  constexpr int TPR = NT / QT;       /* softmax threads per query row: 16 or 4 */
+  constexpr int CPR = TC_KT / TPR;   /* score columns per softmax thread */
+  constexpr int DH = Lay::DH, PH = Lay::PH, SP = Lay::SP, OP = Lay::OP;
+  static_assert(QT % 16 == 0 && D % 16 == 0 && 32 % TPR == 0 && D % TPR == 0, "tile shape");
+
+  SD_DYNAMIC_SHARED(float, smem);
+  __half *q_hi = reinterpret_cast<__half *>(smem); /* [QT, DH] rotated query, fp16 high part */
+  __half *q_lo = q_hi + QT * DH;                    /* [QT, DH] fp16 of (query - high part) */
+  __half *ks = q_lo + QT * DH;                      /* [TC_KT, DH] key tile */
+  __half *vs = ks + TC_KT * DH;                     /* [TC_KT, DH] value tile */
+  __half *ps = vs + TC_KT * DH;                     /* [QT, PH] probabilities, fp16 */
+  float *sc = reinterpret_cast<float *>(ps + QT * PH); /* [QT, SP] scores */
+  float *os = sc + QT * SP;                            /* [QT, OP] running output */
+  __shared__ unsigned long long mask_bits[QT];
+
+  const int split = blockIdx.x, bg = blockIdx.y, qtile = blockIdx.z;
+  const int b = bg / p.Hkv, g = bg % p.Hkv;
+  const int S = p.S, G = p.G;
+  const int P = p.past_lens[b];
+  const int total = P + S;
+  const int row_begin = split * p.rows_per_split;
+  const int row_end = sd_min(total, row_begin + p.rows_per_split);
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int r_local = tid / TPR, lane = tid % TPR;
+  const int r = qtile * QT + r_local;
+  const bool row_valid = r < p.R;
+
+  for (int e = tid; e < QT * D; e += NT) {
+    const int rl = e / D, d = e % D;
+    const int rr = qtile * QT + rl;
+    float x = 0.0f;
+    if (rr < p.R) {
+      const int i = rr / G, h = g * G + rr % G;
+      const __half *qrow =
+          static_cast<const __half *>(p.query) + ((size_t)b * S + i) * p.q_tok + (size_t)h * D;
+      x = p.rot_half > 0 ? rotated(qrow, d, p, position_of(p, b, i, P)) : to_f(qrow[d]);
+    }
+    const __half hi = __float2half_rn(x);
+    q_hi[rl * DH + d] = hi;
+    q_lo[rl * DH + d] = __float2half_rn(x - __half2float(hi));
+  }
+  for (int rl = tid; rl < QT; rl += NT) {
+    const int rr = qtile * QT + rl;
+    unsigned long long bits = 0ull;
+    if (rr < p.R) {
+      const int i = rr / G;
+      if (p.tree_mask != nullptr) {
+        const uint8_t *mrow = p.tree_mask + (size_t)b * p.mask_batch_stride + (size_t)i * S;
+        for (int j = 0; j < S; j++) bits |= (mrow[j] != 0 ? 1ull : 0ull) << j;
+      } else if (p.attention_bias != nullptr) {
+        const __half *brow = static_cast<const __half *>(p.attention_bias) +
+                             (size_t)b * p.bias_batch_stride + (size_t)i * p.bias_len + P;
+        for (int j = 0; j < S; j++) bits |= (to_f(brow[j]) > SD_TA_BIAS_MASKED ? 1ull : 0ull) << j;
+      } else {
+        bits = i == 63 ? ~0ull : ((1ull << (i + 1)) - 1ull);
+      }
+    }
+    mask_bits[rl] = bits;
+  }
+  for (int e = tid; e < QT * OP; e += NT) os[e] = 0.0f;
+  __syncthreads();
+
+  const unsigned long long bits = mask_bits[r_local];
+  const float scale = p.scale;
+  float m = -INFINITY, l = 0.0f;
+  const __half *kcache = static_cast<const __half *>(p.present_key) + (size_t)bg * p.L * D;
+  const __half *vcache = static_cast<const __half *>(p.present_value) + (size_t)bg * p.L * D;
+  for (int t0 = row_begin; t0 < row_end; t0 += TC_KT) {
+    const int nrows = sd_min(TC_KT, row_end - t0);
+    const uint4 *ksrc = reinterpret_cast<const uint4 *>(kcache + (size_t)t0 * D);
+    const uint4 *vsrc = reinterpret_cast<const uint4 *>(vcache + (size_t)t0 * D);
+    for (int e = tid; e < TC_KT * D / 8; e += NT) { /* 8 halves per 16-byte vector */
+      const int rr = e / (D / 8), c8 = e % (D / 8);
+      uint4 kv = {0u, 0u, 0u, 0u}, vv = {0u, 0u, 0u, 0u};
+      if (rr < nrows) {
+        kv = ksrc[e];
+        vv = vsrc[e];
+      }
+      *reinterpret_cast<uint4 *>(ks + rr * DH + c8 * 8) = kv;
+      *reinterpret_cast<uint4 *>(vs + rr * DH + c8 * 8) = vv;
+    }
+    __syncthreads();
+
+    for (int tile = warp; tile < (QT / 16) * (TC_KT / 16); tile += NW) {
+      const int ti = tile / (TC_KT / 16), tj = tile % (TC_KT / 16);
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.0f);
+      for (int kk = 0; kk < D / 16; kk++) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a_hi, a_lo;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> kt; /* K^T */
+        wmma::load_matrix_sync(a_hi, q_hi + ti * 16 * DH + kk * 16, DH);
+        wmma::load_matrix_sync(a_lo, q_lo + ti * 16 * DH + kk * 16, DH);
+        wmma::load_matrix_sync(kt, ks + tj * 16 * DH + kk * 16, DH);
+        wmma::mma_sync(acc, a_hi, kt, acc);
+        wmma::mma_sync(acc, a_lo, kt, acc);
+      }
+      wmma::store_matrix_sync(sc + ti * 16 * SP + tj * 16, acc, SP, wmma::mem_row_major);
+    }
+    __syncthreads();
+
+    float s[CPR];
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < CPR; k++) {
+      const int c = lane + TPR * k;
+      const int t = t0 + c;
+      const bool visible = row_valid && c < nrows && (t < P || ((bits >> (t - P)) & 1ull) != 0);
+      s[k] = visible ? sc[r_local * SP + c] * scale : -INFINITY;
+      tile_max = fmaxf(tile_max, s[k]);
+    }
+#pragma unroll
+    for (int off = TPR / 2; off > 0; off /= 2) {
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, off));
+    }
+    const float m_new = fmaxf(m, tile_max);
+    const float alpha = m == -INFINITY ? (m_new == -INFINITY ? 1.0f : 0.0f) : __expf(m - m_new);
+    float tile_sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < CPR; k++) {
+      const __half ph = __float2half_rn(s[k] == -INFINITY ? 0.0f : __expf(s[k] - m_new));
+      ps[r_local * PH + lane + TPR * k] = ph;
+      tile_sum += __half2float(ph);
+    }
+#pragma unroll
+    for (int off = TPR / 2; off > 0; off /= 2) {
+      tile_sum += __shfl_xor_sync(0xffffffffu, tile_sum, off);
+    }
+    l = l * alpha + tile_sum;
+    m = m_new;
+    for (int d = lane; d < D; d += TPR) os[r_local * OP + d] *= alpha;
+    __syncthreads();
+
+    for (int tile = warp; tile < (QT / 16) * (D / 16); tile += NW) {
+      const int ti = tile / (D / 16), tn = tile % (D / 16);
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::load_matrix_sync(acc, os + ti * 16 * OP + tn * 16, OP, wmma::mem_row_major);
+      for (int kk = 0; kk < TC_KT / 16; kk++) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> pa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> vb;
+        wmma::load_matrix_sync(pa, ps + ti * 16 * PH + kk * 16, PH);
+        wmma::load_matrix_sync(vb, vs + kk * 16 * DH + tn * 16, DH);
+        wmma::mma_sync(acc, pa, vb, acc);
+      }
+      wmma::store_matrix_sync(os + ti * 16 * OP + tn * 16, acc, OP, wmma::mem_row_major);
+    }
+    __syncthreads();
+  }
+
+  for (int e = tid; e < QT * D; e += NT) {
+    const int rl = e / D, d = e % D;
+    const int rr = qtile * QT + rl;
+    if (rr < p.R) {
+      const size_t prow = ((size_t)bg * p.splits + split) * p.R_pad + rr;
+      p.part_o[prow * D + d] = os[rl * OP + d];
+    }
+  }
+  if (row_valid && lane == 0) {
+    const size_t prow = ((size_t)bg * p.splits + split) * p.R_pad + r;
+    p.part_ml[prow * 2] = m;
+    p.part_ml[prow * 2 + 1] = l;
+  }
+}
+
 /* Step 4: grid (B * S * H), block min(D, 256) threads; merges the splits of one output row. */
 template <typename T>
 __global__ void attention_combine(TaParams p, int D) {
@@ -341,6 +533,8 @@ __global__ void kv_compact(CompactParams p) {
 /* ---- launch planning (host, pure) -------------------------------------------------------- */
 
 struct Plan {
+  bool tc;    /* tensor-core kernel (fp16, head size 64 or 128) */
+  int kt;     /* KV rows per tile */
   int qt, tpr, qtiles, R, R_pad, splits, rows_per_split;
   size_t workspace_bytes;
   size_t smem_bytes;
@@ -350,22 +544,35 @@ bool head_dim_supported(int d) {
   return d == 32 || d == 64 || d == 80 || d == 96 || d == 128 || d == 256;
 }
 
-Plan make_plan(const sd_ta_shape *s, const int32_t *past_lens, int sm_count) {
+/*
+ * Launch plan. allow_tc: use the tensor-core kernel where it applies (fp16, head size 64/128);
+ * false keeps the CUDA-core kernel (tests run both).
+ */
+Plan make_plan(const sd_ta_shape *s, const int32_t *past_lens, int sm_count, bool allow_tc = true) {
   Plan plan{};
   const int G = s->num_heads / s->kv_num_heads;
+  const int D = s->head_dim;
   plan.R = s->seq_len * G;
-  if (plan.R <= 16) {
-    plan.qt = 16, plan.tpr = 8;
-  } else if (plan.R <= 32) {
-    plan.qt = 32, plan.tpr = 8;
+  plan.tc = allow_tc && s->dtype == SD_TA_F16 && (D == 64 || D == 128);
+  if (plan.tc) {
+    plan.kt = TC_KT;
+    plan.qt = plan.R <= 16 ? 16 : 64;
+    plan.tpr = 256 / plan.qt;
   } else {
-    plan.qt = 64, plan.tpr = 4;
+    plan.kt = KT;
+    if (plan.R <= 16) {
+      plan.qt = 16, plan.tpr = 8;
+    } else if (plan.R <= 32) {
+      plan.qt = 32, plan.tpr = 8;
+    } else {
+      plan.qt = 64, plan.tpr = 4;
+    }
   }
   plan.qtiles = (plan.R + plan.qt - 1) / plan.qt;
   plan.R_pad = plan.qtiles * plan.qt;
   int max_total = 0;
   for (int b = 0; b < s->batch; b++) max_total = sd_max(max_total, past_lens[b] + s->seq_len);
-  const int tiles = (max_total + KT - 1) / KT;
+  const int tiles = (max_total + plan.kt - 1) / plan.kt;
   const long long base_blocks = (long long)s->batch * s->kv_num_heads * plan.qtiles;
   const long long target_blocks = 4LL * (sm_count > 0 ? sm_count : 1) * (plan.qt == 16 ? 2 : 1);
   long long splits = (target_blocks + base_blocks - 1) / base_blocks;
@@ -373,18 +580,32 @@ Plan make_plan(const sd_ta_shape *s, const int32_t *past_lens, int sm_count) {
   if (splits > MAX_SPLITS) splits = MAX_SPLITS;
   if (splits < 1) splits = 1;
   const int tiles_per_split = (int)((tiles + splits - 1) / splits);
-  plan.rows_per_split = tiles_per_split * KT;
+  plan.rows_per_split = tiles_per_split * plan.kt;
   plan.splits = (tiles + tiles_per_split - 1) / tiles_per_split;
   const size_t rows = (size_t)s->batch * s->kv_num_heads * plan.splits * plan.R_pad;
-  plan.workspace_bytes = rows * (size_t)(s->head_dim + 2) * sizeof(float);
-  plan.smem_bytes =
-      ((size_t)(plan.qt + 2 * KT) * (s->head_dim + 1) + (size_t)plan.qt * (KT + 1)) * sizeof(float);
+  plan.workspace_bytes = rows * (size_t)(D + 2) * sizeof(float);
+  if (plan.tc) {
+    plan.smem_bytes = D == 64 ? (plan.qt == 16 ? TcLayout<64, 16>::bytes : TcLayout<64, 64>::bytes)
+                              : (plan.qt == 16 ? TcLayout<128, 16>::bytes : TcLayout<128, 64>::bytes);
+  } else {
+    plan.smem_bytes =
+        ((size_t)(plan.qt + 2 * KT) * (D + 1) + (size_t)plan.qt * (KT + 1)) * sizeof(float);
+  }
   return plan;
 }
 
-/* The split kernel instantiation of a plan (head_dim must be supported). */
+/* The split kernel instantiation of a plan (head_dim must be supported); *threads per block. */
 template <typename T>
-void (*pick_split_kernel(int head_dim, int qt, int *threads))(TaParams) {
+void (*pick_split_kernel(const Plan &plan, int head_dim, int *threads))(TaParams) {
+  if (plan.tc) {
+    *threads = 256;
+    if (head_dim == 64) return plan.qt == 16 ? attention_split_tc<64, 16> : attention_split_tc<64, 64>;
+    if (head_dim == 128) {
+      return plan.qt == 16 ? attention_split_tc<128, 16> : attention_split_tc<128, 64>;
+    }
+    return nullptr;
+  }
+  const int qt = plan.qt;
   *threads = qt == 64 ? 64 * 4 : qt * 8;
 #define SD_PICK(DIM)                                            \
   if (head_dim == DIM) {                                        \

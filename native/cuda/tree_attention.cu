@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "specdec.h"
@@ -93,8 +94,8 @@ cudaError_t launch_all(const TaParams &p, const Plan &plan, const sd_ta_shape *s
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
   int threads = 0;
-  void (*split)(TaParams) = f16 ? pick_split_kernel<__half>(D, plan.qt, &threads)
-                                : pick_split_kernel<float>(D, plan.qt, &threads);
+  void (*split)(TaParams) = f16 ? pick_split_kernel<__half>(plan, D, &threads)
+                                : pick_split_kernel<float>(plan, D, &threads);
   if (split == nullptr) return cudaErrorInvalidValue;
   e = cudaFuncSetAttribute(split, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            (int)plan.smem_bytes);
@@ -115,6 +116,9 @@ cudaError_t launch_all(const TaParams &p, const Plan &plan, const sd_ta_shape *s
 }
 
 bool aligned16(const void *ptr) { return ((uintptr_t)ptr & 15u) == 0; }
+
+/* SPECDEC_CUDA_NO_TENSOR_CORES set (to anything): fp16 uses the CUDA-core kernel too. */
+bool tensor_cores_allowed() { return getenv("SPECDEC_CUDA_NO_TENSOR_CORES") == nullptr; }
 
 }  // namespace
 
@@ -167,7 +171,7 @@ int sd_cuda_tree_attention_workspace(const sd_ta_shape *shape, const int32_t *pa
   int sms = 0;
   status = sm_count_of_current(&sms, err, err_cap);
   if (status != SD_OK) return status;
-  *bytes = make_plan(shape, past_lens, sms).workspace_bytes;
+  *bytes = make_plan(shape, past_lens, sms, tensor_cores_allowed()).workspace_bytes;
   return SD_OK;
 }
 
@@ -187,7 +191,7 @@ int sd_cuda_tree_attention(const sd_ta_shape *shape, const int32_t *past_lens,
   int sms = 0;
   status = sm_count_of_current(&sms, err, err_cap);
   if (status != SD_OK) return status;
-  const Plan plan = make_plan(s, past_lens, sms);
+  const Plan plan = make_plan(s, past_lens, sms, tensor_cores_allowed());
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
 
   void *ws = workspace;

@@ -14,6 +14,7 @@
  * Output is markdown. Exit codes: 0 all passed, 1 a check failed, 2 usage or CUDA error,
  * 77 no CUDA device (skipped: the machine has no GPU or no driver).
  */
+#define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -336,13 +337,20 @@ static void check_attention(int quick) {
       {1, 64, 32, 8, 128, 4000, 128, F16, BATCH_MASKS, 0, 1},
   };
   printf("\n## Tree attention: CUDA vs CPU reference\n\n");
-  printf("| # | tree | dtype | B | S | P | heads (q/kv) | head | rotary | KV | inputs | max abs err (out) "
-         "| max abs err (new K) | other slots | result |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf("| # | tree | dtype | kernel | B | S | P | heads (q/kv) | head | rotary | KV | inputs "
+         "| max abs err (out) | max abs err (new K) | other slots | result |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   const size_t n = sizeof cases / sizeof cases[0];
-  for (size_t x = 0; x < n; x++) {
+  for (size_t run = 0; run < 2 * n; run++) {
+    /* fp16 with head size 64/128 runs twice: tensor-core kernel, then the CUDA-core one */
+    const size_t x = run % n;
+    const int cuda_cores = run >= n;
     const tcase *c = &cases[x];
+    const int tc_eligible = c->dtype == F16 && (c->D == 64 || c->D == 128);
+    if (cuda_cores && !tc_eligible) continue;
     if (quick && c->P > 2048) continue;
+    if (cuda_cores) setenv("SPECDEC_CUDA_NO_TENSOR_CORES", "1", 1);
+    else unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
     double cache_err = 0.0;
     int mismatched = 0;
     const double err = run_case(c, &cache_err, &mismatched);
@@ -350,13 +358,15 @@ static void check_attention(int quick) {
     const double tol_k = c->dtype == SD_TA_F16 ? 1e-3 : 2e-6;
     const int ok = err <= tol && cache_err <= tol_k && mismatched == 0;
     if (!ok) g_failed++;
-    printf("| %zu | %s | %s | %d | %d | %d | %d/%d | %d | %d | %s | %s | %.2e (tol %.0e) | %.2e | %s | %s |\n",
-           x + 1, tree_name(c->tree), c->dtype == F16 ? "fp16" : "fp32", c->B, c->S, c->P, c->H,
+    printf("| %zu | %s | %s | %s | %d | %d | %d | %d/%d | %d | %d | %s | %s | %.2e (tol %.0e) | %.2e | %s | %s |\n",
+           x + 1, tree_name(c->tree), c->dtype == F16 ? "fp16" : "fp32",
+           tc_eligible && !cuda_cores ? "tensor cores" : "CUDA cores", c->B, c->S, c->P, c->H,
            c->Hkv, c->D, c->rot, c->in_place ? "in place" : "copy",
            c->gqa_form ? "packed QKV + bias" : "q, k, v + mask", err, tol, cache_err,
            mismatched == 0 ? "identical" : "DIFFER", ok ? "pass" : "**FAIL**");
     fflush(stdout);
   }
+  unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
 }
 
 static void check_compaction(void) {
@@ -466,8 +476,11 @@ static void bench(const sd_cuda_device_info *info, int quick) {
   printf("Time per call (all four steps: append K/V, split attention, combine; in place) and "
          "bandwidth = K and V bytes of the P + S slots read / time. Peak: %.0f GB/s.\n\n",
          info->peak_bandwidth / 1e9);
-  printf("| B | S | P | time (us) | KV bytes (MB) | GB/s | %% of peak |\n");
-  printf("|---|---|---|---|---|---|---|\n");
+  printf("| kernel | B | S | P | time (us) | KV bytes (MB) | GB/s | %% of peak |\n");
+  printf("|---|---|---|---|---|---|---|---|\n");
+  for (int kernel = 0; kernel < 2; kernel++) {
+  if (kernel == 1) setenv("SPECDEC_CUDA_NO_TENSOR_CORES", "1", 1);
+  else unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
   for (int bi = 0; bi < 2; bi++) {
     for (int si = 0; si < 4; si++) {
       for (int pi = 0; pi < n_past; pi++) {
@@ -528,8 +541,8 @@ static void bench(const sd_cuda_device_info *info, int quick) {
         const double kv_bytes = 2.0 * B * Hkv * (double)(P + S) * D * 2.0;
         const double gbs = kv_bytes / (us * 1e-6) / 1e9;
         const double pct = info->peak_bandwidth > 0 ? 100.0 * gbs * 1e9 / info->peak_bandwidth : 0.0;
-        printf("| %d | %d | %d | %.1f | %.1f | %.0f | %.0f%% |\n", B, S, P, us, kv_bytes / 1e6,
-               gbs, pct);
+        printf("| %s | %d | %d | %d | %.1f | %.1f | %.0f | %.0f%% |\n",
+               kernel == 0 ? "tensor cores" : "CUDA cores", B, S, P, us, kv_bytes / 1e6, gbs, pct);
         fflush(stdout);
         cudaEventDestroy(e0);
         cudaEventDestroy(e1);
@@ -542,6 +555,8 @@ static void bench(const sd_cuda_device_info *info, int quick) {
       }
     }
   }
+  }
+  unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
 }
 
 int main(int argc, char **argv) {
