@@ -230,6 +230,9 @@ export function ensureNativeBuild(options: BuildOptions = {}): string {
     hash = nativeSourceHash(paths, ort);
     if (!options.force && upToDate(hash)) return paths.library; // built by another process
     const verbose = options.verbose ?? false;
+    if (!verbose && Deno.stderr.isTerminal()) {
+      console.error(`specdec: building the native library into ${paths.build} (once per change)`);
+    }
     const cuda = Deno.env.get("SPECDEC_CUDA") === "0" ? "OFF" : "ON";
     run(
       "cmake",
