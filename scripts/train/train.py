@@ -311,6 +311,17 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def wsd_lr_at(step: int, decay_start: int | None, total: int | None, peak: float,
+              warmup: int) -> float:
+    """Warmup, constant, then linear decay to 10% over [decay_start, total)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if decay_start is None or total is None or step < decay_start:
+        return peak
+    progress = min(1.0, (step - decay_start) / max(1, total - decay_start))
+    return peak * (1.0 - 0.9 * progress)
+
+
 @torch.no_grad()
 def heldout_loss(model: nn.Module, data: np.ndarray, seq: int, max_tokens: int,
                  batch: int = 8) -> float:
@@ -373,23 +384,31 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
     state_path = run_dir / "state.pt"
+    stable_path = run_dir / "stable.pt"
     step, total_steps, elapsed_before, history = 0, args.steps, 0.0, []
-    if args.resume and state_path.exists():
-        st = torch.load(state_path, weights_only=False)
+    decay_start = args.decay_start
+    if args.resume_stable:
+        state_path_in = stable_path
+    else:
+        state_path_in = state_path
+    if (args.resume or args.resume_stable) and state_path_in.exists():
+        st = torch.load(state_path_in, weights_only=False)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
-        step, total_steps, elapsed_before, history = (st["step"], st["total_steps"],
-                                                      st["elapsed"], st["history"])
-        log(f"{args.name}: resumed at step {step}/{total_steps}")
+        step, elapsed_before, history = st["step"], st["elapsed"], st["history"]
+        if not args.resume_stable:
+            total_steps, decay_start = st["total_steps"], st.get("decay_start")
+        log(f"{args.name}: resumed from {state_path_in.name} at step {step}/{total_steps}")
     n_params = count_params(model)
     tokens_per_step = args.batch * args.seq
     log(f"{args.name}: {n_params} params, {tokens_per_step} tokens/step, "
         f"teacher={args.teacher or '-'}")
 
-    def save_state() -> None:
+    def save_state(path: Path = state_path) -> None:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "total_steps": total_steps, "elapsed": elapsed_before + (time.time() - t0),
-                    "history": history, "args": vars(args)}, state_path)
+                    "total_steps": total_steps, "decay_start": decay_start,
+                    "elapsed": elapsed_before + (time.time() - t0),
+                    "history": history, "args": vars(args)}, path)
 
     budget = args.max_minutes * 60.0
     t0 = time.time()
@@ -398,10 +417,24 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     measure_from = None
     eval_every = max(1, args.eval_every)
     evalset = held[: min(held.size, 16 * (args.seq + 1) * 4)]
+    step_times: list[float] = []
     while total_steps is None or step < total_steps:
-        if total_steps is None and step == 3:
+        if args.schedule == "wsd" and decay_start is None and (
+                time.time() - t0 > budget * (1 - args.decay_frac)):
+            # Warmup-stable-decay: the stable phase ends when the budget says so; the decay
+            # length comes from the recent step time. Both numbers are logged for replay.
+            save_state(stable_path)
+            n = min(50, len(step_times) - 1)
+            per_step = (step_times[-1] - step_times[-1 - n]) / n  # wall clock, evals included
+            decay_start = step
+            remaining = budget * 0.97 - (time.time() - t0)
+            total_steps = step + max(1, int(remaining / per_step))
+            log(f"{args.name}: decay from step {decay_start} to {total_steps} "
+                f"({per_step * 1000:.0f} ms/step); stable state saved to {stable_path}")
+        if args.schedule == "cosine" and total_steps is None and step == 3:
             measure_from = (time.time(), step)
-        if total_steps is None and measure_from and step == measure_from[1] + args.measure_steps:
+        if args.schedule == "cosine" and total_steps is None and measure_from and \
+                step == measure_from[1] + args.measure_steps:
             per_step = (time.time() - measure_from[0]) / args.measure_steps
             remaining = budget * args.budget_fill - (time.time() - t0)
             total_steps = step + max(1, int(remaining / per_step))
@@ -411,7 +444,10 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             log(f"{args.name}: wall-time budget reached at step {step}")
             break
         model.train()
-        lr = lr_at(step, total_steps or 10**9, args.lr, args.warmup)
+        if args.schedule == "wsd":
+            lr = wsd_lr_at(step, decay_start, total_steps, args.lr, args.warmup)
+        else:
+            lr = lr_at(step, total_steps or 10**9, args.lr, args.warmup)
         for g in opt.param_groups:
             g["lr"] = lr
         x = batch_at(train, step, args.seed, args.batch, args.seq)  # [B, seq + 1]
@@ -431,6 +467,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
+        step_times.append(time.time())
         ema = ce.item() if ema is None else 0.95 * ema + 0.05 * ce.item()
         if step % 10 == 0 or step == 1:
             rec = {"step": step, "tokens": step * tokens_per_step, "train_ce": round(ce.item(), 4),
@@ -472,6 +509,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         "peak_lr": args.lr,
         "steps": step,
         "planned_steps": total_steps,
+        "schedule": args.schedule,
+        "decay_start": decay_start,
         "completed": completed,
         "training_tokens": step * tokens_per_step,
         "wall_time_s": round(wall, 1),
@@ -481,7 +520,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         "heldout_loss": round(final_loss, 4),
         "heldout_perplexity": round(math.exp(final_loss), 3),
         "weights": "float16 safetensors (fp32 master weights, %s compute)" % args.precision,
-        "reproduce": "train.py pretrain " + " ".join(reproduce_flags(args, total_steps)),
+        "reproduce": "train.py pretrain " + " ".join(reproduce_flags(args, total_steps, decay_start)),
         "history": history,
     }
     save_checkpoint(model, out)
@@ -490,12 +529,15 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         f"(ppl {math.exp(final_loss):.2f}), {wall:.0f}s -> {out}")
 
 
-def reproduce_flags(args: argparse.Namespace, total_steps) -> list[str]:
+def reproduce_flags(args: argparse.Namespace, total_steps, decay_start=None) -> list[str]:
     flags = [f"--name {args.name}", f"--arch {args.arch}", f"--hidden {args.hidden}",
              f"--layers {args.layers}", f"--heads {args.heads}", f"--kv-heads {args.kv_heads}",
              f"--intermediate {args.intermediate}", f"--seq {args.seq}", f"--batch {args.batch}",
              f"--lr {args.lr}", f"--warmup {args.warmup}", f"--seed {args.seed}",
-             f"--steps {total_steps}"]
+             f"--steps {total_steps}", f"--schedule {args.schedule}",
+             f"--precision {args.precision}"]
+    if args.schedule == "wsd":
+        flags.append(f"--decay-start {decay_start}")
     if args.tie:
         flags.append("--tie")
     if args.teacher:
@@ -1152,17 +1194,17 @@ def cmd_card(args: argparse.Namespace) -> None:
 TINY = [
     ("pretrain", ["--name", "tiny-target", "--arch", "llama", "--hidden", "128", "--layers", "2",
                   "--heads", "4", "--kv-heads", "2", "--intermediate", "352", "--tie",
-                  "--batch", "32", "--lr", "3e-3", "--precision", "fp32", "--max-minutes", "{tiny_target}"]),
+                  "--batch", "8", "--lr", "3e-3", "--precision", "fp32", "--max-minutes", "{tiny_target}"]),
     ("pretrain", ["--name", "tiny-draft", "--arch", "llama", "--hidden", "64", "--layers", "1",
                   "--heads", "2", "--kv-heads", "1", "--intermediate", "176", "--tie",
-                  "--batch", "32", "--lr", "3e-3", "--precision", "fp32", "--teacher", "tiny-target",
+                  "--batch", "8", "--lr", "3e-3", "--precision", "fp32", "--teacher", "tiny-target",
                   "--max-minutes", "{tiny_draft}"]),
     ("medusa", ["--base", "tiny-target", "--lr", "3e-3", "--precision", "fp32", "--batch", "8", "--max-minutes", "{tiny_medusa}"]),
     ("pretrain", ["--name", "tiny-gpt2-target", "--arch", "gpt2", "--hidden", "128", "--layers",
-                  "2", "--heads", "4", "--intermediate", "512", "--batch", "32", "--lr", "3e-3", "--precision", "fp32",
+                  "2", "--heads", "4", "--intermediate", "512", "--batch", "8", "--lr", "3e-3", "--precision", "fp32",
                   "--max-minutes", "{tiny_gpt2}"]),
     ("pretrain", ["--name", "tiny-gpt2-draft", "--arch", "gpt2", "--hidden", "64", "--layers",
-                  "1", "--heads", "2", "--intermediate", "256", "--batch", "32", "--lr", "3e-3", "--precision", "fp32",
+                  "1", "--heads", "2", "--intermediate", "256", "--batch", "8", "--lr", "3e-3", "--precision", "fp32",
                   "--teacher", "tiny-gpt2-target", "--max-minutes", "{tiny_gpt2}"]),
     ("agreement", ["--target", "tiny-target", "--draft", "tiny-draft", "--medusa"]),
     ("agreement", ["--target", "tiny-gpt2-target", "--draft", "tiny-gpt2-draft"]),
@@ -1171,12 +1213,12 @@ TINY = [
 BENCH = [
     ("pretrain", ["--name", "bench-target", "--arch", "llama", "--hidden", "384", "--layers",
                   "12", "--heads", "6", "--kv-heads", "2", "--intermediate", "1024",
-                  "--batch", "16", "--lr", "1.5e-3", "--warmup", "100",
-                  "--max-minutes", "{bench_target}", "--eval-every", "100"]),
+                  "--batch", "8", "--lr", "1.5e-3", "--warmup", "100",
+                  "--max-minutes", "{bench_target}", "--eval-every", "100", "--schedule", "wsd"]),
     ("pretrain", ["--name", "bench-draft", "--arch", "llama", "--hidden", "192", "--layers", "3",
-                  "--heads", "3", "--kv-heads", "1", "--intermediate", "512", "--batch", "16",
+                  "--heads", "3", "--kv-heads", "1", "--intermediate", "512", "--batch", "8",
                   "--lr", "2e-3", "--teacher", "bench-target", "--max-minutes", "{bench_draft}",
-                  "--eval-every", "100"]),
+                  "--eval-every", "100", "--schedule", "wsd"]),
     ("medusa", ["--base", "bench-target", "--gen-seqs", "256", "--batch", "8",
                 "--max-minutes", "{bench_medusa}"]),
     ("agreement", ["--target", "bench-target", "--draft", "bench-draft", "--medusa"]),
@@ -1185,7 +1227,8 @@ BENCH = [
 
 
 def cmd_pipeline(args: argparse.Namespace) -> None:
-    budgets = {k: str(v) for k, v in vars(args).items() if isinstance(v, (int, float))}
+    budgets = {k: str(v) for k, v in vars(args).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
     steps = []
     if args.only in ("all", "tiny"):
         steps += [("corpus", []), ("tokenizer", [])] if not args.skip_data else []
@@ -1199,6 +1242,8 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
         argv = [cmd] + [f.format(**budgets) for f in flags]
         if args.resume and cmd in ("pretrain", "medusa"):
             argv.append("--resume")
+        if cmd not in ("corpus", "tokenizer", "card"):
+            argv += ["--threads", str(args.threads)]
         log("pipeline: train.py " + " ".join(argv))
         sub = parser.parse_args(argv)
         sub.func(sub)
@@ -1248,6 +1293,14 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--resume", action="store_true")
     c.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    c.add_argument("--schedule", choices=["cosine", "wsd"], default="cosine",
+                   help="cosine over measured steps, or warmup-stable-decay (decay over the last "
+                        "--decay-frac of the budget)")
+    c.add_argument("--decay-frac", type=float, default=0.2)
+    c.add_argument("--decay-start", type=int, default=None,
+                   help="wsd: step where the decay starts (replay); default: from the budget")
+    c.add_argument("--resume-stable", action="store_true",
+                   help="wsd: continue the stable phase from runs/<name>/stable.pt (a longer run)")
     c.set_defaults(func=cmd_pretrain)
 
     c = sp.add_parser("medusa", help="train Medusa-1 heads on a frozen base")
@@ -1304,6 +1357,7 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--only", choices=["all", "tiny", "bench"], default="all")
     c.add_argument("--skip-data", action="store_true", help="reuse runs/data and runs/tokenizer")
     c.add_argument("--resume", action="store_true")
+    c.add_argument("--threads", type=int, default=2, help="torch intra-op threads per stage")
     c.add_argument("--tiny-target", type=float, default=4)
     c.add_argument("--tiny-draft", type=float, default=3)
     c.add_argument("--tiny-medusa", type=float, default=3)
