@@ -18,8 +18,10 @@
  *
  * Thread safety
  * - Different handles may be used from different threads at once.
- * - One handle must not be used by two threads at once. `sd_session_run` detects a concurrent
- *   call on the same session and fails with `SD_STATE` ("session is busy") instead of racing.
+ * - One handle must not be used by two threads at once. `sd_session_run`, `sd_session_bind` and
+ *   `sd_session_unbind` detect a concurrent call on the same session and fail with `SD_STATE`
+ *   (the handle's message is left unchanged) instead of racing. `sd_x_destroy` must not be called
+ *   while another call on the same handle is in progress.
  * - `sd_env` is reference counted by the sessions created from it: destroying it while
  *   sessions are alive is safe; the ONNX Runtime environment is released with the last one.
  * - `sd_kv_keep`, `sd_version`, `sd_ort_version`, `sd_cuda_available` may be called from any
