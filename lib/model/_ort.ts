@@ -54,6 +54,8 @@ export interface OpenOptions {
   externals?: Map<string, ExternalTensor>;
   /** Register the specdec TreeAttention op. */
   treeAttention?: boolean;
+  /** Run on this CUDA device. */
+  cudaDevice?: number;
   /** Name for messages. */
   name: string;
 }
@@ -129,6 +131,7 @@ function sessionOptions(o: OpenOptions): Parameters<typeof Session.fromBytes>[2]
     spinning: o.spinning,
     ...(externalData.size > 0 ? { externalData } : {}),
     ...(o.treeAttention ? { treeAttention: true } : {}),
+    ...(o.cudaDevice !== undefined ? { cudaDevice: o.cudaDevice } : {}),
   };
 }
 

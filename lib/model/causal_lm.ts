@@ -28,6 +28,12 @@ export interface CausalLMOptions {
   spinning?: boolean;
   /** Attention operator (default `gqa`; `tree` needs the specdec TreeAttention custom op). */
   attention?: AttentionKind;
+  /**
+   * Run on this CUDA device (ONNX Runtime's CUDA provider; `SpecDecError` code `UNAVAILABLE`
+   * where there is none). Attention then defaults to `tree`: CUDA GroupQueryAttention rejects
+   * `attention_bias`.
+   */
+  cudaDevice?: number;
   /** Where rotary is applied (default: inside attention when the head width allows). */
   rotary?: "attention" | "graph";
 }
@@ -118,7 +124,7 @@ export class CausalLM implements LanguageModel, Disposable {
     }
     const weights = await openWeights(dir);
     const build = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
-    const attention = options.attention ?? "gqa";
+    const attention = options.attention ?? (options.cudaDevice !== undefined ? "tree" : "gqa");
     const graph = build(config, weights, {
       maxLength,
       attention,
@@ -129,6 +135,7 @@ export class CausalLM implements LanguageModel, Disposable {
       spinning: options.spinning ?? true,
       externals: graph.externals,
       treeAttention: attention === "tree",
+      ...(options.cudaDevice !== undefined ? { cudaDevice: options.cudaDevice } : {}),
       name: dir,
     });
     const kvShape = [1, graph.kvHeads, maxLength, graph.headDim];

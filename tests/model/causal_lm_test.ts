@@ -252,3 +252,24 @@ Deno.test("CausalLM.load() refuses a maxLength past a sliding window, naming bot
   assertEquals(lm.maxLength, 32);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("CausalLM.load() with cudaDevice fails clearly where CUDA is unavailable", async () => {
+  const { cudaAvailable } = await import("../../lib/runtime/library.ts");
+  const { SpecDecError, StatusCode } = await import("../../lib/runtime/errors.ts");
+  if (cudaAvailable()) {
+    using lm = await CausalLM.load(randomReference("llama").dir, { maxLength: 32, cudaDevice: 0 });
+    const ref = randomReference("llama").cases[0]!;
+    const { logits } = await lm.prefill(ref.promptIds);
+    const d = maxAbsDiff(
+      logits.subarray((ref.promptIds.length - 1) * lm.vocabSize),
+      ref.lastLogits!,
+    );
+    if (!(d <= 1e-3)) throw new Error(`CUDA logits differ by ${d}`);
+    return;
+  }
+  const err = await assertRejects(
+    () => CausalLM.load(randomReference("llama").dir, { maxLength: 32, cudaDevice: 0 }),
+    SpecDecError,
+  );
+  assertEquals(err.code, StatusCode.UNAVAILABLE);
+});
