@@ -189,9 +189,10 @@ async function peer(dir: string, ids: number[], threads: number): Promise<Peer |
 }
 
 const f = (x: number, d = 2): string => x.toFixed(d);
+const load = (): string => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
 const results: { ours: Run[]; peers: Record<string, Peer | string> } = { ours: [], peers: {} };
 console.log(
-  `specdec model bench: ${newTokens} new tokens, best of ${repeats}, ${navigator.hardwareConcurrency} cores`,
+  `specdec model bench: ${newTokens} new tokens, best of ${repeats}, ${navigator.hardwareConcurrency} cores, load average ${load()}`,
 );
 for (const dir of models) {
   const name = dir.split("/").filter(Boolean).pop()!;
@@ -237,6 +238,7 @@ for (const dir of models) {
     }
   }
 }
+console.log(`\nload average at the end: ${load()} (other work on the machine skews timings)`);
 if (args.out) {
   await Deno.writeTextFile(args.out, JSON.stringify(results, null, 1) + "\n");
   console.log(`\nwrote ${args.out}`);
