@@ -117,6 +117,20 @@ cudaError_t launch_all(const TaParams &p, const Plan &plan, const sd_ta_shape *s
 
 bool aligned16(const void *ptr) { return ((uintptr_t)ptr & 15u) == 0; }
 
+/*
+ * A stream may come from another CUDA runtime instance (ONNX Runtime's CUDA provider links its
+ * own, with its own notion of the current device): make this runtime's current device the
+ * stream's, so the plan and the launches match it. NULL (the legacy stream) keeps the device.
+ */
+int use_stream_device(cudaStream_t st, char *err, size_t err_cap) {
+  if (st == nullptr) return SD_OK;
+  int dev = 0;
+  cudaError_t e = cudaStreamGetDevice(st, &dev);
+  if (e == cudaSuccess) e = cudaSetDevice(dev);
+  if (e != cudaSuccess) return cuda_fail(e, "cudaStreamGetDevice/cudaSetDevice", err, err_cap);
+  return SD_OK;
+}
+
 /* SPECDEC_CUDA_NO_TENSOR_CORES set (to anything): fp16 uses the CUDA-core kernel too. */
 bool tensor_cores_allowed() { return getenv("SPECDEC_CUDA_NO_TENSOR_CORES") == nullptr; }
 
@@ -188,11 +202,13 @@ int sd_cuda_tree_attention(const sd_ta_shape *shape, const int32_t *past_lens,
     return fail(SD_INVALID_ARGUMENT, err, err_cap,
                 "present_key and present_value must be 16-byte aligned");
   }
+  const cudaStream_t st = static_cast<cudaStream_t>(stream);
+  status = use_stream_device(st, err, err_cap);
+  if (status != SD_OK) return status;
   int sms = 0;
   status = sm_count_of_current(&sms, err, err_cap);
   if (status != SD_OK) return status;
   const Plan plan = make_plan(s, past_lens, sms, tensor_cores_allowed());
-  const cudaStream_t st = static_cast<cudaStream_t>(stream);
 
   void *ws = workspace;
   bool own_ws = false;
@@ -260,6 +276,8 @@ int sd_cuda_kv_compact(void *const *buffers, int32_t n_buffers, const sd_kv_layo
     }
   }
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
+  status = use_stream_device(st, err, err_cap);
+  if (status != SD_OK) return status;
   for (int32_t first = 0; first < n_buffers; first += SD_CUDA_COMPACT_MAX_BUFFERS) {
     size_t unit_of_params = 0;
     const CompactParams p = make_compact_params(
