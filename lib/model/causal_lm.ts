@@ -102,6 +102,9 @@ export class CausalLM implements LanguageModel, Disposable {
    * @throws {RangeError} When an option is out of range.
    */
   static async load(dir: string, options: CausalLMOptions = {}): Promise<CausalLM> {
+    if (typeof dir !== "string" || dir === "") {
+      throw new TypeError("dir must be a non-empty string");
+    }
     const config = await readModelConfig(dir);
     const maxLength = options.maxLength ??
       Math.min(1024, config.maxPositionEmbeddings, config.slidingWindow ?? Infinity);

@@ -83,6 +83,9 @@ export class MedusaHeads implements PredictionHeads, Disposable {
    * @throws {SpecDecError} When a file is missing or malformed, or the heads do not fit the base (sizes named).
    */
   static async load(dir: string, options: MedusaHeadsOptions = {}): Promise<MedusaHeads> {
+    if (typeof dir !== "string" || dir === "") {
+      throw new TypeError("dir must be a non-empty string");
+    }
     const path = `${dir}/config.json`;
     let c: Record<string, unknown>;
     try {

@@ -94,6 +94,9 @@ export class OnnxDecoder implements LanguageModel, Disposable {
    * @throws {SpecDecError} When the file is missing or does not follow the layout (what is missing is named).
    */
   static async load(dir: string, options: OnnxDecoderOptions = {}): Promise<OnnxDecoder> {
+    if (typeof dir !== "string" || dir === "") {
+      throw new TypeError("dir must be a non-empty string");
+    }
     const maxLength = options.maxLength ?? 1024;
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
