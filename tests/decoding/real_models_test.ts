@@ -19,6 +19,10 @@ import {
 
 // Greedy losslessness on the committed checkpoints: every decoder must emit
 // exactly the autoregressive greedy tokens, 8 held-out prompts x 64 tokens.
+// How often drafts are accepted depends on how well the checkpoints are
+// trained, not on the decoders: bench/acceptance.ts measures it (the
+// all-accepted and multi-node paths on the real runtime are covered by
+// runtime_decoders_test.ts with a twin draft and oracle heads).
 const NEW = 64;
 const N_PROMPTS = 8;
 
@@ -45,7 +49,6 @@ for (const pair of TINY_PAIRS) {
         const r = await ar.generate(p);
         ref.push(r.tokens);
       }
-      let accepted = 0;
       for (let k = 1; k <= 8; k++) {
         await t.step(`DraftTargetDecoder K=${k}`, async () => {
           const dec = new DraftTargetDecoder({
@@ -57,11 +60,9 @@ for (const pair of TINY_PAIRS) {
           for (let i = 0; i < prompts.length; i++) {
             const r = await dec.generate(prompts[i]!);
             assert.deepEqual(r.tokens, ref[i], `K=${k}, prompt ${i}`);
-            accepted += r.metrics.accepted;
           }
         });
       }
-      assert.ok(accepted > 0, "a trained draft agrees with its target sometimes");
       if (hasHeads(pair.medusa)) {
         using heads = await loadHeads(pair.medusa);
         for (const size of MEDUSA_TREE_SIZES) {
@@ -72,13 +73,10 @@ for (const pair of TINY_PAIRS) {
               tokenizer,
               config: { treeWidth: size, maxNewTokens: NEW },
             });
-            let acc = 0;
             for (let i = 0; i < prompts.length; i++) {
               const r = await dec.generate(prompts[i]!);
               assert.deepEqual(r.tokens, ref[i], `tree ${size}, prompt ${i}`);
-              acc += r.metrics.accepted;
             }
-            assert.ok(acc > 0, "trained heads are right sometimes");
           });
         }
       }
