@@ -215,7 +215,18 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
     }
     __syncthreads();
 
-    /* Scores of my row against my columns; invisible ones are -inf. */
+    /* Scores of my row against my columns (d outermost: one query read serves SPT keys);
+       invisible ones become -inf. Rows >= nrows are zero, so every dot is finite. */
+    float dot[SPT];
+#pragma unroll
+    for (int k = 0; k < SPT; k++) dot[k] = 0.0f;
+    const float *qr = qs + r_local * DP;
+#pragma unroll 4
+    for (int d = 0; d < D; d++) {
+      const float qd = qr[d];
+#pragma unroll
+      for (int k = 0; k < SPT; k++) dot[k] = fmaf(qd, ks[(lane + TPR * k) * DP + d], dot[k]);
+    }
     float s[SPT];
     float tile_max = -INFINITY;
 #pragma unroll
@@ -223,14 +234,7 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
       const int c = lane + TPR * k;
       const int t = t0 + c;
       const bool visible = row_valid && c < nrows && (t < P || ((bits >> (t - P)) & 1ull) != 0);
-      float dot = 0.0f;
-      if (visible) {
-        const float *qr = qs + r_local * DP;
-        const float *kr = ks + c * DP;
-#pragma unroll 8
-        for (int d = 0; d < D; d++) dot = fmaf(qr[d], kr[d], dot);
-      }
-      s[k] = visible ? dot * scale : -INFINITY;
+      s[k] = visible ? dot[k] * scale : -INFINITY;
       tile_max = fmaxf(tile_max, s[k]);
     }
 #pragma unroll
