@@ -40,7 +40,8 @@ export interface SessionOptions {
    * reads these tensors instead of loading its own copy, with no copy made. The tensors are
    * kept referenced by the session and must not change while it is open. For a model loaded
    * from bytes whose initializers are external data, ONNX Runtime still checks that the named
-   * external file exists: set `externalDataFolder`.
+   * external file exists (it does not read it: an empty placeholder will do): set
+   * `externalDataFolder`.
    */
   externalInitializers?: ReadonlyMap<string, Tensor>;
   /**

@@ -149,6 +149,27 @@ Deno.test("Session externalInitializers use the caller's memory (no copy)", asyn
   });
   await fromBytes.run({ x }, { y });
   assert.equal(y.data[0], 99);
+  // ONNX Runtime only checks that the external file exists, it does not read it: a placeholder does
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/external_data.bin`, new Uint8Array(0));
+    using placeholder = await Session.fromBytes(env, bytes, {
+      externalInitializers: new Map([["W", w]]),
+      externalDataFolder: dir,
+    });
+    await placeholder.run({ x }, { y });
+    assert.equal(y.data[0], 99);
+    await assert.rejects(
+      () =>
+        Session.fromBytes(env, bytes, {
+          externalInitializers: new Map([["W", w]]),
+          externalDataFolder: `${dir}/missing`,
+        }),
+      (e: unknown) => e instanceof SpecDecError && e.message.includes("external_data.bin"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
   // from bytes with the external file's contents in memory (copied while loading)
   const file = new Uint8Array(new Float32Array([5, 6, 7, 8]).buffer);
   using inMemory = await Session.fromBytes(env, bytes, {
