@@ -262,6 +262,7 @@ export class Session implements Disposable {
       if (err instanceof SpecDecError) throw err;
       throw new SpecDecError(`Model file not found: ${path}`, StatusCode.IO, { cause: err });
     }
+    const pathBuf = cstr(path); // referenced by #create until the nonblocking call settles
     return await Session.#create(
       env,
       options,
@@ -269,12 +270,13 @@ export class Session implements Disposable {
         lib.symbols.sd_session_create_from_file(
           env.handle(),
           opts,
-          cstr(path),
+          pathBuf,
           err,
           BigInt(err.byteLength),
           out,
         ),
       `Cannot load model ${path}`,
+      pathBuf,
     );
   }
 
@@ -311,6 +313,7 @@ export class Session implements Disposable {
           out,
         ),
       `Cannot load model from ${bytes.byteLength} bytes`,
+      bytes,
     );
   }
 
@@ -324,6 +327,7 @@ export class Session implements Disposable {
       out: BigUint64Array<ArrayBuffer>,
     ) => Promise<number>,
     context: string,
+    input: Uint8Array,
   ): Promise<Session> {
     env.handle(); // throws when the environment is closed
     const lib = loadLibrary();
@@ -337,6 +341,7 @@ export class Session implements Disposable {
     } finally {
       lib.symbols.sd_session_options_destroy(opts);
     }
+    void input; // the path or model bytes stay referenced until the call has settled
     if (status !== 0) {
       const msg = readErr(err);
       throw new SpecDecError(msg.startsWith("cannot load") ? msg : `${context}: ${msg}`, status);
