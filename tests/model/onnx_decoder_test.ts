@@ -3,28 +3,31 @@ import { OnnxDecoder } from "../../lib/model/onnx_decoder.ts";
 import { SpecDecError } from "../../lib/runtime/errors.ts";
 import { argmaxRow, randomReference } from "./_reference.ts";
 
-// tests/fixtures/random/llama-onnx/model.onnx: scripts/export_onnx.py (torch.onnx.export) of
-// tests/fixtures/random/llama, in the optimum / transformers.js layout.
-const EXPORT = new URL("../fixtures/random/llama-onnx", import.meta.url).pathname;
+// tests/fixtures/random/{llama,gpt2}-onnx/model.onnx: scripts/export_onnx.py (torch.onnx.export)
+// of tests/fixtures/random/{llama,gpt2}, in the optimum / transformers.js layout.
+const EXPORTS = new URL("../fixtures/random/", import.meta.url).pathname;
+const EXPORT = `${EXPORTS}llama-onnx`;
 
-Deno.test("OnnxDecoder matches transformers on an export of random llama", async () => {
-  const ref = randomReference("llama").cases[0]!;
-  using lm = await OnnxDecoder.load(EXPORT, { maxLength: 128, threads: 1 });
-  assertEquals(lm.vocabSize, 256);
-  const V = lm.vocabSize;
-  const n = ref.promptIds.length;
-  const { logits } = await lm.prefill(ref.promptIds);
-  const d = maxAbsDiff(logits.subarray((n - 1) * V), ref.lastLogits!);
-  if (!(d <= 1e-3)) throw new Error(`last logits differ by ${d}`);
-  const out: number[] = [];
-  let next = argmaxRow(logits, n - 1, V);
-  for (let i = 0; i < ref.greedy.length; i++) {
-    out.push(next);
-    if (i + 1 === ref.greedy.length) break;
-    next = argmaxRow((await lm.forward([next], [lm.kvLength])).logits, 0, V);
-  }
-  assertEquals(out, ref.greedy);
-});
+for (const name of ["llama", "gpt2"]) {
+  Deno.test(`OnnxDecoder matches transformers on an export of random ${name}`, async () => {
+    const ref = randomReference(name).cases[0]!;
+    using lm = await OnnxDecoder.load(`${EXPORTS}${name}-onnx`, { maxLength: 128, threads: 1 });
+    assertEquals(lm.vocabSize, 256);
+    const V = lm.vocabSize;
+    const n = ref.promptIds.length;
+    const { logits } = await lm.prefill(ref.promptIds);
+    const d = maxAbsDiff(logits.subarray((n - 1) * V), ref.lastLogits!);
+    if (!(d <= 1e-3)) throw new Error(`last logits differ by ${d}`);
+    const out: number[] = [];
+    let next = argmaxRow(logits, n - 1, V);
+    for (let i = 0; i < ref.greedy.length; i++) {
+      out.push(next);
+      if (i + 1 === ref.greedy.length) break;
+      next = argmaxRow((await lm.forward([next], [lm.kvLength])).logits, 0, V);
+    }
+    assertEquals(out, ref.greedy);
+  });
+}
 
 Deno.test("OnnxDecoder chain forward, rewind and keep equal a fresh prefill", async () => {
   const prompt = randomReference("llama").cases[0]!.promptIds;
