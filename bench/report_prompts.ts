@@ -9,7 +9,7 @@ import type { PromptKind } from "./report_model.ts";
 
 /** A prompt of the fixture file. */
 export interface RawPrompt {
-  /** Id from the file (or kind-index). */
+  /** `id` from the file, else `source:line`, else kind-index. */
   id: string;
   /** Code (held-out split) or prose. */
   kind: PromptKind;
@@ -51,7 +51,11 @@ export async function readPromptFixtures(path: string): Promise<RawPrompt[]> {
       | string
       | undefined;
     out.push({
-      id: typeof o.id === "string" ? o.id : `${hint ?? "p"}-${index}`,
+      id: typeof o.id === "string"
+        ? o.id
+        : typeof o.source === "string"
+        ? `${o.source}${typeof o.line === "number" ? `:${o.line}` : ""}`
+        : `${kindOf(hint)}-${index}`,
       kind: kindOf(hint),
       text,
     });
@@ -61,6 +65,13 @@ export async function readPromptFixtures(path: string): Promise<RawPrompt[]> {
     for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
       if (Array.isArray(value)) value.forEach((x, i) => visit(x, key, i));
     }
+  }
+  // Ids must be unique (the report matches runs by prompt id): number repeats.
+  const seen = new Map<string, number>();
+  for (const p of out) {
+    const n = seen.get(p.id) ?? 0;
+    seen.set(p.id, n + 1);
+    if (n > 0) p.id = `${p.id} #${n + 1}`;
   }
   if (out.length === 0) throw new Error(`${path}: no prompts found`);
   return out;
