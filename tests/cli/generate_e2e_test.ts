@@ -62,8 +62,8 @@ interface JsonOut {
   metrics: Record<string, unknown>;
 }
 
-async function json(args: string[]): Promise<JsonOut> {
-  const r = await cli(["generate", "--model", TARGET, "-n", "24", "--json", ...args, PROMPT]);
+async function json(args: string[], model = TARGET): Promise<JsonOut> {
+  const r = await cli(["generate", "--model", model, "-n", "24", "--json", ...args, PROMPT]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as JsonOut;
 }
@@ -103,6 +103,24 @@ Deno.test({
       const medusa = await json(["--method", "medusa", "--tree", "8"]);
       assert.deepEqual(medusa.tokens, ar.tokens);
     }
+  },
+});
+
+const GPT2_TARGET = `${ROOT}/models/tiny-gpt2-target`;
+const GPT2_DRAFT = `${ROOT}/models/tiny-gpt2-draft`;
+
+Deno.test({
+  name: "mod.ts generate --json: speculative equals autoregressive on the GPT-2 pair",
+  ignore: !(exists(`${GPT2_TARGET}/config.json`) && exists(`${GPT2_DRAFT}/config.json`)),
+  async fn() {
+    const ar = await json(["--method", "ar"], GPT2_TARGET);
+    const spec = await json(
+      ["--method", "speculative", "--draft", GPT2_DRAFT, "--k", "4"],
+      GPT2_TARGET,
+    );
+    assert.ok(ar.tokens.length > 0);
+    assert.deepEqual(spec.tokens, ar.tokens);
+    assert.ok((spec.metrics.acceptanceRate as number) > 0);
   },
 });
 
