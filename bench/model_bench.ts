@@ -84,7 +84,8 @@ interface Run {
   prefillMs: number;
   decodeMsPerToken: number;
   tokensPerSecond: number;
-  forwardMs: number[]; // [9]: forward of 1..9 tokens
+  forwardMs: number[]; // [9]: fastest forward of 1..9 tokens
+  forwardMedianMs: number[]; // [9]: median forward of 1..9 tokens
   v: number[]; // [8]: V(g), g = 1..8
   tokens: number[];
 }
@@ -121,22 +122,24 @@ async function measure(dir: string, threads: number, spinning: boolean): Promise
     best = Math.min(best, (performance.now() - t0) / (newTokens - 1));
     tokens = out;
   }
-  // Forward of m = 1..9 tokens after the prompt (rewound each time), median of repeats * 4.
+  // Forward of m = 1..9 tokens after the prompt (rewound each time), repeats * 4 times,
+  // interleaved over m so drifting machine load hits every m alike; V uses the fastest run
+  // (least disturbed by other work), the median is kept too.
   await lm.prefill(ids);
   const P = lm.kvLength;
-  const forwardMs: number[] = [];
-  for (let m = 1; m <= 9; m++) {
-    const times: number[] = [];
-    const chunk = Array.from({ length: m }, (_, i) => ids[i % ids.length]!);
-    const pos = Array.from({ length: m }, (_, i) => P + i);
-    for (let r = 0; r < repeats * 4; r++) {
+  const times: number[][] = Array.from({ length: 9 }, () => []);
+  for (let r = 0; r < repeats * 4; r++) {
+    for (let m = 1; m <= 9; m++) {
+      const chunk = Array.from({ length: m }, (_, i) => ids[i % ids.length]!);
+      const pos = Array.from({ length: m }, (_, i) => P + i);
       const t0 = performance.now();
       await lm.forward(chunk, pos);
-      times.push(performance.now() - t0);
+      times[m - 1]!.push(performance.now() - t0);
       lm.rewind(P);
     }
-    forwardMs.push(median(times));
   }
+  const forwardMs = times.map((t) => Math.min(...t));
+  const forwardMedianMs = times.map(median);
   const v = forwardMs.slice(1).map((t) => t / forwardMs[0]!);
   return {
     model: dir,
@@ -147,6 +150,7 @@ async function measure(dir: string, threads: number, spinning: boolean): Promise
     decodeMsPerToken: best,
     tokensPerSecond: 1000 / best,
     forwardMs,
+    forwardMedianMs,
     v,
     tokens,
   };
