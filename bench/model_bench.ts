@@ -195,55 +195,58 @@ async function peer(dir: string, ids: number[], threads: number): Promise<Peer |
 const f = (x: number, d = 2): string => x.toFixed(d);
 const load = (): string => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
 const results: { ours: Run[]; peers: Record<string, Peer | string> } = { ours: [], peers: {} };
-console.log(
-  `specdec model bench: ${newTokens} new tokens, best of ${repeats}, ${navigator.hardwareConcurrency} cores, load average ${load()}`,
-);
-for (const dir of models) {
-  const name = dir.split("/").filter(Boolean).pop()!;
-  console.log(`\n## ${name}`);
-  console.log("threads | spin | prefill ms | decode ms/token | tokens/s | V(1..8)");
-  const runs: Run[] = [];
-  for (const [threads, spinning] of [[1, true], [2, true], [2, false]] as const) {
-    const r = await measure(dir, threads, spinning);
-    runs.push(r);
-    results.ours.push(r);
-    console.log(
-      `${threads} | ${spinning ? "on" : "off"} | ${f(r.prefillMs)} | ${
-        f(r.decodeMsPerToken, 3)
-      } | ${f(r.tokensPerSecond, 1)} | ${r.v.map((x) => f(x)).join(" ")}`,
-    );
-  }
-  if (!args["no-peer"]) {
-    const ids = await promptIds(
-      dir,
-      (await CausalLM.load(dir, { maxLength: 8, threads: 1 })).vocabSize,
-    );
-    console.log("\ntransformers (torch, CPU, fp32, KV cache) vs specdec, greedy decode:");
-    console.log(
-      "threads | transformers ms/token | tokens/s | specdec ms/token | tokens/s | speed ratio | same tokens",
-    );
-    for (const threads of [1, 2]) {
-      const p = await peer(dir, ids, threads);
-      results.peers[`${name}/${threads}`] = p;
-      const ours = runs.find((r) => r.threads === threads && r.spinning)!;
-      if (typeof p === "string") {
-        console.log(`${threads} | (peer failed: ${p})`);
-        continue;
-      }
-      const same = p.tokens.length === ours.tokens.length &&
-        p.tokens.every((t, i) => t === ours.tokens[i]);
+// Runs only as the main module (not when imported or collected by `deno bench`).
+if (import.meta.main) {
+  console.log(
+    `specdec model bench: ${newTokens} new tokens, best of ${repeats}, ${navigator.hardwareConcurrency} cores, load average ${load()}`,
+  );
+  for (const dir of models) {
+    const name = dir.split("/").filter(Boolean).pop()!;
+    console.log(`\n## ${name}`);
+    console.log("threads | spin | prefill ms | decode ms/token | tokens/s | V(1..8)");
+    const runs: Run[] = [];
+    for (const [threads, spinning] of [[1, true], [2, true], [2, false]] as const) {
+      const r = await measure(dir, threads, spinning);
+      runs.push(r);
+      results.ours.push(r);
       console.log(
-        `${threads} | ${f(p.decode_ms_per_token, 3)} | ${f(p.tokens_per_s, 1)} | ${
-          f(ours.decodeMsPerToken, 3)
-        } | ${f(ours.tokensPerSecond, 1)} | ${
-          f(p.decode_ms_per_token / ours.decodeMsPerToken)
-        }x | ${same}`,
+        `${threads} | ${spinning ? "on" : "off"} | ${f(r.prefillMs)} | ${
+          f(r.decodeMsPerToken, 3)
+        } | ${f(r.tokensPerSecond, 1)} | ${r.v.map((x) => f(x)).join(" ")}`,
       );
     }
+    if (!args["no-peer"]) {
+      const ids = await promptIds(
+        dir,
+        (await CausalLM.load(dir, { maxLength: 8, threads: 1 })).vocabSize,
+      );
+      console.log("\ntransformers (torch, CPU, fp32, KV cache) vs specdec, greedy decode:");
+      console.log(
+        "threads | transformers ms/token | tokens/s | specdec ms/token | tokens/s | speed ratio | same tokens",
+      );
+      for (const threads of [1, 2]) {
+        const p = await peer(dir, ids, threads);
+        results.peers[`${name}/${threads}`] = p;
+        const ours = runs.find((r) => r.threads === threads && r.spinning)!;
+        if (typeof p === "string") {
+          console.log(`${threads} | (peer failed: ${p})`);
+          continue;
+        }
+        const same = p.tokens.length === ours.tokens.length &&
+          p.tokens.every((t, i) => t === ours.tokens[i]);
+        console.log(
+          `${threads} | ${f(p.decode_ms_per_token, 3)} | ${f(p.tokens_per_s, 1)} | ${
+            f(ours.decodeMsPerToken, 3)
+          } | ${f(ours.tokensPerSecond, 1)} | ${
+            f(p.decode_ms_per_token / ours.decodeMsPerToken)
+          }x | ${same}`,
+        );
+      }
+    }
   }
-}
-console.log(`\nload average at the end: ${load()} (other work on the machine skews timings)`);
-if (args.out) {
-  await Deno.writeTextFile(args.out, JSON.stringify(results, null, 1) + "\n");
-  console.log(`\nwrote ${args.out}`);
+  console.log(`\nload average at the end: ${load()} (other work on the machine skews timings)`);
+  if (args.out) {
+    await Deno.writeTextFile(args.out, JSON.stringify(results, null, 1) + "\n");
+    console.log(`\nwrote ${args.out}`);
+  }
 }
