@@ -42,8 +42,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "runs"
 DATA = RUNS / "data"
 TOKENIZER_DIR = RUNS / "tokenizer"
-MODELS = ROOT / "models"
-FIXTURES = ROOT / "tests" / "fixtures"
+# Output folders; the environment variables let a retraining run write beside the committed files.
+MODELS = Path(os.environ.get("SPECDEC_TRAIN_MODELS", ROOT / "models"))
+FIXTURES = Path(os.environ.get("SPECDEC_TRAIN_FIXTURES", ROOT / "tests" / "fixtures"))
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
 SPECIALS = [BOS, EOS, PAD]  # ids 0, 1, 2
@@ -425,7 +426,10 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             # length comes from the recent step time. Both numbers are logged for replay.
             save_state(stable_path)
             n = min(50, len(step_times) - 1)
-            per_step = (step_times[-1] - step_times[-1 - n]) / n  # wall clock, evals included
+            if n >= 1:
+                per_step = (step_times[-1] - step_times[-1 - n]) / n  # wall clock, evals included
+            else:
+                per_step = (time.time() - t0) / max(1, len(step_times))
             decay_start = step
             remaining = budget * 0.97 - (time.time() - t0)
             total_steps = step + max(1, int(remaining / per_step))
@@ -813,6 +817,8 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         match = (pred == paths[:, P:]).numpy()
         result["draft"] = args.draft
         result["draft_target"] = chain_stats(match, depth)
+        result["draft_target"]["target_greedy_distinct_tokens"] = int(
+            np.unique(paths[:, P:].numpy()).size)
         log(f"agreement {args.draft} vs {args.target}: {json.dumps(result['draft_target'])}")
         (MODELS / args.draft / "agreement.json").write_text(json.dumps(result, indent=1) + "\n")
     if args.medusa:
@@ -891,6 +897,11 @@ def pick_code_prompts(n: int, max_chars: int) -> list[dict]:
     return sorted(out[:n], key=lambda d: d["source"])
 
 
+def f32(values) -> list[float]:
+    """float32 values as JSON numbers with 9 significant digits (exact float32 round trip)."""
+    return [float(f"{float(v):.9g}") for v in values]
+
+
 def cmd_reference(args: argparse.Namespace) -> None:
     import transformers
     setup_torch(args.threads)
@@ -925,9 +936,9 @@ def cmd_reference(args: argparse.Namespace) -> None:
             top = last.topk(20)
             case = {"prompt_index": prompts.index(p), "prompt": p["text"], "prompt_ids": ids,
                     "last_logits_top20": {"ids": top.indices.tolist(),
-                                          "values": [float(v) for v in top.values]}}
+                                          "values": f32(top.values)}}
             if full:
-                case["last_logits"] = [float(v) for v in last]
+                case["last_logits"] = f32(last)
             greedy = greedy_paths(model, x, args.new)[0, len(ids):].tolist()
             case["greedy_ids"] = greedy
             case["greedy_text"] = tok.decode(greedy)
@@ -938,12 +949,12 @@ def cmd_reference(args: argparse.Namespace) -> None:
                     h = out.hidden_states[-1][0, -1]  # [H], after the final norm
                     head_logits = [o.float() for o in heads(h, model.lm_head)]  # K x [vocab]
                 case["medusa"] = {
-                    "hidden": [float(v) for v in h],
+                    "hidden": f32(h),
                     "heads_top20": [{"ids": o.topk(20).indices.tolist(),
-                                     "values": [float(v) for v in o.topk(20).values]}
+                                     "values": f32(o.topk(20).values)}
                                     for o in head_logits]}
                 if full and i < 2:
-                    case["medusa"]["heads_logits"] = [[float(v) for v in o] for o in head_logits]
+                    case["medusa"]["heads_logits"] = [f32(o) for o in head_logits]
             cases.append(case)
         fixture = {
             "model": name,
@@ -1078,13 +1089,27 @@ def cmd_card(args: argparse.Namespace) -> None:
                  "by every model. Special tokens: `<|bos|>` = 0, `<|eos|>` = 1, `<|pad|>` = 2. "
                  "No special tokens are added by `encode`; training streams are `<|bos|> file "
                  "<|eos|>` concatenated, cut into random windows.")
-    lines.append("- Weights: float16 safetensors (`torch_dtype` float16), trained with fp32 master "
-                 "weights under bf16 autocast on 2 CPU cores. Positions up to the training "
-                 "window (see seq) are trained; `max_position_embeddings` is 2048.")
+    lines.append("- Weights: float16 safetensors (`torch_dtype` float16) for every checkpoint, "
+                 "trained with fp32 master weights on 2 shared CPU cores (tiny models with fp32 "
+                 "compute, which measured faster for them; bench models under bf16 autocast). "
+                 "Positions up to the training window (column seq) are trained; "
+                 "`max_position_embeddings` is 2048 (GPT-2's learned positions past the window "
+                 "keep their initial values).")
+    lines.append("- Optimiser: AdamW (beta 0.9/0.95, weight decay 0.1 on matrices), gradient clip "
+                 "1.0, batch 8 x 256 tokens. Schedule `wsd`: linear warmup, constant, then a "
+                 "linear decay to 10% over the last ~20% of the wall-time budget (the decay start "
+                 "is logged as `decay_start`; `runs/<name>/stable.pt` keeps the pre-decay state "
+                 "for a longer continuation with `--resume-stable`). Schedule `cosine`: cosine to "
+                 "10% over a step count measured at the start.")
+    lines.append("- The training machine was shared with the rest of the team's builds and tests "
+                 "(load average 25-40 on 2 cores during training), so the token counts below are "
+                 "what the wall-time budgets allowed (column tokens/s), not what the script needs; "
+                 "rerun with larger budgets (or `--resume-stable`) for better models.")
     lines += ["", "## Checkpoints", "",
               "| model | arch | layers | hidden | heads / KV | FFN | params | MACs/token | "
-              "train tokens | seq | wall time | held-out loss | held-out ppl | complete |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "train tokens | seq | wall time | tokens/s | held-out loss | held-out ppl | eval tokens | "
+              "complete |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         if "architecture" not in s:
             continue
@@ -1103,8 +1128,13 @@ def cmd_card(args: argparse.Namespace) -> None:
             f"| `{name}` | {arch} | {layers} | {hidden} | {heads} | {ffn} | "
             f"{s['parameters'] / 1e6:.2f}M | {s['matmul_macs_per_token'] / 1e6:.2f}M | "
             f"{s['training_tokens'] / 1e6:.2f}M | {s['seq_len']} | {s['wall_time_s'] / 60:.1f} min | "
+            f"{s['training_tokens'] / max(1.0, s['wall_time_s']):.0f} | "
             f"{s['heldout_loss']:.3f} | {s['heldout_perplexity']:.1f} | "
+            f"{s['heldout_eval_tokens']} | "
             f"{'yes' if s['completed'] else 'stopped at budget'} |")
+    lines += ["", "Each `models/<name>/train_summary.json` holds the full log (loss every 10 steps, "
+              "held-out loss on a small fixed held-out set during training), the seed and the "
+              "exact `reproduce` command."]
     lines += ["",
               "MACs/token: multiply-accumulates of all weight matrices per generated token, LM "
               "head included (attention over the context not counted). Held-out loss: mean "
@@ -1136,6 +1166,15 @@ def cmd_card(args: argparse.Namespace) -> None:
             lines.append(f"| `{r['draft']}` | `{r['target']}` | {st['chains']} | "
                          f"{st['token_match_rate']:.3f} | {pm} | "
                          f"{', '.join(f'{v:.2f}' for v in st['expected_tokens_per_target_step'])} |")
+    lines += ["", "`target distinct` = distinct tokens in the target's greedy continuations: an "
+              "undertrained target that repeats one token makes agreement look high without "
+              "meaning much.", ""]
+    for d in sorted(MODELS.iterdir()):
+        a = d / "agreement.json"
+        if a.exists():
+            st = json.loads(a.read_text())["draft_target"]
+            if "target_greedy_distinct_tokens" in st:
+                lines.append(f"- `{d.name}`: target distinct = {st['target_greedy_distinct_tokens']}")
     lines += ["", "## Medusa heads", "",
               "Medusa-1 heads on a frozen base, saved in `models/<base>/medusa/` "
               "(`config.json`, `model.safetensors`). Four heads, one residual block each: "
@@ -1164,6 +1203,22 @@ def cmd_card(args: argparse.Namespace) -> None:
                 f"{', '.join(f'{v:.3f}' for v in r['head_top5_match_rate'])} | "
                 f"{', '.join(f'{v:.3f}' for v in r['position_match_rate'])} | "
                 f"{r['expected_tokens_per_base_step_top1_chain']:.3f} |")
+    lines += ["", "`config.json` fields: `medusa_num_heads` (4), `medusa_num_layers` (1), "
+              "`hidden_size`, `vocab_size`, `shares_base_lm_head` (true), `base_model` (`..`, "
+              "the base checkpoint relative to `medusa/`), `base_model_name`, `dtype`, and "
+              "descriptive `block`, `input`, `head_offset`, `tensors`.", ""]
+    samples = []
+    for d in sorted(MODELS.iterdir()):
+        ref = FIXTURES / "reference" / f"{d.name}.json"
+        if ref.exists():
+            case = json.loads(ref.read_text())["cases"][0]
+            text = json.dumps(case["greedy_text"][:90])[1:-1].replace("|", "\\|")
+            samples.append(f"| `{d.name}` | `{text}` |")
+    if samples:
+        lines += ["## Greedy samples", "",
+                  "Greedy continuation of the first reference prompt (from the fixtures; "
+                  "escaped, first 90 characters):", "", "| model | continuation |", "|---|---|"]
+        lines += samples
     lines += ["", "## Reference fixtures", "",
               "`tests/fixtures/prompts.json`: held-out code prompts (source file and line given) "
               "and a few prose prompts. `tests/fixtures/reference/<model>.json`: for the first "
@@ -1194,18 +1249,19 @@ def cmd_card(args: argparse.Namespace) -> None:
 TINY = [
     ("pretrain", ["--name", "tiny-target", "--arch", "llama", "--hidden", "128", "--layers", "2",
                   "--heads", "4", "--kv-heads", "2", "--intermediate", "352", "--tie",
-                  "--batch", "8", "--lr", "3e-3", "--precision", "fp32", "--max-minutes", "{tiny_target}"]),
+                  "--batch", "8", "--lr", "3e-3", "--precision", "fp32", "--max-minutes", "{tiny_target}", "--schedule", "wsd"]),
     ("pretrain", ["--name", "tiny-draft", "--arch", "llama", "--hidden", "64", "--layers", "1",
                   "--heads", "2", "--kv-heads", "1", "--intermediate", "176", "--tie",
                   "--batch", "8", "--lr", "3e-3", "--precision", "fp32", "--teacher", "tiny-target",
-                  "--max-minutes", "{tiny_draft}"]),
+                  "--max-minutes", "{tiny_draft}", "--schedule", "wsd"]),
     ("medusa", ["--base", "tiny-target", "--lr", "3e-3", "--precision", "fp32", "--batch", "8", "--max-minutes", "{tiny_medusa}"]),
     ("pretrain", ["--name", "tiny-gpt2-target", "--arch", "gpt2", "--hidden", "128", "--layers",
                   "2", "--heads", "4", "--intermediate", "512", "--batch", "8", "--lr", "3e-3", "--precision", "fp32",
-                  "--max-minutes", "{tiny_gpt2}"]),
+                  "--max-minutes", "{tiny_gpt2}", "--schedule", "wsd"]),
     ("pretrain", ["--name", "tiny-gpt2-draft", "--arch", "gpt2", "--hidden", "64", "--layers",
                   "1", "--heads", "2", "--intermediate", "256", "--batch", "8", "--lr", "3e-3", "--precision", "fp32",
-                  "--teacher", "tiny-gpt2-target", "--max-minutes", "{tiny_gpt2}"]),
+                  "--teacher", "tiny-gpt2-target", "--max-minutes", "{tiny_gpt2}",
+                  "--schedule", "wsd"]),
     ("agreement", ["--target", "tiny-target", "--draft", "tiny-draft", "--medusa"]),
     ("agreement", ["--target", "tiny-gpt2-target", "--draft", "tiny-gpt2-draft"]),
     ("reference", ["--models", "tiny-target,tiny-draft,tiny-gpt2-target,tiny-gpt2-draft"]),
