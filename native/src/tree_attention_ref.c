@@ -334,10 +334,14 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   float *row = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
   float *scores = malloc(sizeof(float) * (size_t)L);        /* [P + S] f32 */
   float *acc = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
-  if (row == NULL || scores == NULL || acc == NULL) {
+  float *kf = malloc(sizeof(float) * (size_t)L * (size_t)D); /* [P + S, D] f32 keys of one kv head */
+  float *vf = malloc(sizeof(float) * (size_t)L * (size_t)D); /* [P + S, D] f32 values */
+  if (row == NULL || scores == NULL || acc == NULL || kf == NULL || vf == NULL) {
     free(row);
     free(scores);
     free(acc);
+    free(kf);
+    free(vf);
     return fail(SD_OUT_OF_MEMORY, err, err_cap, "out of memory (tree attention scratch)");
   }
 
@@ -372,46 +376,54 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
         }
       }
     }
-    /* 3. attention of every (query i, head h) over the visible slots. */
-    for (int32_t i = 0; i < S; i++) {
-      const int64_t pos = position_of(t, s, b, i, P);
-      for (int32_t h = 0; h < H; h++) {
-        const int32_t g = h / G;
-        const size_t q0 = ((size_t)b * (size_t)S + (size_t)i) * q_tok +
-                          (size_t)h * (size_t)D; /* query [B, S, H, D] (token stride) */
-        const size_t o0 = (((size_t)b * (size_t)S + (size_t)i) * (size_t)H + (size_t)h) *
-                          (size_t)D; /* output [B, S, H, D] */
-        const size_t kv0 = ((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L * (size_t)D;
-        for (int32_t d = 0; d < D; d++) row[d] = load(t->query, q0 + (size_t)d, dt);
-        if (s->rotary_dim > 0) rotate(row, s, t, pos);
-        float max_score = -INFINITY;
-        for (int32_t slot = 0; slot < P + S; slot++) {
-          if (slot >= P && !mask_allows(s, t, b, i, slot - P, P)) {
-            scores[slot] = -INFINITY;
-            continue;
-          }
-          float dot = 0.0f;
-          const size_t k0 = kv0 + (size_t)slot * (size_t)D;
-          for (int32_t d = 0; d < D; d++) dot += row[d] * load(t->present_key, k0 + (size_t)d, dt);
-          scores[slot] = dot * scale;
-          if (scores[slot] > max_score) max_score = scores[slot];
-        }
-        for (int32_t d = 0; d < D; d++) acc[d] = 0.0f;
-        float sum = 0.0f;
-        if (max_score != -INFINITY) {
+    /* 3. attention of every (query i, head h) over the visible slots; the KV rows of one kv
+       head are read (converted to f32) once, then serve its G query heads and S queries. */
+    for (int32_t g = 0; g < Hkv; g++) {
+      const size_t kv0 = ((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L * (size_t)D;
+      for (size_t x = 0; x < (size_t)(P + S) * (size_t)D; x++) {
+        kf[x] = load(t->present_key, kv0 + x, dt);
+        vf[x] = load(t->present_value, kv0 + x, dt);
+      }
+      for (int32_t i = 0; i < S; i++) {
+        const int64_t pos = position_of(t, s, b, i, P);
+        for (int32_t h = g * G; h < (g + 1) * G; h++) {
+          const size_t q0 = ((size_t)b * (size_t)S + (size_t)i) * q_tok +
+                            (size_t)h * (size_t)D; /* query [B, S, H, D] (token stride) */
+          const size_t o0 = (((size_t)b * (size_t)S + (size_t)i) * (size_t)H + (size_t)h) *
+                            (size_t)D; /* output [B, S, H, D] */
+          for (int32_t d = 0; d < D; d++) row[d] = load(t->query, q0 + (size_t)d, dt);
+          if (s->rotary_dim > 0) rotate(row, s, t, pos);
+          float max_score = -INFINITY;
           for (int32_t slot = 0; slot < P + S; slot++) {
-            if (scores[slot] == -INFINITY) continue;
-            const float p = expf(scores[slot] - max_score);
-            sum += p;
-            const size_t v0 = kv0 + (size_t)slot * (size_t)D;
-            for (int32_t d = 0; d < D; d++) acc[d] += p * load(t->present_value, v0 + (size_t)d, dt);
+            if (slot >= P && !mask_allows(s, t, b, i, slot - P, P)) {
+              scores[slot] = -INFINITY;
+              continue;
+            }
+            float dot = 0.0f;
+            const float *k = kf + (size_t)slot * (size_t)D;
+            for (int32_t d = 0; d < D; d++) dot += row[d] * k[d];
+            scores[slot] = dot * scale;
+            if (scores[slot] > max_score) max_score = scores[slot];
           }
+          for (int32_t d = 0; d < D; d++) acc[d] = 0.0f;
+          float sum = 0.0f;
+          if (max_score != -INFINITY) {
+            for (int32_t slot = 0; slot < P + S; slot++) {
+              if (scores[slot] == -INFINITY) continue;
+              const float p = expf(scores[slot] - max_score);
+              sum += p;
+              const float *v = vf + (size_t)slot * (size_t)D;
+              for (int32_t d = 0; d < D; d++) acc[d] += p * v[d];
+            }
+          }
+          const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+          for (int32_t d = 0; d < D; d++) store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
         }
-        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-        for (int32_t d = 0; d < D; d++) store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
       }
     }
   }
+  free(kf);
+  free(vf);
   free(row);
   free(scores);
   free(acc);
