@@ -89,6 +89,59 @@ __device__ __forceinline__ float rotated(const T *x, int d, const TaParams &p, i
   return xd * cs + to_f(x[d - half]) * sn;               /* x2 * cos + x1 * sin */
 }
 
+/*
+ * Element d of query row rr (token i = rr / G, head h = g * G + rr % G) of batch entry b, rotated;
+ * 0 for padding rows rr >= R.
+ */
+template <typename T>
+__device__ __forceinline__ float query_element(const TaParams &p, int b, int g, int rr, int d,
+                                               int D, int P) {
+  if (rr >= p.R) return 0.0f;
+  const int i = rr / p.G, h = g * p.G + rr % p.G;
+  const T *qrow = static_cast<const T *>(p.query) + ((size_t)b * p.S + i) * p.q_tok + (size_t)h * D;
+  return p.rot_half > 0 ? rotated(qrow, d, p, position_of(p, b, i, P)) : to_f(qrow[d]);
+}
+
+/* Which new tokens query row rr sees: bit j for new token j (tree mask, bias mask or causal). */
+template <typename T>
+__device__ __forceinline__ unsigned long long visible_bits(const TaParams &p, int b, int rr,
+                                                           int P) {
+  if (rr >= p.R) return 0ull;
+  const int i = rr / p.G, S = p.S;
+  unsigned long long bits = 0ull;
+  if (p.tree_mask != nullptr) {
+    const uint8_t *mrow = p.tree_mask + (size_t)b * p.mask_batch_stride + (size_t)i * S;
+    for (int j = 0; j < S; j++) bits |= (mrow[j] != 0 ? 1ull : 0ull) << j;
+  } else if (p.attention_bias != nullptr) { /* new-token columns P + j of row i */
+    const T *brow = static_cast<const T *>(p.attention_bias) + (size_t)b * p.bias_batch_stride +
+                    (size_t)i * p.bias_len + P;
+    for (int j = 0; j < S; j++) bits |= (to_f(brow[j]) > SD_TA_BIAS_MASKED ? 1ull : 0ull) << j;
+  } else {
+    bits = i == 63 ? ~0ull : ((1ull << (i + 1)) - 1ull); /* causal: j <= i */
+  }
+  return bits;
+}
+
+/* Sum (or max) of v over the TPR consecutive lanes that share a query row. */
+template <int TPR>
+__device__ __forceinline__ float row_sum(float v) {
+#pragma unroll
+  for (int off = TPR / 2; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+template <int TPR>
+__device__ __forceinline__ float row_max(float v) {
+#pragma unroll
+  for (int off = TPR / 2; off > 0; off /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
+  return v;
+}
+
+/* Online softmax: the factor that rescales running sums when the row max goes from m to m_new. */
+__device__ __forceinline__ float rescale_factor(float m, float m_new) {
+  /* both sums stay 0 while nothing was visible (m = -inf) */
+  return m == -INFINITY ? (m_new == -INFINITY ? 1.0f : 0.0f) : __expf(m - m_new);
+}
+
 /* Step 2: grid (S, B), block 128 threads; writes new K (rotated) and V at slot P + i. */
 template <typename T>
 __global__ void append_kv(TaParams p, int D) {
@@ -135,7 +188,7 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
   const int bg = blockIdx.y; /* b * Hkv + g */
   const int qtile = blockIdx.z;
   const int b = bg / p.Hkv, g = bg % p.Hkv;
-  const int S = p.S, G = p.G;
+  const int S = p.S;
   const int P = p.past_lens[b];
   const int total = P + S;
   const int row_begin = split * p.rows_per_split;
@@ -148,33 +201,9 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
   /* Rotated query tile (rows past R are zero) and mask bits. */
   for (int e = tid; e < QT * D; e += NT) {
     const int rl = e / D, d = e % D;
-    const int rr = qtile * QT + rl;
-    float x = 0.0f;
-    if (rr < p.R) {
-      const int i = rr / G, h = g * G + rr % G;
-      const T *qrow = static_cast<const T *>(p.query) + ((size_t)b * S + i) * p.q_tok + (size_t)h * D;
-      x = p.rot_half > 0 ? rotated(qrow, d, p, position_of(p, b, i, P)) : to_f(qrow[d]);
-    }
-    qs[rl * DP + d] = x;
+    qs[rl * DP + d] = query_element<T>(p, b, g, qtile * QT + rl, d, D, P);
   }
-  for (int rl = tid; rl < QT; rl += NT) {
-    const int rr = qtile * QT + rl;
-    unsigned long long bits = 0ull;
-    if (rr < p.R) {
-      const int i = rr / G;
-      if (p.tree_mask != nullptr) {
-        const uint8_t *mrow = p.tree_mask + (size_t)b * p.mask_batch_stride + (size_t)i * S;
-        for (int j = 0; j < S; j++) bits |= (mrow[j] != 0 ? 1ull : 0ull) << j;
-      } else if (p.attention_bias != nullptr) { /* new-token columns P + j of row i */
-        const T *brow = static_cast<const T *>(p.attention_bias) +
-                        (size_t)b * p.bias_batch_stride + (size_t)i * p.bias_len + P;
-        for (int j = 0; j < S; j++) bits |= (to_f(brow[j]) > SD_TA_BIAS_MASKED ? 1ull : 0ull) << j;
-      } else {
-        bits = i == 63 ? ~0ull : ((1ull << (i + 1)) - 1ull); /* causal: j <= i */
-      }
-    }
-    mask_bits[rl] = bits;
-  }
+  for (int rl = tid; rl < QT; rl += NT) mask_bits[rl] = visible_bits<T>(p, b, qtile * QT + rl, P);
   __syncthreads();
 
   const unsigned long long bits = mask_bits[r_local];
@@ -237,13 +266,8 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
       s[k] = visible ? dot[k] * scale : -INFINITY;
       tile_max = fmaxf(tile_max, s[k]);
     }
-#pragma unroll
-    for (int off = TPR / 2; off > 0; off /= 2) {
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, off));
-    }
-    const float m_new = fmaxf(m, tile_max);
-    /* alpha rescales the running sums; both stay 0 while nothing was visible (m = -inf) */
-    const float alpha = m == -INFINITY ? (m_new == -INFINITY ? 1.0f : 0.0f) : __expf(m - m_new);
+    const float m_new = fmaxf(m, row_max<TPR>(tile_max));
+    const float alpha = rescale_factor(m, m_new);
     float tile_sum = 0.0f;
 #pragma unroll
     for (int k = 0; k < SPT; k++) {
@@ -251,11 +275,7 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
       ps[r_local * PP + lane + TPR * k] = pk;
       tile_sum += pk;
     }
-#pragma unroll
-    for (int off = TPR / 2; off > 0; off /= 2) {
-      tile_sum += __shfl_xor_sync(0xffffffffu, tile_sum, off);
-    }
-    l = l * alpha + tile_sum;
+    l = l * alpha + row_sum<TPR>(tile_sum);
     m = m_new;
 #pragma unroll
     for (int j = 0; j < CPT; j++) acc[j] *= alpha;
@@ -327,7 +347,7 @@ __global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
 
   const int split = blockIdx.x, bg = blockIdx.y, qtile = blockIdx.z;
   const int b = bg / p.Hkv, g = bg % p.Hkv;
-  const int S = p.S, G = p.G;
+  const int S = p.S;
   const int P = p.past_lens[b];
   const int total = P + S;
   const int row_begin = split * p.rows_per_split;
@@ -339,36 +359,12 @@ __global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
 
   for (int e = tid; e < QT * D; e += NT) {
     const int rl = e / D, d = e % D;
-    const int rr = qtile * QT + rl;
-    float x = 0.0f;
-    if (rr < p.R) {
-      const int i = rr / G, h = g * G + rr % G;
-      const __half *qrow =
-          static_cast<const __half *>(p.query) + ((size_t)b * S + i) * p.q_tok + (size_t)h * D;
-      x = p.rot_half > 0 ? rotated(qrow, d, p, position_of(p, b, i, P)) : to_f(qrow[d]);
-    }
+    const float x = query_element<__half>(p, b, g, qtile * QT + rl, d, D, P);
     const __half hi = __float2half_rn(x);
     q_hi[rl * DH + d] = hi;
     q_lo[rl * DH + d] = __float2half_rn(x - __half2float(hi));
   }
-  for (int rl = tid; rl < QT; rl += NT) {
-    const int rr = qtile * QT + rl;
-    unsigned long long bits = 0ull;
-    if (rr < p.R) {
-      const int i = rr / G;
-      if (p.tree_mask != nullptr) {
-        const uint8_t *mrow = p.tree_mask + (size_t)b * p.mask_batch_stride + (size_t)i * S;
-        for (int j = 0; j < S; j++) bits |= (mrow[j] != 0 ? 1ull : 0ull) << j;
-      } else if (p.attention_bias != nullptr) {
-        const __half *brow = static_cast<const __half *>(p.attention_bias) +
-                             (size_t)b * p.bias_batch_stride + (size_t)i * p.bias_len + P;
-        for (int j = 0; j < S; j++) bits |= (to_f(brow[j]) > SD_TA_BIAS_MASKED ? 1ull : 0ull) << j;
-      } else {
-        bits = i == 63 ? ~0ull : ((1ull << (i + 1)) - 1ull);
-      }
-    }
-    mask_bits[rl] = bits;
-  }
+  for (int rl = tid; rl < QT; rl += NT) mask_bits[rl] = visible_bits<__half>(p, b, qtile * QT + rl, P);
   for (int e = tid; e < QT * OP; e += NT) os[e] = 0.0f;
   __syncthreads();
 
@@ -420,12 +416,8 @@ __global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
       s[k] = visible ? sc[r_local * SP + c] * scale : -INFINITY;
       tile_max = fmaxf(tile_max, s[k]);
     }
-#pragma unroll
-    for (int off = TPR / 2; off > 0; off /= 2) {
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, off));
-    }
-    const float m_new = fmaxf(m, tile_max);
-    const float alpha = m == -INFINITY ? (m_new == -INFINITY ? 1.0f : 0.0f) : __expf(m - m_new);
+    const float m_new = fmaxf(m, row_max<TPR>(tile_max));
+    const float alpha = rescale_factor(m, m_new);
     float tile_sum = 0.0f;
 #pragma unroll
     for (int k = 0; k < CPR; k++) {
@@ -433,11 +425,7 @@ __global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
       ps[r_local * PH + lane + TPR * k] = ph;
       tile_sum += __half2float(ph);
     }
-#pragma unroll
-    for (int off = TPR / 2; off > 0; off /= 2) {
-      tile_sum += __shfl_xor_sync(0xffffffffu, tile_sum, off);
-    }
-    l = l * alpha + tile_sum;
+    l = l * alpha + row_sum<TPR>(tile_sum);
     m = m_new;
     for (int d = lane; d < D; d += TPR) os[r_local * OP + d] *= alpha;
     __syncthreads();
