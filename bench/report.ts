@@ -374,7 +374,7 @@ async function main(): Promise<number> {
     machineInfo.spinning = probed.spinning;
     const cost = await stage(
       "timing single forwards (c, V)",
-      () => measureCost(models, prompts[0]!.ids, verifySizes, options.quick ? 5 : 9),
+      () => measureCost(models, prompts[0]!.ids, verifySizes, options.quick ? 7 : 15),
     );
     const total = list.reduce(
       (s, c) => s + prompts.filter((p) => c.kinds.includes(p.kind)).length,
