@@ -139,7 +139,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
     const graph = buildMedusaGraph({ numHeads: K, hiddenSize: H, vocabSize: V }, heads, lmHead);
     const session = await openSession(graph.model, {
       threads,
-      spinning: true,
+      spinning: false,
       externals: graph.externals,
       name: dir,
     });

@@ -113,7 +113,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
         cause,
       });
     }
-    const session = await openSessionFromFile(path, { threads, spinning: true, name: path });
+    const session = await openSessionFromFile(path, { threads, spinning: false, name: path });
     try {
       const inputs = new Map(session.inputs().map((i) => [i.name, i]));
       const outputs = new Map(session.outputs().map((o) => [o.name, o]));
