@@ -205,7 +205,7 @@ if (import.meta.main) {
     console.log(`\n## ${name}`);
     console.log("threads | spin | prefill ms | decode ms/token | tokens/s | V(1..8)");
     const runs: Run[] = [];
-    for (const [threads, spinning] of [[1, true], [2, true], [2, false]] as const) {
+    for (const [threads, spinning] of [[1, false], [2, false], [2, true]] as const) {
       const r = await measure(dir, threads, spinning);
       runs.push(r);
       results.ours.push(r);
@@ -227,7 +227,7 @@ if (import.meta.main) {
       for (const threads of [1, 2]) {
         const p = await peer(dir, ids, threads);
         results.peers[`${name}/${threads}`] = p;
-        const ours = runs.find((r) => r.threads === threads && r.spinning)!;
+        const ours = runs.find((r) => r.threads === threads && !r.spinning)!; // the defaults
         if (typeof p === "string") {
           console.log(`${threads} | (peer failed: ${p})`);
           continue;
