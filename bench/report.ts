@@ -88,7 +88,7 @@ function parseOptions(argv: string[]): Options {
     draft: values.draft ?? `${ROOT}/models/bench-draft`,
     medusa: values.medusa ?? `${target}/medusa`,
     threads: int(values.threads, "--threads"),
-    maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens") ?? (quick ? 32 : 64),
+    maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens") ?? (quick ? 32 : 128),
     peers: values["no-peers"] !== true,
     renderOnly: values["render-only"] === true,
     repeats: int(values.repeats, "--repeats") ?? (quick ? 1 : 2),
@@ -327,8 +327,8 @@ async function main(): Promise<number> {
   const raw = await readPromptFixtures(
     Deno.env.get("SPECDEC_BENCH_PROMPTS") ?? `${ROOT}/tests/fixtures/prompts.json`,
   );
-  const codeN = options.quick ? 2 : 6;
-  const proseN = options.quick ? 1 : 2;
+  const codeN = options.quick ? 2 : 8;
+  const proseN = options.quick ? 1 : 3;
   let prose = raw.filter((p) => p.kind === "prose").slice(0, proseN);
   if (prose.length === 0) {
     prose = FALLBACK_PROSE.slice(0, proseN).map((text, i) => ({
