@@ -224,16 +224,22 @@ async function runPeers(
   }
 }
 
+/** Intra-op threads and spinning of the ONNX Runtime sessions. */
+interface RuntimeSetting {
+  threads: number;
+  spinning: boolean;
+}
+
 /**
- * Tries 1 thread, all cores with spinning, all cores without, on a short
- * greedy generation; returns the setting with the fastest autoregressive
- * decoding (draft-target breaks near-ties) and every measurement.
+ * Tries 1 thread, all cores with spinning, all cores without, on short greedy
+ * generations; returns the fastest setting for one session (autoregressive)
+ * and for two alternating sessions (draft-target), and every measurement.
  */
 async function probeThreads(
   options: Options,
   text: string,
   stage: <T>(label: string, work: () => Promise<T>) => Promise<T>,
-): Promise<{ threads: number; spinning: boolean; probe: ThreadProbe[] }> {
+): Promise<{ single: RuntimeSetting; dual: RuntimeSetting; probe: ThreadProbe[] }> {
   const cores = navigator.hardwareConcurrency;
   const settings = cores > 1
     ? [{ threads: 1, spinning: false }, { threads: cores, spinning: true }, {
@@ -267,13 +273,15 @@ async function probeThreads(
       speculativeTokensPerSecond: speeds.speculative,
     });
   }
-  const best = probe.reduce((a, b) => {
-    const near = Math.abs(a.arTokensPerSecond - b.arTokensPerSecond) <=
-      0.03 * Math.max(a.arTokensPerSecond, b.arTokensPerSecond);
-    if (near) return b.speculativeTokensPerSecond > a.speculativeTokensPerSecond ? b : a;
-    return b.arTokensPerSecond > a.arTokensPerSecond ? b : a;
-  });
-  return { threads: best.threads, spinning: best.spinning, probe };
+  const pick = (key: "arTokensPerSecond" | "speculativeTokensPerSecond"): ThreadProbe =>
+    probe.reduce((a, b) => (b[key] > a[key] ? b : a));
+  const single = pick("arTokensPerSecond");
+  const dual = pick("speculativeTokensPerSecond");
+  return {
+    single: { threads: single.threads, spinning: single.spinning },
+    dual: { threads: dual.threads, spinning: dual.spinning },
+    probe,
+  };
 }
 
 async function writeOutputs(
@@ -338,21 +346,27 @@ async function main(): Promise<number> {
     }));
   }
   const chosen = [...raw.filter((p) => p.kind === "code").slice(0, codeN), ...prose];
+  const fixed = { threads: options.threads ?? 1, spinning: true };
   const probed = options.threads === undefined
     ? await probeThreads(options, chosen[0]!.text, stage)
-    : { threads: options.threads, spinning: true, probe: [] as ThreadProbe[] };
-  const threads = probed.threads;
-
-  const request = {
-    model: options.target,
-    draft: options.draft,
-    threads,
-    spinning: probed.spinning,
-  };
+    : { single: fixed, dual: fixed, probe: [] as ThreadProbe[] };
+  const same = probed.single.threads === probed.dual.threads &&
+    probed.single.spinning === probed.dual.spinning;
+  // Speculative methods (two sessions) run on models loaded with the dual setting;
+  // autoregressive and prompt lookup (one session) with the single one.
+  const request = { model: options.target, draft: options.draft, ...probed.dual };
   const parts = await loadModelParts(
     hasHeads ? { ...request, medusa: options.medusa } : request,
     stage,
   );
+  const singleParts = same ? undefined : await loadModelParts(
+    { model: options.target, ...probed.single },
+    stage,
+  ).catch((err) => {
+    parts.close?.();
+    throw err;
+  });
+  const threads = probed.single.threads;
   try {
     const tokenizer = parts.tokenizer;
     const prompts: BenchPrompt[] = chosen.map((p) => ({
@@ -371,7 +385,16 @@ async function main(): Promise<number> {
     const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, ...trees])];
     const date = new Date().toISOString();
     const machineInfo = await machine(threads);
-    machineInfo.spinning = probed.spinning;
+    machineInfo.spinning = probed.single.spinning;
+    const single = singleParts === undefined ? models : { ...models, target: singleParts.target };
+    const modelsFor = (c: BenchConfig) =>
+      c.method === "ar" || c.method === "lookup" ? single : models;
+    const methodRuntime = {
+      ar: probed.single,
+      lookup: probed.single,
+      speculative: probed.dual,
+      ...(parts.heads !== undefined ? { medusa: probed.dual } : {}),
+    };
     const cost = await stage(
       "timing single forwards (c, V)",
       () => measureCost(models, prompts[0]!.ids, verifySizes, options.quick ? 7 : 15),
@@ -382,7 +405,7 @@ async function main(): Promise<number> {
     );
     const bar = new ProgressBar("benchmark runs", sink, { total });
     await bar.start();
-    const runs = await runBenchmark(models, {
+    const runs = await runBenchmark(modelsFor, {
       prompts,
       configs: list,
       maxNewTokens: options.maxNewTokens,
@@ -410,6 +433,7 @@ async function main(): Promise<number> {
         maxNewTokens: options.maxNewTokens,
         repeats: options.repeats,
         ...(probed.probe.length > 0 ? { threadProbe: probed.probe } : {}),
+        methodRuntime,
         prompts: prompts.map((p) => ({ id: p.id, kind: p.kind, promptTokens: p.ids.length })),
         headlineK: HEADLINE_K,
         ...(parts.heads !== undefined ? { headlineTree: HEADLINE_TREE } : {}),
@@ -429,6 +453,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
+    singleParts?.close?.();
     parts.close?.();
   }
 }

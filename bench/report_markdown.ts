@@ -55,8 +55,8 @@ export function renderReport(results: BenchmarkResults): string {
   md.push("");
   md.push(
     `- Machine: ${results.machine.cpuModel}, ${results.machine.cores} cores, ${results.machine.os}; ` +
-      `ONNX Runtime ${results.machine.ortVersion} (${results.machine.threads} intra-op thread${
-        results.machine.threads === 1 ? "" : "s"
+      `ONNX Runtime ${results.machine.ortVersion} (${
+        runtimeLine(results)
       }); Deno ${results.machine.deno}`,
   );
   md.push(
@@ -127,14 +127,9 @@ function threadProbe(results: BenchmarkResults): string[] {
   const probe = results.settings.threadProbe;
   if (probe === undefined || probe.length === 0) return [];
   const out = [
-    "Runtime settings probed first (one short greedy generation each on the first code prompt); " +
-    `every run below used ${results.machine.threads} intra-op thread${
-      results.machine.threads === 1 ? "" : "s"
-    }` +
-    (results.machine.spinning !== undefined
-      ? `, spinning ${results.machine.spinning ? "on" : "off"}`
-      : "") +
-    ", the fastest autoregressive setting:",
+    "Runtime settings probed first (three short greedy generations each on the first code prompt, " +
+    "fastest kept). Each method then ran with the fastest setting for its kind: " +
+    runtimeLine(results) + ".",
     "",
     "| Threads | Spinning | Autoregressive tok/s | Draft-target tok/s |",
     "|---:|---|---:|---:|",
@@ -148,6 +143,17 @@ function threadProbe(results: BenchmarkResults): string[] {
   }
   out.push("");
   return out;
+}
+
+function runtimeLine(results: BenchmarkResults): string {
+  const rt = results.settings.methodRuntime;
+  if (rt === undefined) return `${results.machine.threads} thread(s) for every method`;
+  const fmt = (x: { threads: number; spinning: boolean } | undefined): string =>
+    x === undefined
+      ? "-"
+      : `${x.threads} thread${x.threads === 1 ? "" : "s"}, spinning ${x.spinning ? "on" : "off"}`;
+  return `autoregressive and prompt lookup (one session) ${fmt(rt.ar)}; draft-target and Medusa ` +
+    `(two sessions alternating) ${fmt(rt.speculative)}`;
 }
 
 function headlineFilters(results: BenchmarkResults, temperature: number): [string, RunFilter][] {

@@ -156,6 +156,12 @@ export interface BenchmarkResults {
      * each); the one with the fastest autoregressive decoding was used.
      */
     threadProbe?: ThreadProbe[];
+    /**
+     * Runtime setting each method ran with: the probe's fastest for
+     * autoregressive decoding (also used by prompt lookup, one session) and
+     * for draft-target (also used by Medusa, two sessions alternating).
+     */
+    methodRuntime?: Partial<Record<BenchMethod, { threads: number; spinning: boolean }>>;
     /** K of the headline draft-target row. */
     headlineK: number;
     /** Tree size of the headline Medusa row. */

@@ -179,7 +179,7 @@ function makeDecoder(
 
 /**
  * Throughput of autoregressive and draft-target (constant K) decoding of one
- * prompt, fastest of two greedy generations each after a warm-up: how the
+ * prompt, fastest of three greedy generations each after a warm-up: how the
  * thread probe compares runtime settings.
  *
  * @param models Models loaded with the setting under test.
@@ -223,16 +223,17 @@ function checkedPositions(m: DecodeMetrics): number[] {
  * drifts of the machine's load touch every method alike), one warm-up
  * generation per configuration first.
  *
- * @param models Target, draft, heads and tokenizer.
+ * @param modelsFor The models (target, draft, heads, tokenizer) a configuration runs on
+ *   (methods may use models loaded with different runtime settings).
  * @param options Prompts, configurations, token budget, seed, progress callback.
  * @returns One record per (configuration, prompt).
  */
 export async function runBenchmark(
-  models: BenchModels,
+  modelsFor: (config: BenchConfig) => BenchModels,
   options: RunBenchmarkOptions,
 ): Promise<RunRecord[]> {
   const decoders = options.configs.map((c) =>
-    makeDecoder(models, c, options.maxNewTokens, options.seed)
+    makeDecoder(modelsFor(c), c, options.maxNewTokens, options.seed)
   );
   const warmPrompt = options.prompts[0]?.ids ?? [0];
   for (const d of decoders) await d.generate(warmPrompt, { maxNewTokens: 4 });
