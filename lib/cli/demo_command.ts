@@ -115,7 +115,8 @@ async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
     model = found.t;
     draft = found.d;
   }
-  const request: LoadRequest = { model, draft };
+  // Draft and target sessions alternate: no idle-thread spinning (see generate_command.ts).
+  const request: LoadRequest = { model, draft, spinning: false };
   if (args.threads !== undefined) request.threads = args.threads;
   return request;
 }

@@ -90,6 +90,9 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
   const model = await resolveModelDir(args.model, "bench-target", "--model", cmd);
   const request: LoadRequest = { model };
   if (args.threads !== undefined) request.threads = args.threads;
+  // Two sessions alternate (draft and target, base and heads): idle threads spinning in one
+  // steal the cores the other needs (the benchmark's thread probe measures this).
+  if (args.method === "speculative" || args.method === "medusa") request.spinning = false;
   if (args.method === "speculative") {
     if (args.draft === undefined && args.model !== undefined) {
       throw new UsageError("--method speculative needs --draft DIR with --model", cmd);
