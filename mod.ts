@@ -45,7 +45,7 @@ export type { TokenizerOptions } from "./lib/model/tokenizer.ts";
 export { SafeTensors } from "./lib/model/safetensors.ts";
 export type { TensorInfo as SafeTensorInfo } from "./lib/model/safetensors.ts";
 export { parseModelConfig, readModelConfig } from "./lib/model/config.ts";
-export type { ModelConfig, ModelFamily } from "./lib/model/config.ts";
+export type { ModelConfig, ModelFamily, RopeScaling } from "./lib/model/config.ts";
 
 // --- decoding (lib/decoding, lib/sampling, lib/tree) ---
 export { AutoregressiveDecoder } from "./lib/decoding/autoregressive.ts";
