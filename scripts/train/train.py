@@ -1278,7 +1278,7 @@ BENCH = [
     ("medusa", ["--base", "bench-target", "--gen-seqs", "256", "--batch", "8",
                 "--max-minutes", "{bench_medusa}"]),
     ("agreement", ["--target", "bench-target", "--draft", "bench-draft", "--medusa"]),
-    ("reference", ["--models", "bench-target,bench-draft"]),
+    ("reference", ["--models", "bench-target,bench-draft", "--full-vocab-max", "0"]),
 ]
 
 
