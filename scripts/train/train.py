@@ -890,7 +890,9 @@ def pick_code_prompts(n: int, max_chars: int) -> list[dict]:
                 snippet += l2
             if len(snippet) < max_chars // 2:
                 continue
-            out.append({"kind": "code", "source": path, "line": i + 1, "text": snippet})
+            # No trailing newline: the prompt ends inside code, so continuations are not just
+            # blank lines.
+            out.append({"kind": "code", "source": path, "line": i + 1, "text": snippet.rstrip()})
             break
     rng = random.Random(1234)
     rng.shuffle(out)
@@ -1234,6 +1236,11 @@ def cmd_card(args: argparse.Namespace) -> None:
               ".venv/bin/python scripts/train/train.py check   # loads every checkpoint",
               ".venv/bin/python scripts/train/train.py card    # this page and loss_curves.png",
               "```", "",
+              "The committed checkpoints came from these sub-commands with the budgets the "
+              "shared machine allowed (tiny-draft was continued once from its stable state with "
+              "`--resume-stable`); the exact replay command of each is the `reproduce` field of "
+              "its `train_summary.json` (fixed `--steps` and `--decay-start`: same batches, same "
+              "learning-rate schedule, same seed).", "",
               "Budgets are wall-clock: a run measures its step time, fixes its total step count "
               "(recorded as `planned_steps`) and anneals the learning rate to it. Each "
               "`train_summary.json` has a `reproduce` command with the exact step count, which "
