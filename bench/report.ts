@@ -15,6 +15,7 @@
  * @module
  */
 
+import os from "node:os";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { renderReport } from "./report_markdown.ts";
@@ -108,28 +109,28 @@ function rel(path: string): string {
   return path.startsWith(`${ROOT}/`) ? path.slice(ROOT.length + 1) : path;
 }
 
-/** 1-, 5- and 15-minute load averages from /proc/loadavg (empty elsewhere). */
-async function loadAverage(): Promise<number[]> {
+/** 1-, 5- and 15-minute load averages (empty where the OS does not report them). */
+function loadAverage(): number[] {
   try {
-    return (await Deno.readTextFile("/proc/loadavg")).trim().split(/\s+/).slice(0, 3).map(Number);
+    return Deno.loadavg();
   } catch {
     return [];
   }
 }
 
 async function machine(threads: number): Promise<BenchmarkResults["machine"]> {
+  // /proc/cpuinfo needs --allow-all in Deno; node:os reads the same model name with --allow-sys.
   let cpuModel = "unknown CPU";
   try {
-    const info = await Deno.readTextFile("/proc/cpuinfo");
-    cpuModel = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? cpuModel;
-  } catch { /* not Linux */ }
+    cpuModel = os.cpus()[0]?.model.trim() ?? cpuModel;
+  } catch { /* no --allow-sys */ }
   return {
     cpuModel,
     cores: navigator.hardwareConcurrency,
     ortVersion: nativeVersions().onnxruntime,
     deno: Deno.version.deno,
     os: `${Deno.build.os} ${Deno.build.arch}`,
-    loadAverage: await loadAverage(),
+    loadAverage: loadAverage(),
     threads,
   };
 }
@@ -418,7 +419,7 @@ async function main(): Promise<number> {
     });
     await bar.done();
     const peers = await runPeers(options, prompts, threads, stderr);
-    const loadAverageEnd = await loadAverage();
+    const loadAverageEnd = loadAverage();
     if (loadAverageEnd.length > 0) machineInfo.loadAverageEnd = loadAverageEnd;
     const results: BenchmarkResults = {
       schema: "specdec-benchmark/1",
