@@ -47,3 +47,30 @@ export function checkTreeMask(mask: Uint8Array, S: number): void {
     }
   }
 }
+
+/**
+ * Validates the slots of a `keep()` call: non-empty, integers in `[0, kvLength)`, strictly
+ * increasing.
+ *
+ * @param slots Absolute cache slots to keep, in order.
+ * @param kvLength Current number of cached tokens.
+ * @returns The slots as `[n]` i32.
+ */
+export function checkKeepSlots(slots: ArrayLike<number>, kvLength: number): Int32Array {
+  const n = slots.length;
+  if (n === 0) throw new RangeError("slots must not be empty");
+  const s = new Int32Array(n); // [n] i32
+  for (let j = 0; j < n; j++) {
+    const v = slots[j]!;
+    if (!Number.isInteger(v) || v < 0 || v >= kvLength) {
+      throw new RangeError(`slots[${j}] = ${v} must be an integer in [0, ${kvLength})`);
+    }
+    if (j > 0 && v <= s[j - 1]!) {
+      throw new RangeError(
+        `slots must be strictly increasing: slots[${j}] = ${v} after ${s[j - 1]}`,
+      );
+    }
+    s[j] = v;
+  }
+  return s;
+}

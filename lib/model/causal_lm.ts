@@ -13,7 +13,7 @@ import { buildGpt2Graph } from "./graph/gpt2.ts";
 import { type AttentionKind, type DecoderGraph, MASKED } from "./graph/decoder_graph.ts";
 import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
-import { checkIds, checkPositions, checkTreeMask } from "./_checks.ts";
+import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_checks.ts";
 
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
@@ -289,21 +289,8 @@ export class CausalLM implements LanguageModel, Disposable {
     if (this.#busy) {
       throw new SpecDecError(`CausalLM ${this.path}: a forward is running`, StatusCode.STATE);
     }
-    const n = slots.length;
-    if (n === 0) throw new RangeError("slots must not be empty");
-    const s = new Int32Array(n); // [n] i32
-    for (let j = 0; j < n; j++) {
-      const v = slots[j]!;
-      if (!Number.isInteger(v) || v < 0 || v >= this.#kvLength) {
-        throw new RangeError(`slots[${j}] = ${v} must be an integer in [0, ${this.#kvLength})`);
-      }
-      if (j > 0 && v <= s[j - 1]!) {
-        throw new RangeError(
-          `slots must be strictly increasing: slots[${j}] = ${v} after ${s[j - 1]}`,
-        );
-      }
-      s[j] = v;
-    }
+    const s = checkKeepSlots(slots, this.#kvLength); // [n] i32
+    const n = s.length;
     const base = s[0]!;
     kvKeep(this.#kv, this.#graph.kvHeads, this.maxLength, this.#graph.headDim, s, base);
     this.#kvLength = base + n;

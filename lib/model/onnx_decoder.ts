@@ -17,7 +17,7 @@
 import type { ForwardOptions, ForwardResult, LanguageModel } from "./language_model.ts";
 import { openSessionFromFile, type OrtSession, type TensorArg } from "./_ort.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
-import { checkIds, checkPositions } from "./_checks.ts";
+import { checkIds, checkKeepSlots, checkPositions } from "./_checks.ts";
 
 /** Options of {@linkcode OnnxDecoder.load}. */
 export interface OnnxDecoderOptions {
@@ -308,21 +308,8 @@ export class OnnxDecoder implements LanguageModel, Disposable {
    * @param slots Strictly increasing slots `< kvLength`.
    */
   keep(slots: ArrayLike<number>): void {
-    const n = slots.length;
-    if (n === 0) throw new RangeError("slots must not be empty");
-    const s = new Int32Array(n); // [n] i32
-    for (let j = 0; j < n; j++) {
-      const v = slots[j]!;
-      if (!Number.isInteger(v) || v < 0 || v >= this.#kvLength) {
-        throw new RangeError(`slots[${j}] = ${v} must be an integer in [0, ${this.#kvLength})`);
-      }
-      if (j > 0 && v <= s[j - 1]!) {
-        throw new RangeError(
-          `slots must be strictly increasing: slots[${j}] = ${v} after ${s[j - 1]}`,
-        );
-      }
-      s[j] = v;
-    }
+    const s = checkKeepSlots(slots, this.#kvLength); // [n] i32
+    const n = s.length;
     const base = s[0]!;
     this.#compact(s, base);
     this.#kvLength = base + n;
