@@ -118,7 +118,7 @@ function loadAverage(): number[] {
   }
 }
 
-async function machine(threads: number): Promise<BenchmarkResults["machine"]> {
+function machine(threads: number): BenchmarkResults["machine"] {
   // /proc/cpuinfo needs --allow-all in Deno; node:os reads the same model name with --allow-sys.
   let cpuModel = "unknown CPU";
   try {
@@ -386,7 +386,7 @@ async function main(): Promise<number> {
     const trees = list.filter((c) => c.method === "medusa").map((c) => c.tree!);
     const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, ...trees])];
     const date = new Date().toISOString();
-    const machineInfo = await machine(threads);
+    const machineInfo = machine(threads);
     machineInfo.spinning = probed.single.spinning;
     const single = singleParts === undefined ? models : { ...models, target: singleParts.target };
     const modelsFor = (c: BenchConfig) =>

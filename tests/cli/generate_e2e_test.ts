@@ -72,7 +72,7 @@ Deno.test({
   name:
     "mod.ts generate --json: every method emits the greedy autoregressive tokens (tiny checkpoints)",
   ignore: !haveModels,
-  async fn() {
+  async fn(): Promise<void> {
     const ar = await json(["--method", "ar"]);
     assert.deepEqual(Object.keys(ar).sort(), ["metrics", "prompt_tokens", "text", "tokens"]);
     assert.ok(ar.tokens.length > 0 && ar.tokens.length <= 24);
@@ -112,7 +112,7 @@ const GPT2_DRAFT = `${ROOT}/models/tiny-gpt2-draft`;
 Deno.test({
   name: "mod.ts generate --json: speculative equals autoregressive on the GPT-2 pair",
   ignore: !(exists(`${GPT2_TARGET}/config.json`) && exists(`${GPT2_DRAFT}/config.json`)),
-  async fn() {
+  async fn(): Promise<void> {
     const ar = await json(["--method", "ar"], GPT2_TARGET);
     const spec = await json(
       ["--method", "speculative", "--draft", GPT2_DRAFT, "--k", "4"],
@@ -127,7 +127,7 @@ Deno.test({
 Deno.test({
   name: "mod.ts generate streams text to stdout and a summary to stderr (tiny checkpoints)",
   ignore: !haveModels,
-  async fn() {
+  async fn(): Promise<void> {
     const ar = await json(["--method", "ar"]);
     const r = await cli(
       ["generate", "--model", TARGET, "--draft", DRAFT, "-n", "24", "--k", "2", "-"],
@@ -144,7 +144,7 @@ Deno.test({
 
 Deno.test({
   name: "mod.ts usage errors exit 2 with one line and no stack",
-  async fn() {
+  async fn(): Promise<void> {
     const cases: [string[], RegExp][] = [
       [["generate", "--bogus", "x"], /^error: unknown option '--bogus'/],
       [
@@ -166,7 +166,7 @@ Deno.test({
 
 Deno.test({
   name: "mod.ts a runtime error exits 1 with the SpecDecError message",
-  async fn() {
+  async fn(): Promise<void> {
     const dir = await Deno.makeTempDir({ prefix: "specdec_bad_model_" });
     await Deno.writeTextFile(`${dir}/config.json`, "{ not json");
     const r = await cli(["generate", "--model", dir, "--method", "ar", "x"]);
