@@ -23,7 +23,10 @@ export type SpeculationSchedule = "constant" | "heuristic";
 
 /** Configuration of {@linkcode DraftTargetDecoder}. */
 export interface SpeculativeDecodingConfig extends DecodingConfig {
-  /** K, tokens drafted per step (the starting K with the heuristic schedule), `1..32`; default 4. */
+  /**
+   * K, tokens drafted per step (the starting K with the heuristic schedule), `1..32`; default 3,
+   * the best K of `deno task bench:report` on the bundled models (`results/REPORT.md`).
+   */
   numSpeculativeTokens?: number;
   /**
    * `"constant"` (default): always K. `"heuristic"` (as in Hugging Face assisted
@@ -131,7 +134,7 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     const config = options.config ?? {};
     super(tokenizer, config);
     const k = config.numSpeculativeTokens === undefined
-      ? 4
+      ? 3
       : checkInt("numSpeculativeTokens", config.numSpeculativeTokens, 1, MAX_SPECULATIVE_TOKENS);
     const schedule = config.schedule ?? "constant";
     if (schedule !== "constant" && schedule !== "heuristic") {

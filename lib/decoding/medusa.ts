@@ -33,7 +33,8 @@ export interface MedusaConfig extends DecodingConfig {
   /**
    * Tree size in nodes, root included, `2..64`: the first paths of `mc_sim_7b_63`
    * (see {@linkcode medusaChoices}); 4, 8, 16 and 64 are the shipped defaults.
-   * Default 8 (small trees suit CPUs, where every verified node costs time).
+   * Default 4, the best tree of `deno task bench:report` on a 2-core CPU (`results/REPORT.md`):
+   * there every verified node costs target time; larger trees may win on a GPU.
    */
   treeWidth?: number;
   /** Sampling acceptance: `"exact"` (lossless, default) or `"typical"` (lossy). Greedy at temperature 0. */
@@ -117,7 +118,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
       choices = config.medusaChoices;
     } else {
       const width = config.treeWidth === undefined
-        ? 8
+        ? 4
         : checkInt("treeWidth", config.treeWidth, 2, 64);
       choices = medusaChoices(width, numHeads);
     }
