@@ -82,18 +82,22 @@ function ortPackageDirs(root: string): string[] {
  * Finds ONNX Runtime under `node_modules/`, running `deno install` once when it is missing.
  *
  * @param root Repository root.
+ * @param libraryOverride A `libonnxruntime.so` to use instead of the package's; `null` for the
+ *   package's own. Default: `SPECDEC_ORT_LIBRARY` from the environment.
  * @returns The library and header locations.
  * @throws {Error} Listing every path tried when ONNX Runtime cannot be found.
  */
-export function findOrt(root: string): OrtLocation {
+export function findOrt(
+  root: string,
+  libraryOverride: string | null = Deno.env.get("SPECDEC_ORT_LIBRARY") ?? null,
+): OrtLocation {
   const headerSub =
     "Plugins/iOS~/onnxruntime.xcframework/ios-arm64_x86_64-simulator/onnxruntime.framework/Headers";
   const tried: string[] = [];
   const look = (): OrtLocation | undefined => {
     for (const dir of ortPackageDirs(root)) {
       const includeDir = `${dir}/${headerSub}`;
-      const library = Deno.env.get("SPECDEC_ORT_LIBRARY") ??
-        `${dir}/Plugins/Linux/x64/libonnxruntime.so`;
+      const library = libraryOverride ?? `${dir}/Plugins/Linux/x64/libonnxruntime.so`;
       tried.push(includeDir, library);
       if (exists(`${includeDir}/onnxruntime_c_api.h`) && exists(library)) {
         return { library, includeDir };

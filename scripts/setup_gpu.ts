@@ -1,10 +1,12 @@
 /**
- * Fetches the CUDA build of ONNX Runtime, only on request: npm
- * `com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9` (ONNX Runtime 1.29 with the CUDA 13
- * execution provider, about 230 MB), into the git-ignored `.cache/onnxruntime-gpu/`.
+ * Sets up ONNX Runtime's CUDA execution provider, only on request: fetches npm
+ * `com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9` (the CUDA 13 provider libraries of ONNX
+ * Runtime 1.29, about 230 MB) into the git-ignored `.cache/onnxruntime-gpu/`, and assembles
+ * `.cache/onnxruntime-gpu/lib/`, where the default package's `libonnxruntime.so` and the providers
+ * sit side by side (ONNX Runtime loads providers from its own folder).
  *
  * ```sh
- * deno task setup:gpu            # fetch (once) and print how to build against it
+ * deno task setup:gpu            # fetch (once), assemble, print how to build against it
  * deno task setup:gpu --dir DIR  # somewhere else
  * ```
  *
@@ -16,23 +18,17 @@
  * SPECDEC_ORT_LIBRARY=<printed path>/libonnxruntime.so deno task build:native --force
  * ```
  *
+ * The provider itself needs the CUDA 13 runtime, cuBLAS 13 and cuRAND on the loader path, and a
+ * GPU with its driver; the shim's error names what is missing.
+ *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { findOrt } from "./build.ts";
 
 /** The npm package of ONNX Runtime with the CUDA execution provider. */
 export const ORT_GPU_PACKAGE = "com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9";
-
-/** What {@linkcode setupGpu} found after unpacking. */
-export interface GpuRuntimePaths {
-  /** Folder the package was unpacked into. */
-  dir: string;
-  /** `libonnxruntime.so` of the CUDA build. */
-  library: string;
-  /** `libonnxruntime_providers_cuda.so`, next to it. */
-  cudaProvider: string;
-}
 
 async function run(cmd: string, args: string[], cwd: string): Promise<void> {
   let out: Deno.CommandOutput;
@@ -55,21 +51,49 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-function find(dir: string, name: RegExp): string | undefined {
+/** The first file under `dir` named exactly `name`. */
+function find(dir: string, name: string): string | undefined {
   for (const path of walk(dir)) {
-    if (name.test(path.slice(path.lastIndexOf("/") + 1))) return path;
+    if (path.slice(path.lastIndexOf("/") + 1) === name) return path;
   }
   return undefined;
 }
 
+/** What {@linkcode setupGpu} assembled. */
+export interface GpuRuntimePaths {
+  /** Folder holding the runtime: `libonnxruntime.so` and its providers, side by side. */
+  dir: string;
+  /** `libonnxruntime.so` in {@linkcode GpuRuntimePaths.dir}: build the shim against this one. */
+  library: string;
+  /** `libonnxruntime_providers_cuda.so` in {@linkcode GpuRuntimePaths.dir}. */
+  cudaProvider: string;
+}
+
+/** Provider libraries taken from the GPU package into the runtime folder. */
+const PROVIDERS = ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"];
+
+function link(target: string, path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  Deno.symlinkSync(target, path);
+}
+
 /**
- * Fetches and unpacks {@linkcode ORT_GPU_PACKAGE} into `dir` unless it is already there.
+ * Fetches and unpacks {@linkcode ORT_GPU_PACKAGE} into `dir/package` unless it is already there,
+ * then assembles `dir/lib/`: links to ONNX Runtime's `libonnxruntime.so` from the default npm
+ * package (the GPU package holds only the providers, the runtime is the same build) and to the
+ * GPU package's provider libraries. ONNX Runtime loads providers from the folder of the
+ * `libonnxruntime.so` the loader named, so they must sit side by side.
  *
  * @param dir Target folder (created when missing).
- * @returns The paths of the CUDA build's libraries.
- * @throws {Error} Naming what is missing: `npm`, `tar`, or a library the package should hold.
+ * @param root Repository root, whose `node_modules/` holds the default ONNX Runtime package.
+ * @returns The paths of the assembled runtime.
+ * @throws {Error} Naming what is missing: `npm`, `tar`, or a library the packages should hold.
  */
-export async function setupGpu(dir: string): Promise<GpuRuntimePaths> {
+export async function setupGpu(dir: string, root: string): Promise<GpuRuntimePaths> {
   Deno.mkdirSync(dir, { recursive: true });
   const unpacked = `${dir}/package`;
   let present = false;
@@ -86,22 +110,26 @@ export async function setupGpu(dir: string): Promise<GpuRuntimePaths> {
     await run("tar", ["-xzf", tgz.name], dir); // unpacks into ./package
     Deno.removeSync(`${dir}/${tgz.name}`);
   }
-  const library = find(unpacked, /^libonnxruntime\.so(\.\d+)*$/);
-  const cudaProvider = find(unpacked, /^libonnxruntime_providers_cuda\.so$/);
-  if (library === undefined || cudaProvider === undefined) {
-    throw new Error(
-      `${ORT_GPU_PACKAGE} in ${unpacked} lacks ${
-        library === undefined ? "libonnxruntime.so" : "libonnxruntime_providers_cuda.so"
-      }`,
-    );
+  const lib = `${dir}/lib`;
+  Deno.mkdirSync(lib, { recursive: true });
+  const runtime = findOrt(root, null).library;
+  link(Deno.realPathSync(runtime), `${lib}/libonnxruntime.so`);
+  for (const name of PROVIDERS) {
+    const found = find(unpacked, name);
+    if (found === undefined) throw new Error(`${ORT_GPU_PACKAGE} in ${unpacked} lacks ${name}`);
+    link(Deno.realPathSync(found), `${lib}/${name}`);
   }
-  return { dir: unpacked, library, cudaProvider };
+  return {
+    dir: lib,
+    library: `${lib}/libonnxruntime.so`,
+    cudaProvider: `${lib}/libonnxruntime_providers_cuda.so`,
+  };
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({ args: Deno.args, options: { dir: { type: "string" } } });
   const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
-  const paths = await setupGpu(values.dir ?? `${root}/.cache/onnxruntime-gpu`);
+  const paths = await setupGpu(values.dir ?? `${root}/.cache/onnxruntime-gpu`, root);
   console.log(`ONNX Runtime (CUDA build): ${paths.library}`);
   console.log(`CUDA execution provider:   ${paths.cudaProvider}`);
   console.log("Build the shim against it:");

@@ -303,3 +303,4 @@ int sd_cuda_kv_compact(void *const *buffers, int32_t n_buffers, const sd_kv_layo
 /* Hook of native/src/custom_ops.h (declared here to keep this file free of ONNX Runtime
  * headers): the strong definition replaces the weak default (0) when CUDA is built in. */
 extern "C" int32_t sd__cuda_device_count(void) { return sd_cuda_device_count(); }
+extern "C" int32_t sd__cuda_built(void) { return 1; }

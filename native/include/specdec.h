@@ -106,7 +106,9 @@ SD_API const char *sd_version(void);
 /* The ONNX Runtime library version, e.g. "1.29.0". Static storage owned by ONNX Runtime. */
 SD_API const char *sd_ort_version(void);
 
-/* 1 when a CUDA device and a CUDA build of the shim are present, else 0. Never fails. */
+/* 1 when `SessionOptions.cudaDevice` can work: a CUDA device, a CUDA build of the shim, and ONNX
+ * Runtime's CUDA provider (libonnxruntime_providers_cuda.so next to the libonnxruntime.so this
+ * process loaded; `deno task setup:gpu`). Else 0. Never fails. */
 SD_API int32_t sd_cuda_available(void);
 
 /* Size in bytes of one element of `dtype`, or 0 for an unknown or unsupported dtype. */

@@ -29,4 +29,7 @@ sd_status sd__register_tree_attention(const OrtApi *api, OrtSessionOptions *so, 
 /* Number of usable CUDA devices. Default (weak): 0. Must not fail or abort without a GPU. */
 int32_t sd__cuda_device_count(void);
 
+/* 1 when the CUDA objects (native/cuda/) are linked in. Default (weak): 0. */
+int32_t sd__cuda_built(void);
+
 #endif /* SPECDEC_CUSTOM_OPS_H */

@@ -15,3 +15,5 @@ __attribute__((weak)) sd_status sd__register_tree_attention(const OrtApi *api,
 }
 
 __attribute__((weak)) int32_t sd__cuda_device_count(void) { return 0; }
+
+__attribute__((weak)) int32_t sd__cuda_built(void) { return 0; }

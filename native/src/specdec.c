@@ -3,8 +3,11 @@
  * environment, session options, sessions (metadata, binding, run). The KV helper lives in
  * kv_keep.c, the custom-op hooks in custom_ops.h.
  */
-#define _POSIX_C_SOURCE 200809L
+/* _GNU_SOURCE for dladdr(): where the loaded libonnxruntime.so lives (its CUDA provider sits next
+ * to it). It implies _POSIX_C_SOURCE 200809L. */
+#define _GNU_SOURCE
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 
 #define SD_VERSION "0.1.0"
 #define SD_ERR_CAP 2048
+#define SD_PATH_CAP 1024
 
 /* ---- ONNX Runtime API table ------------------------------------------------------------- */
 
@@ -128,6 +132,22 @@ const char *sd_ort_version(void) {
   return v != NULL ? v : "unknown";
 }
 
+/* Writes the path where ONNX Runtime looks for its CUDA provider: libonnxruntime_providers_cuda.so
+ * in the folder of the libonnxruntime.so this process loaded, as the loader named it (ONNX Runtime
+ * does not resolve links: tested with 1.29). */
+static void cuda_provider_path(char *out, size_t cap) {
+  static const char name[] = "libonnxruntime_providers_cuda.so";
+  Dl_info info;
+  const char *lib = NULL;
+  if (dladdr((void *)OrtGetApiBase, &info) != 0) lib = info.dli_fname;
+  const char *slash = lib != NULL ? strrchr(lib, '/') : NULL;
+  if (slash == NULL) {
+    snprintf(out, cap, "%s", name);
+  } else {
+    snprintf(out, cap, "%.*s/%s", (int)(slash - lib), lib, name);
+  }
+}
+
 int32_t sd_cuda_available(void) {
   if (ort() == NULL) return 0;
   char **providers = NULL;
@@ -143,7 +163,11 @@ int32_t sd_cuda_available(void) {
   }
   st = g_ort->ReleaseAvailableProviders(providers, n);
   if (st != NULL) g_ort->ReleaseStatus(st);
-  return (found && sd__cuda_device_count() > 0) ? 1 : 0;
+  if (!found || sd__cuda_device_count() <= 0) return 0;
+  char provider[SD_PATH_CAP];
+  cuda_provider_path(provider, sizeof provider);
+  struct stat ps;
+  return (stat(provider, &ps) == 0 && S_ISREG(ps.st_mode)) ? 1 : 0;
 }
 
 /* ---- environment ------------------------------------------------------------------------ */
@@ -716,9 +740,29 @@ static sd_status build_ort_options(sd_session *s, const sd_env *env, const sd_se
     if (r != SD_OK) return r;
   }
   if (o->cuda_device >= 0) {
-    if (sd__cuda_device_count() <= o->cuda_device) {
-      sd__set_err(err, cap, "CUDA device %d is not available (%d CUDA devices usable)",
-                  o->cuda_device, sd__cuda_device_count());
+    char provider[SD_PATH_CAP];
+    cuda_provider_path(provider, sizeof provider);
+    struct stat ps;
+    const int have_provider = stat(provider, &ps) == 0 && S_ISREG(ps.st_mode);
+    const int32_t devices = sd__cuda_device_count();
+    if (devices <= o->cuda_device || !have_provider) {
+      /* Name everything that is missing, not just the first thing found missing. */
+      char device_msg[256] = "";
+      if (devices <= o->cuda_device) {
+        snprintf(device_msg, sizeof device_msg,
+                 "no CUDA device %d (%d usable: %s)", o->cuda_device, devices,
+                 sd__cuda_built() ? "no GPU or no CUDA driver on this machine"
+                                  : "this libspecdec was built without CUDA, nvcc was not found");
+      }
+      char provider_msg[SD_PATH_CAP + 160] = "";
+      if (!have_provider) {
+        snprintf(provider_msg, sizeof provider_msg,
+                 "no CUDA execution provider at %s (run `deno task setup:gpu` and rebuild the "
+                 "shim against the library it prints)",
+                 provider);
+      }
+      sd__set_err(err, cap, "cudaDevice %d cannot be used: %s%s%s", o->cuda_device, device_msg,
+                  device_msg[0] != '\0' && provider_msg[0] != '\0' ? "; " : "", provider_msg);
       return SD_UNAVAILABLE;
     }
     OrtCUDAProviderOptionsV2 *cuda = NULL;
@@ -733,7 +777,15 @@ static sd_status build_ort_options(sd_session *s, const sd_env *env, const sd_se
       g_ort->ReleaseCUDAProviderOptions(cuda);
     }
     if (st != NULL) {
-      take_ort_status(st, SD_ORT, err, cap, "CUDA execution provider");
+      /* ONNX Runtime's status says only "Failed to load shared library"; its log line (stderr)
+       * names the dependency that failed. */
+      const char *msg = g_ort->GetErrorMessage(st);
+      sd__set_err(err, cap,
+                  "the CUDA execution provider %s did not load: %s (it needs the CUDA 13 runtime, "
+                  "cuBLAS 13 and cuRAND on the loader path; ONNX Runtime's log names the library "
+                  "that failed)",
+                  provider, msg != NULL ? msg : "(no message)");
+      g_ort->ReleaseStatus(st);
       return SD_UNAVAILABLE;
     }
   }

@@ -39,7 +39,17 @@ Deno.test("Session with cudaDevice fails with UNAVAILABLE when there is no GPU",
   }
   await assert.rejects(
     () => Session.fromFile(env, path, { cudaDevice: 0 }),
-    (e: unknown) => e instanceof SpecDecError && e.code === StatusCode.UNAVAILABLE,
+    (e: unknown) => {
+      assert.ok(e instanceof SpecDecError && e.code === StatusCode.UNAVAILABLE, String(e));
+      // The message names every missing part: the device, the provider library, or both.
+      assert.match(e.message, /cudaDevice 0 cannot be used: /);
+      const noDevice = e.message.includes("no CUDA device 0 (");
+      const noProvider =
+        /no CUDA execution provider at \S+\/libonnxruntime_providers_cuda\.so \(run `deno task setup:gpu`/
+          .test(e.message);
+      assert.ok(noDevice || noProvider, e.message);
+      return true;
+    },
   );
 });
 
