@@ -12,6 +12,10 @@
  * `--render-only` (rewrite REPORT.md and the SVGs from an existing
  * `benchmark_results.json`).
  *
+ * Besides the constant-K sweep, draft-target runs with the heuristic K
+ * schedule and with draft-confidence early stops on the code prompts
+ * (REPORT.md's "Dynamic K and draft-confidence stop").
+ *
  * @module
  */
 
@@ -135,6 +139,32 @@ function machine(threads: number): BenchmarkResults["machine"] {
   };
 }
 
+/**
+ * The dynamic-K and draft-confidence points of draft-target (greedy, code
+ * prompts), measured beside the constant-K sweep: the heuristic schedule from
+ * K = 3 and 5 (the decoder's default bounds), constant K = 3 with early-stop
+ * thresholds, and both together; `--quick` keeps one of each feature.
+ */
+function draftSettings(quick: boolean): BenchConfig[] {
+  const base = (k: number): BenchConfig => ({
+    method: "speculative",
+    k,
+    temperature: 0,
+    kinds: ["code"],
+  });
+  const heuristic = (k: number): BenchConfig => ({ ...base(k), schedule: "heuristic" });
+  const confident = (k: number, confidence: number): BenchConfig => ({ ...base(k), confidence });
+  if (quick) return [heuristic(3), confident(3, 0.5)];
+  return [
+    heuristic(3),
+    heuristic(5),
+    confident(3, 0.3),
+    confident(3, 0.5),
+    confident(3, 0.7),
+    { ...heuristic(5), confidence: 0.5 },
+  ];
+}
+
 function configs(quick: boolean, hasHeads: boolean): BenchConfig[] {
   const all: PromptKind[] = ["code", "prose"];
   const code: PromptKind[] = ["code"];
@@ -154,6 +184,7 @@ function configs(quick: boolean, hasHeads: boolean): BenchConfig[] {
       list.push({ method: "medusa", tree, temperature: 0, kinds: code });
     }
   }
+  list.push(...draftSettings(quick));
   list.push({ method: "ar", temperature: 1, kinds: code });
   list.push({ method: "speculative", k: HEADLINE_K, temperature: 1, kinds: code });
   if (hasHeads) list.push({ method: "medusa", tree: HEADLINE_TREE, temperature: 1, kinds: code });

@@ -1,7 +1,8 @@
 /**
  * Writes `results/REPORT.md` from benchmark results: the headline table
  * (Method | Throughput | Acceptance Rate | Speedup), the speedup model
- * (τ, α, c, V, E, predicted S, efficiency), the K and tree sweeps, the peer
+ * (τ, α, c, V, E, predicted S, efficiency), the K and tree sweeps, the
+ * dynamic-K and draft-confidence points of draft-target, the peer
  * comparison, recommended defaults and the goals, every figure computed from
  * the results file.
  *
@@ -15,17 +16,30 @@ import {
   costC,
   costV,
   distinct,
+  type DraftSetting,
   expectedTokens,
+  isLossless,
+  matches,
   peerThroughput,
   type PromptKind,
   type RunFilter,
+  settingLabel,
+  type SettingSummary,
   speedupModel,
   summarize,
+  summarizeSetting,
+  variantSettings,
 } from "./report_model.ts";
 
 /** Goal thresholds of the benchmark (issue 6). */
 const GOAL_SPEEDUP = 2;
 const GOAL_EFFICIENCY = 0.85;
+/**
+ * How much faster (tokens/s) than the best constant K a dynamic-K or
+ * early-stop setting must be before the report suggests changing the
+ * draft-target defaults: smaller gains are within run-to-run noise.
+ */
+const DEFAULT_CHANGE_MARGIN = 0.03;
 
 /**
  * Renders the report.
@@ -107,6 +121,8 @@ export function renderReport(results: BenchmarkResults): string {
   md.push(...costSection(results));
   md.push("");
   md.push(...sweep(results, "speculative", "Draft-target K sweep (greedy, code prompts)"));
+  md.push("");
+  md.push(...dynamicSection(results));
   md.push("");
   md.push(...sweep(results, "medusa", "Medusa tree-size sweep (greedy, code prompts)"));
   md.push("");
@@ -281,12 +297,7 @@ function sweep(results: BenchmarkResults, method: BenchMethod, title: string): s
 
 /** Measured ms per target step against the model's (K·c + V) · target step. */
 function stepTimes(results: BenchmarkResults, filter: RunFilter): string {
-  const runs = results.runs.filter((r) =>
-    r.method === filter.method && r.temperature === filter.temperature &&
-    r.promptKind === filter.kind &&
-    (filter.k === undefined || r.k === filter.k) &&
-    (filter.tree === undefined || r.tree === filter.tree)
-  );
+  const runs = results.runs.filter((r) => matches(r, filter));
   const ms = runs.reduce((s, r) => s + r.wallTimeMs, 0);
   const steps = runs.reduce(
     (s, r) => s + (r.meanAcceptedLength > 0 ? r.newTokens / r.meanAcceptedLength : 0),
@@ -363,11 +374,7 @@ function peers(results: BenchmarkResults): string[] {
   for (const [name, method, filter] of rows) {
     const theirs = peerThroughput(p, method);
     const promptIds = new Set(p.runs.filter((r) => r.method === method).map((r) => r.promptId));
-    const ourRuns = results.runs.filter((r) =>
-      r.method === filter.method && r.temperature === 0 &&
-      (filter.k === undefined || r.k === filter.k) &&
-      promptIds.has(r.promptId)
-    );
+    const ourRuns = results.runs.filter((r) => matches(r, filter) && promptIds.has(r.promptId));
     const ourMs = ourRuns.reduce((s, r) => s + r.wallTimeMs, 0);
     const ours = ourMs > 0
       ? (1000 * ourRuns.reduce((s, r) => s + r.newTokens, 0)) / ourMs
@@ -419,6 +426,8 @@ function defaults(results: BenchmarkResults): string[] {
       `- Medusa: the ${md.value}-node tree (${md.measured.toFixed(2)}x, best of the tree sweep).`,
     );
   }
+  const verdict = dynamicVerdict(results);
+  if (verdict !== undefined) out.push(`- Draft-target schedule: ${verdict.short}`);
   if (pl !== undefined) out.push(`- Prompt lookup: K = ${pl.value} (${pl.measured.toFixed(2)}x).`);
   const all = [["draft-target", dt], ["Medusa", md], ["prompt lookup", pl]] as const;
   const winner =
@@ -431,6 +440,142 @@ function defaults(results: BenchmarkResults): string[] {
     );
   }
   if (out.length === 2) out.push("No sweeps in this run.");
+  return out;
+}
+
+/** The constant-K rows shown beside the dynamic-K points: their starting Ks and the best K. */
+function constantBaselines(results: BenchmarkResults, variants: DraftSetting[]): number[] {
+  const swept = distinct(results, "speculative", "k");
+  const top = best(results, "speculative")?.value;
+  const ks = new Set(variants.map((v) => v.k).filter((k) => swept.includes(k)));
+  if (top !== undefined) ks.add(top);
+  return [...ks].sort((a, b) => a - b);
+}
+
+function constantSetting(k: number): DraftSetting {
+  return { k, schedule: "constant", confidence: 0 };
+}
+
+/** Which setting is best, and whether the draft-target defaults should change. */
+interface DynamicVerdict {
+  /** The section's sentence: the best setting measured and the advice. */
+  advice: string;
+  /** The same advice in a few words, for the recommended defaults. */
+  short: string;
+}
+
+/** The fastest dynamic-K / early-stop setting whose greedy output equals autoregressive's. */
+function fastestLossless(results: BenchmarkResults): SettingSummary | undefined {
+  let top: SettingSummary | undefined;
+  for (const setting of variantSettings(results)) {
+    const s = summarizeSetting(results, setting);
+    if (
+      s !== undefined && isLossless(s) &&
+      (top === undefined || s.tokensPerSecond > top.tokensPerSecond)
+    ) {
+      top = s;
+    }
+  }
+  return top;
+}
+
+function named(s: SettingSummary): string {
+  return `${settingLabel(s.setting)} (${s.tokensPerSecond.toFixed(1)} tok/s, ${
+    s.speedup === undefined ? "-" : `${s.speedup.toFixed(2)}x`
+  })`;
+}
+
+function dynamicVerdict(results: BenchmarkResults): DynamicVerdict | undefined {
+  if (variantSettings(results).length === 0) return undefined;
+  const keep = "keep the defaults (constant K, confidence threshold 0)";
+  const variant = fastestLossless(results);
+  if (variant === undefined) {
+    const advice = "no dynamic-K or early-stop setting reproduced autoregressive's greedy " +
+      `output, so none is a candidate: ${keep}.`;
+    return { advice, short: `${keep} (no lossless alternative measured).` };
+  }
+  const k = best(results, "speculative")?.value;
+  const constant = k === undefined ? undefined : summarizeSetting(results, constantSetting(k));
+  if (constant === undefined) {
+    const advice = `best setting measured: ${named(variant)}; no constant-K sweep to compare with.`;
+    return { advice, short: advice };
+  }
+  const gain = variant.tokensPerSecond / constant.tokensPerSecond - 1;
+  const vs = `${gain >= 0 ? "+" : ""}${(100 * gain).toFixed(1)}% against the best constant K, ` +
+    named(constant);
+  const versus = `${named(variant)} against ${named(constant)}`;
+  if (gain > DEFAULT_CHANGE_MARGIN) {
+    const to = defaultsOf(variant.setting);
+    return {
+      advice: `best setting measured: ${named(variant)}, ${vs}: change the draft-target ` +
+        `defaults to ${to}.`,
+      short: `${to} (${versus}).`,
+    };
+  }
+  const margin = gain > 0
+    ? `, within the ${(100 * DEFAULT_CHANGE_MARGIN).toFixed(0)}% noise margin`
+    : "";
+  return {
+    advice: `best setting measured: ${named(gain > 0 ? variant : constant)}; the best ` +
+      `dynamic-K / early-stop setting, ${named(variant)}, is ${vs}${margin}: ${keep}.`,
+    short: `${keep}; best alternative ${versus}.`,
+  };
+}
+
+/** The decoder options that select a setting. */
+function defaultsOf(s: DraftSetting): string {
+  const parts = [`numSpeculativeTokens ${s.k}`];
+  if (s.schedule !== "constant") parts.push(`schedule "${s.schedule}"`);
+  if (s.confidence > 0) parts.push(`confidenceThreshold ${s.confidence}`);
+  return parts.join(", ");
+}
+
+function settingRow(s: SettingSummary, note: string): string {
+  const same = s.greedy.compared === 0
+    ? "-"
+    : isLossless(s)
+    ? `yes (${s.greedy.identical}/${s.greedy.compared} prompts)`
+    : `**no**: ${s.greedy.identical}/${s.greedy.compared} prompts; first differences at ${
+      s.greedy.differences.slice(0, 3).map((d) => `${d.promptId}@${d.at}`).join(", ")
+    }`;
+  return `| ${settingLabel(s.setting)}${note} | ${s.tokensPerSecond.toFixed(1)} | ${
+    s.speedup === undefined ? "-" : `${s.speedup.toFixed(2)}x`
+  } | ${s.tau.toFixed(2)} | ${pct(s.acceptanceRate)} | ${
+    s.draftForwardsPerToken.toFixed(2)
+  } | ${same} |`;
+}
+
+/** REPORT.md's table of the heuristic K schedule and draft-confidence early stop. */
+function dynamicSection(results: BenchmarkResults): string[] {
+  const out = ["### Dynamic K and draft-confidence stop (greedy, code prompts)", ""];
+  const variants = variantSettings(results);
+  if (variants.length === 0) return [...out, "Not run."];
+  out.push(
+    "Draft-target with the heuristic K schedule (`heuristic LO..HI`: K starts at the given value, " +
+      "grows by 2 after a step that accepted every draft and shrinks by 1 after a rejection, " +
+      "within LO..HI) and with the draft-confidence early stop (`confidence t`: drafting stops " +
+      "once the draft's probability of its own token falls below t), on the prompts of the K " +
+      "sweep; the constant-K rows are the sweep's own runs, for comparison.",
+  );
+  out.push("");
+  out.push(
+    "| Setting | tok/s | Speedup | τ | Acceptance | Draft forwards / token | Greedy output = autoregressive |",
+  );
+  out.push("|---|---:|---:|---:|---:|---:|---|");
+  const top = best(results, "speculative")?.value;
+  for (const k of constantBaselines(results, variants)) {
+    const s = summarizeSetting(results, constantSetting(k));
+    if (s !== undefined) out.push(settingRow(s, k === top ? " (best constant K)" : " (constant)"));
+  }
+  for (const v of variants) {
+    const s = summarizeSetting(results, v);
+    if (s !== undefined) out.push(settingRow(s, ""));
+  }
+  const verdict = dynamicVerdict(results);
+  if (verdict !== undefined) {
+    out.push("");
+    out.push(`${verdict.advice.charAt(0).toUpperCase()}${verdict.advice.slice(1)}`);
+  }
   return out;
 }
 
@@ -541,10 +686,8 @@ function goals(results: BenchmarkResults): string[] {
     ) {
       const theirs = peerThroughput(p, method);
       const ids = new Set(p.runs.filter((r) => r.method === method).map((r) => r.promptId));
-      const ourRuns = results.runs.filter((r) =>
-        r.method === method && r.temperature === 0 && (k2 === undefined || r.k === k2) &&
-        ids.has(r.promptId)
-      );
+      const filter: RunFilter = { method, temperature: 0, ...(k2 !== undefined ? { k: k2 } : {}) };
+      const ourRuns = results.runs.filter((r) => matches(r, filter) && ids.has(r.promptId));
       const ms = ourRuns.reduce((s, r) => s + r.wallTimeMs, 0);
       const ours = ms > 0 ? (1000 * ourRuns.reduce((s, r) => s + r.newTokens, 0)) / ms : undefined;
       if (theirs === undefined || ours === undefined) continue;

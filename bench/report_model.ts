@@ -13,6 +13,13 @@
 /** Decoding methods measured by the benchmark. */
 export type BenchMethod = "ar" | "speculative" | "medusa" | "lookup";
 
+/**
+ * How draft-target's K changes between steps (the decoder's `schedule`):
+ * `constant` always drafts K; `heuristic` grows K after a fully accepted step
+ * and shrinks it after a rejection.
+ */
+export type BenchSchedule = "constant" | "heuristic";
+
 /** Kinds of prompt in the fixed prompt set. */
 export type PromptKind = "code" | "prose";
 
@@ -24,6 +31,12 @@ export interface RunRecord {
   k?: number;
   /** Medusa tree size in nodes. */
   tree?: number;
+  /** Draft-target K schedule; absent: `constant` (results written before the field existed). */
+  schedule?: BenchSchedule;
+  /** Draft-target confidence threshold (early stop); absent: 0, disabled. */
+  confidence?: number;
+  /** `[min, max]` K of the heuristic schedule (the decoder's bounds); heuristic runs only. */
+  kRange?: [number, number];
   /** Sampling temperature (0 = greedy). */
   temperature: number;
   /** Prompt id (from `tests/fixtures/prompts.json`). */
@@ -183,6 +196,14 @@ export interface RunFilter {
   k?: number;
   /** Tree size, for medusa. */
   tree?: number;
+  /**
+   * Draft-target K schedule; absent: `constant`. Unlike `k` and `tree`, an
+   * absent schedule or confidence does not match every run, only the default
+   * one, so the K sweep never pools the dynamic-K or early-stop runs.
+   */
+  schedule?: BenchSchedule;
+  /** Draft-target confidence threshold; absent: 0 (see `schedule`). */
+  confidence?: number;
   /** Temperature. */
   temperature: number;
   /** Prompt kind; absent: all. */
@@ -225,12 +246,22 @@ export interface SpeedupModel {
   efficiency: number;
 }
 
-/** True when `run` matches `filter`. */
+/**
+ * True when a run used a non-default draft-target setting (the heuristic
+ * schedule or a confidence threshold): not part of the constant-K sweep.
+ */
+export function isVariant(run: Pick<RunRecord, "schedule" | "confidence">): boolean {
+  return (run.schedule ?? "constant") !== "constant" || (run.confidence ?? 0) !== 0;
+}
+
+/** True when `run` matches `filter` (absent schedule / confidence: only the defaults). */
 export function matches(run: RunRecord, filter: RunFilter): boolean {
   return run.method === filter.method && run.temperature === filter.temperature &&
     (filter.kind === undefined || run.promptKind === filter.kind) &&
     (filter.k === undefined || run.k === filter.k) &&
-    (filter.tree === undefined || run.tree === filter.tree);
+    (filter.tree === undefined || run.tree === filter.tree) &&
+    (run.schedule ?? "constant") === (filter.schedule ?? "constant") &&
+    (run.confidence ?? 0) === (filter.confidence ?? 0);
 }
 
 /**
@@ -359,7 +390,11 @@ export function speedupModel(
   return { c, v, e, predicted, measured, efficiency: predicted > 0 ? measured / predicted : 0 };
 }
 
-/** Distinct values of a numeric field among runs of a method, ascending. */
+/**
+ * Distinct values of a numeric field among runs of a method, ascending: the
+ * sweep's points, so runs with a non-default schedule or confidence threshold
+ * ({@linkcode isVariant}) are left out.
+ */
 export function distinct(
   results: BenchmarkResults,
   method: BenchMethod,
@@ -369,7 +404,9 @@ export function distinct(
   const set = new Set<number>();
   for (const r of results.runs) {
     const v = r[field];
-    if (r.method === method && r.temperature === temperature && v !== undefined) set.add(v);
+    if (r.method === method && r.temperature === temperature && v !== undefined && !isVariant(r)) {
+      set.add(v);
+    }
   }
   return [...set].sort((a, b) => a - b);
 }
@@ -405,7 +442,7 @@ export interface GreedyComparison {
  */
 export function compareGreedy(
   ours: RunRecord[],
-  theirs: PeerRun[],
+  theirs: Pick<PeerRun, "promptId" | "tokens">[],
 ): GreedyComparison {
   const out: GreedyComparison = { compared: 0, identical: 0, differences: [] };
   for (const p of theirs) {
@@ -425,4 +462,137 @@ export function compareGreedy(
     else out.differences.push({ promptId: p.promptId, at });
   }
   return out;
+}
+
+/** One draft-target setting: K (the starting K under the heuristic schedule), schedule, threshold. */
+export interface DraftSetting {
+  /** K, or the starting K of the heuristic schedule. */
+  k: number;
+  /** K schedule. */
+  schedule: BenchSchedule;
+  /** Confidence threshold of the early stop (0: disabled). */
+  confidence: number;
+  /** `[min, max]` K of the heuristic schedule, as the decoder reported them. */
+  kRange?: [number, number];
+}
+
+/**
+ * Short label of a draft-target setting: `K=3`, `K=3 heuristic 1..6`,
+ * `K=3 confidence 0.5`, `K=5 heuristic 1..10 confidence 0.5`.
+ *
+ * @param s The setting (absent schedule: constant; absent confidence: 0).
+ * @returns The label.
+ *
+ * @example Labels
+ * ```ts
+ * import { settingLabel } from "./report_model.ts";
+ * if (settingLabel({ k: 3 }) !== "K=3") throw new Error("constant");
+ * if (settingLabel({ k: 5, schedule: "heuristic", confidence: 0.5 }) !== "K=5 heuristic confidence 0.5") {
+ *   throw new Error("variant");
+ * }
+ * ```
+ */
+export function settingLabel(
+  s: { k?: number; schedule?: BenchSchedule; confidence?: number; kRange?: [number, number] },
+): string {
+  const parts = [`K=${s.k ?? "?"}`];
+  if (s.schedule === "heuristic") {
+    parts.push(s.kRange === undefined ? "heuristic" : `heuristic ${s.kRange[0]}..${s.kRange[1]}`);
+  }
+  if ((s.confidence ?? 0) > 0) parts.push(`confidence ${s.confidence}`);
+  return parts.join(" ");
+}
+
+/** The run filter of a draft-target setting on the greedy code prompts. */
+export function settingFilter(s: DraftSetting): RunFilter {
+  return {
+    method: "speculative",
+    k: s.k,
+    temperature: 0,
+    kind: "code",
+    schedule: s.schedule,
+    confidence: s.confidence,
+  };
+}
+
+/**
+ * The draft-target settings with the heuristic schedule or a confidence
+ * threshold among the greedy code runs, constant schedules first, then by K
+ * and threshold.
+ */
+export function variantSettings(results: BenchmarkResults): DraftSetting[] {
+  const seen = new Map<string, DraftSetting>();
+  for (const r of results.runs) {
+    if (r.method !== "speculative" || r.temperature !== 0 || r.promptKind !== "code") continue;
+    if (!isVariant(r) || r.k === undefined) continue;
+    const s: DraftSetting = {
+      k: r.k,
+      schedule: r.schedule ?? "constant",
+      confidence: r.confidence ?? 0,
+    };
+    if (r.kRange !== undefined) s.kRange = r.kRange;
+    const key = `${s.schedule} ${s.k} ${s.confidence}`;
+    if (!seen.has(key)) seen.set(key, s);
+  }
+  return [...seen.values()].sort((a, b) =>
+    (a.schedule === b.schedule ? 0 : a.schedule === "constant" ? -1 : 1) || a.k - b.k ||
+    a.confidence - b.confidence
+  );
+}
+
+/** Figures of one draft-target setting on the greedy code prompts. */
+export interface SettingSummary {
+  /** The setting. */
+  setting: DraftSetting;
+  /** Total tokens / total seconds. */
+  tokensPerSecond: number;
+  /** Tokens/s over autoregressive's on the same prompts; undefined without autoregressive runs. */
+  speedup: number | undefined;
+  /** Mean tokens per target step (τ). */
+  tau: number;
+  /** Accepted / drafted; undefined when nothing was drafted. */
+  acceptanceRate: number | undefined;
+  /** Draft forwards per generated token. */
+  draftForwardsPerToken: number;
+  /** Greedy token ids against autoregressive's, prompt by prompt. */
+  greedy: GreedyComparison;
+}
+
+/**
+ * Pools the greedy code runs of one draft-target setting and compares their
+ * tokens with autoregressive's.
+ *
+ * @param results The benchmark results.
+ * @param setting K, schedule and threshold.
+ * @returns The figures, or `undefined` when the setting did not run.
+ */
+export function summarizeSetting(
+  results: BenchmarkResults,
+  setting: DraftSetting,
+): SettingSummary | undefined {
+  const filter = settingFilter(setting);
+  const s = summarize(results, filter);
+  if (s === undefined) return undefined;
+  const runs = results.runs.filter((r) => matches(r, filter));
+  const arFilter: RunFilter = { method: "ar", temperature: 0, kind: "code" };
+  const ar = summarize(results, arFilter);
+  const arRuns = results.runs.filter((r) => matches(r, arFilter));
+  const tokens = runs.reduce((n, r) => n + r.newTokens, 0);
+  const drafted = runs.reduce((n, r) => n + r.draftForwards, 0);
+  return {
+    setting,
+    tokensPerSecond: s.tokensPerSecond,
+    speedup: ar !== undefined && ar.tokensPerSecond > 0
+      ? s.tokensPerSecond / ar.tokensPerSecond
+      : undefined,
+    tau: s.tau,
+    acceptanceRate: s.acceptanceRate,
+    draftForwardsPerToken: tokens > 0 ? drafted / tokens : 0,
+    greedy: compareGreedy(runs, arRuns),
+  };
+}
+
+/** True when every prompt compared with autoregressive had identical greedy tokens. */
+export function isLossless(s: SettingSummary): boolean {
+  return s.greedy.compared > 0 && s.greedy.identical === s.greedy.compared;
 }

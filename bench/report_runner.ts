@@ -16,7 +16,14 @@ import { PromptLookupDecoder } from "../lib/decoding/prompt_lookup.ts";
 import type { Decoder, DecodingConfig } from "../lib/decoding/decoder.ts";
 import type { DecodeMetrics } from "../lib/decoding/decode_metrics.ts";
 import type { TextTokenizer } from "../lib/model/language_model.ts";
-import type { BenchMethod, CostModel, PromptKind, RunRecord } from "./report_model.ts";
+import {
+  type BenchMethod,
+  type BenchSchedule,
+  type CostModel,
+  type PromptKind,
+  type RunRecord,
+  settingLabel,
+} from "./report_model.ts";
 
 /** A prompt of the fixed set, already tokenized. */
 export interface BenchPrompt {
@@ -36,6 +43,10 @@ export interface BenchConfig {
   k?: number;
   /** Medusa tree nodes. */
   tree?: number;
+  /** Draft-target K schedule (speculative); absent: `constant`. */
+  schedule?: BenchSchedule;
+  /** Draft-target confidence threshold of the early stop (speculative); absent: 0, disabled. */
+  confidence?: number;
   /** Temperature (0 greedy). */
   temperature: number;
   /** Which prompts it runs on. */
@@ -81,7 +92,7 @@ export interface RunBenchmarkOptions {
 /** Human-readable label of a configuration. */
 export function configLabel(c: BenchConfig): string {
   const t = c.temperature > 0 ? ` T=${c.temperature}` : "";
-  if (c.method === "speculative") return `draft-target K=${c.k}${t}`;
+  if (c.method === "speculative") return `draft-target ${settingLabel(c)}${t}`;
   if (c.method === "lookup") return `lookup K=${c.k}${t}`;
   if (c.method === "medusa") return `medusa ${c.tree}${t}`;
   return `autoregressive${t}`;
@@ -158,7 +169,12 @@ function makeDecoder(
         draftModel: models.draft,
         targetModel: models.target,
         tokenizer,
-        config: { ...config, numSpeculativeTokens: c.k ?? 5, schedule: "constant" },
+        config: {
+          ...config,
+          numSpeculativeTokens: c.k ?? 5,
+          schedule: c.schedule ?? "constant",
+          ...(c.confidence !== undefined ? { confidenceThreshold: c.confidence } : {}),
+        },
       });
     case "lookup":
       return new PromptLookupDecoder({
@@ -209,6 +225,19 @@ export async function probeSpeed(
     makeDecoder(models, { method: "speculative", k, temperature: 0, kinds: [] }, maxNewTokens, 0),
   );
   return { ar, speculative };
+}
+
+/**
+ * Writes a draft-target run's schedule, K bounds (as the decoder resolved
+ * them) and confidence threshold into its record, when the configuration set
+ * them.
+ */
+function recordSetting(rec: RunRecord, c: BenchConfig, decoder: Decoder): void {
+  if (c.schedule !== undefined) rec.schedule = c.schedule;
+  if (c.confidence !== undefined) rec.confidence = c.confidence;
+  if (decoder instanceof DraftTargetDecoder && decoder.schedule === "heuristic") {
+    rec.kRange = [decoder.minSpeculativeTokens, decoder.maxSpeculativeTokens];
+  }
 }
 
 /** Steps that checked position i+1: it was offered and every earlier position accepted. */
@@ -273,6 +302,7 @@ export async function runBenchmark(
     };
     if (c.k !== undefined) rec.k = c.k;
     if (c.tree !== undefined) rec.tree = c.tree;
+    recordSetting(rec, c, decoders[i]!);
     records.push(rec);
     done++;
     await options.onRun?.(done, jobs.length, `${configLabel(c)} ${prompt.id}`);

@@ -3,11 +3,19 @@ import {
   type BenchmarkResults,
   compareGreedy,
   costV,
+  distinct,
   expectedTokens,
+  isLossless,
+  isVariant,
   type RunRecord,
+  settingFilter,
+  settingLabel,
   speedupModel,
   summarize,
+  summarizeSetting,
+  variantSettings,
 } from "../../bench/report_model.ts";
+import { configLabel } from "../../bench/report_runner.ts";
 import { renderReport } from "../../bench/report_markdown.ts";
 import { renderCharts } from "../../bench/report_svg.ts";
 
@@ -283,5 +291,182 @@ Deno.test("renderCharts() draws well-formed, labelled SVG", () => {
   assert.ok(acceptance.includes("Medusa (8-node tree)"));
   assert.ok(acceptance.includes("prompt lookup K=4"));
   assert.equal((acceptance.match(/<circle [^>]*r="4"/g) ?? []).length, 4 + 3 + 2);
+  assert.ok(acceptance.includes("draft-target K=4, position 1: 75.0%"));
+});
+
+/**
+ * The synthetic results plus dynamic-K and early-stop runs of draft-target on
+ * the code prompts: heuristic K=2 (250 tok/s, same tokens as autoregressive),
+ * K=4 with confidence 0.5 (400 tok/s, different tokens), heuristic K=4 with
+ * confidence 0.5 (`wallTimeMs` of its runs).
+ */
+function withVariants(heuristicMs = 400): BenchmarkResults {
+  const r = synthetic();
+  for (const id of ["c1", "c2"]) {
+    r.runs.push(run({
+      method: "speculative",
+      k: 2,
+      schedule: "heuristic",
+      kRange: [1, 4],
+      promptId: id,
+      wallTimeMs: heuristicMs,
+      draftForwards: 150,
+      drafted: 150,
+      accepted: 75,
+      meanAcceptedLength: 4,
+      acceptedAtPosition: [20, 10],
+      checkedAtPosition: [25, 20],
+    }));
+    r.runs.push(run({
+      method: "speculative",
+      k: 4,
+      confidence: 0.5,
+      promptId: id,
+      wallTimeMs: 250,
+      draftForwards: 50,
+      drafted: 50,
+      accepted: 40,
+      meanAcceptedLength: 5,
+      tokens: id === "c2" ? [1, 7, 3] : [1, 2, 3],
+    }));
+    r.runs.push(run({
+      method: "speculative",
+      k: 4,
+      schedule: "constant",
+      confidence: 0,
+      promptId: `${id}-explicit-default`,
+      promptKind: "prose",
+    }));
+  }
+  return r;
+}
+
+Deno.test("settingLabel() and configLabel() name schedules and thresholds", () => {
+  assert.equal(settingLabel({ k: 3 }), "K=3");
+  assert.equal(settingLabel({ k: 3, schedule: "constant", confidence: 0 }), "K=3");
+  assert.equal(settingLabel({ k: 3, schedule: "heuristic" }), "K=3 heuristic");
+  assert.equal(settingLabel({ k: 3, schedule: "heuristic", kRange: [1, 6] }), "K=3 heuristic 1..6");
+  assert.equal(
+    settingLabel({ k: 5, schedule: "heuristic", confidence: 0.5 }),
+    "K=5 heuristic confidence 0.5",
+  );
+  const base = { method: "speculative" as const, k: 3, temperature: 0, kinds: [] };
+  assert.equal(configLabel(base), "draft-target K=3");
+  assert.equal(configLabel({ ...base, confidence: 0.7 }), "draft-target K=3 confidence 0.7");
+  assert.equal(
+    configLabel({ ...base, schedule: "heuristic", temperature: 1 }),
+    "draft-target K=3 heuristic T=1",
+  );
+});
+
+Deno.test("matches() and distinct() keep dynamic-K and early-stop runs out of the K sweep", () => {
+  const r = withVariants();
+  assert.equal(isVariant({}), false);
+  assert.equal(isVariant({ schedule: "constant", confidence: 0 }), false);
+  assert.equal(isVariant({ schedule: "heuristic" }), true);
+  assert.equal(isVariant({ confidence: 0.3 }), true);
+  assert.deepEqual(distinct(r, "speculative", "k"), [2, 4]);
+  // The K=2 and K=4 sweep figures are those without the variants.
+  assert.equal(
+    summarize(r, { method: "speculative", k: 2, temperature: 0, kind: "code" })?.runs,
+    2,
+  );
+  assert.equal(
+    summarize(r, { method: "speculative", k: 4, temperature: 0, kind: "code" })?.tokensPerSecond,
+    125,
+  );
+  // An explicit constant schedule and threshold 0 is the default setting.
+  assert.equal(summarize(r, { method: "speculative", k: 4, temperature: 0 })?.runs, 4);
+  const h = { k: 2, schedule: "heuristic" as const, confidence: 0 };
+  assert.equal(summarize(r, settingFilter(h))?.tokensPerSecond, 250);
+  assert.deepEqual(variantSettings(r), [
+    { k: 4, schedule: "constant", confidence: 0.5 },
+    { k: 2, schedule: "heuristic", confidence: 0, kRange: [1, 4] },
+  ]);
+});
+
+Deno.test("summarizeSetting() pools a setting and compares it with autoregressive", () => {
+  const r = withVariants();
+  const h = summarizeSetting(r, { k: 2, schedule: "heuristic", confidence: 0 });
+  assert.ok(h !== undefined);
+  assert.equal(h.tokensPerSecond, 250);
+  assert.equal(h.speedup, 2.5);
+  assert.equal(h.tau, 4);
+  assert.equal(h.draftForwardsPerToken, 1.5);
+  assert.equal(h.acceptanceRate, 0.5);
+  assert.equal(isLossless(h), true);
+  const c = summarizeSetting(r, { k: 4, schedule: "constant", confidence: 0.5 });
+  assert.ok(c !== undefined);
+  assert.equal(isLossless(c), false);
+  assert.deepEqual(c.greedy.differences, [{ promptId: "c2", at: 1 }]);
+  assert.equal(summarizeSetting(r, { k: 8, schedule: "heuristic", confidence: 0 }), undefined);
+});
+
+Deno.test("renderReport() tabulates dynamic K and confidence stops and picks the best setting", () => {
+  const md = renderReport(withVariants());
+  assert.ok(md.includes("### Dynamic K and draft-confidence stop (greedy, code prompts)"), md);
+  assert.ok(
+    md.includes(
+      "| K=2 (best constant K) | 200.0 | 2.00x | 2.00 | 50.0% | 0.00 | yes (2/2 prompts) |",
+    ),
+    md,
+  );
+  assert.ok(md.includes("| K=4 (constant) | 125.0 | 1.25x | 2.50 | 37.5% | 0.00 |"), md);
+  assert.ok(
+    md.includes("| K=2 heuristic 1..4 | 250.0 | 2.50x | 4.00 | 50.0% | 1.50 | yes (2/2 prompts) |"),
+    md,
+  );
+  assert.ok(
+    md.includes(
+      "| K=4 confidence 0.5 | 400.0 | 4.00x | 5.00 | 80.0% | 0.50 | **no**: 1/2 prompts; first differences at c2@1 |",
+    ),
+    md,
+  );
+  // The faster but not lossless setting is no candidate; heuristic K=2 beats K=2 by 25%.
+  assert.match(
+    md,
+    /Best setting measured: K=2 heuristic 1\.\.4 \(250\.0 tok\/s, 2\.50x\), \+25\.0% against the best constant K, K=2 \(200\.0 tok\/s, 2\.00x\): change the draft-target defaults to numSpeculativeTokens 2, schedule "heuristic"\./,
+  );
+  assert.ok(
+    md.includes(
+      '- Draft-target schedule: numSpeculativeTokens 2, schedule "heuristic" (K=2 heuristic 1..4 (250.0 tok/s, 2.50x) against K=2 (200.0 tok/s, 2.00x)).',
+    ),
+    md,
+  );
+  // The sweep, headline, peers and goals are unchanged by the variants.
+  assert.ok(md.includes("| Speculative (K=4) | 125.0 | 37.5% | 1.25x |"), md);
+  assert.match(md, /Draft-target: K = 2 \(2\.00x, best of the K sweep\)/);
+  assert.match(
+    md,
+    /Draft-target \/ assisted \(K=4\) \| 25\.0 \| 125\.0 \| 5\.00x \| yes \(1\/1 prompts\)/,
+  );
+  assert.equal((md.match(/^\| 2 \| 200\.0 \|/gm) ?? []).length, 1);
+});
+
+Deno.test("renderReport() keeps the defaults when no setting beats constant K by the margin", () => {
+  // Heuristic K=2 at 500 ms per run: 200 tok/s, no faster than constant K=2.
+  const md = renderReport(withVariants(500));
+  assert.match(
+    md,
+    /Best setting measured: K=2 \(200\.0 tok\/s, 2\.00x\); the best dynamic-K \/ early-stop setting, K=2 heuristic 1\.\.4 \(200\.0 tok\/s, 2\.00x\), is \+0\.0% against the best constant K, K=2 \(200\.0 tok\/s, 2\.00x\): keep the defaults \(constant K, confidence threshold 0\)\./,
+  );
+  assert.match(
+    md,
+    /- Draft-target schedule: keep the defaults \(constant K, confidence threshold 0\); best alternative K=2 heuristic/,
+  );
+  // Results without such runs (older files) say so.
+  assert.match(
+    renderReport(synthetic()),
+    /### Dynamic K and draft-confidence stop[^\n]*\n\nNot run\./,
+  );
+});
+
+Deno.test("renderCharts() leaves dynamic-K and early-stop runs out of the K bars", () => {
+  const { speedup, acceptance } = renderCharts(withVariants());
+  assert.equal(
+    (speedup.match(/<rect [^>]*fill="#(1f77b4|2ca02c|d62728|7f7f7f)"><title>/g) ?? []).length,
+    5,
+  );
+  assert.ok(speedup.includes("<title>DT K=2: 2×</title>"));
   assert.ok(acceptance.includes("draft-target K=4, position 1: 75.0%"));
 });
