@@ -32,7 +32,7 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __launch_bounds__(n)
+#define __launch_bounds__(...)
 #define __shared__ static
 #define SD_DYNAMIC_SHARED(T, name) T *name = static_cast<T *>(sd_emu::dynamic_shared())
 #define __align__(n)
@@ -47,6 +47,7 @@ struct sd_emu_uint3 {
 struct uint4 {
   unsigned x, y, z, w;
 };
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 struct __half {
   uint16_t bits;
 };

@@ -184,9 +184,11 @@ __global__ void __launch_bounds__(QT *TPR) attention_split(TaParams p) {
   float *ps = vs + KT * DP;    /* [QT, PP] probabilities of the tile */
   __shared__ unsigned long long mask_bits[QT]; /* bit j: the row's token sees new token j */
 
-  const int split = blockIdx.x;
-  const int bg = blockIdx.y; /* b * Hkv + g */
-  const int qtile = blockIdx.z;
+  /* grid (query tile, split, b * Hkv + g): the query tiles of one KV range are neighbours in
+     launch order, so a range read by several tiles is mostly served from L2 */
+  const int qtile = blockIdx.x;
+  const int split = blockIdx.y;
+  const int bg = blockIdx.z; /* b * Hkv + g */
   const int b = bg / p.Hkv, g = bg % p.Hkv;
   const int S = p.S;
   const int P = p.past_lens[b];
@@ -333,7 +335,9 @@ __global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
   constexpr int TPR = NT / QT;       /* softmax threads per query row: 16 or 4 */
   constexpr int CPR = TC_KT / TPR;   /* score columns per softmax thread */
   constexpr int DH = Lay::DH, PH = Lay::PH, SP = Lay::SP, OP = Lay::OP;
+  constexpr int NV = TC_KT * D / 8 / NT; /* 16-byte vectors per thread of a K (or V) tile */
   static_assert(QT % 16 == 0 && D % 16 == 0 && 32 % TPR == 0 && D % TPR == 0, "tile shape");
+  static_assert(NV * NT * 8 == TC_KT * D, "a KV tile is a whole number of vectors per thread");
 
   SD_DYNAMIC_SHARED(float, smem);
   __half *q_hi = reinterpret_cast<__half *>(smem); /* [QT, DH] rotated query, fp16 high part */
@@ -345,7 +349,7 @@ __global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
   float *os = sc + QT * SP;                            /* [QT, OP] running output */
   __shared__ unsigned long long mask_bits[QT];
 
-  const int split = blockIdx.x, bg = blockIdx.y, qtile = blockIdx.z;
+  const int qtile = blockIdx.x, split = blockIdx.y, bg = blockIdx.z; /* as attention_split */
   const int b = bg / p.Hkv, g = bg % p.Hkv;
   const int S = p.S;
   const int P = p.past_lens[b];
@@ -377,15 +381,22 @@ __global__ void __launch_bounds__(256) attention_split_tc(TaParams p) {
     const int nrows = sd_min(TC_KT, row_end - t0);
     const uint4 *ksrc = reinterpret_cast<const uint4 *>(kcache + (size_t)t0 * D);
     const uint4 *vsrc = reinterpret_cast<const uint4 *>(vcache + (size_t)t0 * D);
-    for (int e = tid; e < TC_KT * D / 8; e += NT) { /* 8 halves per 16-byte vector */
+    /* Every 16-byte load of the tile is issued before the first shared store (NV K and NV V
+       vectors per thread in registers), so a thread has 2 * NV loads in flight, not one pair. */
+    uint4 kv[NV], vv[NV];
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+      const int e = tid + k * NT; /* 8 halves per 16-byte vector */
+      const bool in = e / (D / 8) < nrows;
+      kv[k] = in ? ksrc[e] : make_uint4(0u, 0u, 0u, 0u);
+      vv[k] = in ? vsrc[e] : make_uint4(0u, 0u, 0u, 0u);
+    }
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+      const int e = tid + k * NT;
       const int rr = e / (D / 8), c8 = e % (D / 8);
-      uint4 kv = {0u, 0u, 0u, 0u}, vv = {0u, 0u, 0u, 0u};
-      if (rr < nrows) {
-        kv = ksrc[e];
-        vv = vsrc[e];
-      }
-      *reinterpret_cast<uint4 *>(ks + rr * DH + c8 * 8) = kv;
-      *reinterpret_cast<uint4 *>(vs + rr * DH + c8 * 8) = vv;
+      *reinterpret_cast<uint4 *>(ks + rr * DH + c8 * 8) = kv[k];
+      *reinterpret_cast<uint4 *>(vs + rr * DH + c8 * 8) = vv[k];
     }
     __syncthreads();
 
@@ -529,35 +540,84 @@ struct Plan {
   int kt;     /* KV rows per tile */
   int qt, tpr, qtiles, R, R_pad, splits, rows_per_split;
   size_t workspace_bytes;
-  size_t smem_bytes;
+  size_t smem_bytes; /* dynamic shared memory of the split kernel (the launch's argument) */
 };
 
 bool head_dim_supported(int d) {
   return d == 32 || d == 64 || d == 80 || d == 96 || d == 128 || d == 256;
 }
 
+/* Dynamic shared memory of a split kernel instantiation (tensor cores or not, head size, QT). */
+inline size_t split_smem_bytes(bool tc, int D, int qt) {
+  if (tc) {
+    return D == 64 ? (qt == 16 ? TcLayout<64, 16>::bytes : TcLayout<64, 64>::bytes)
+                   : (qt == 16 ? TcLayout<128, 16>::bytes : TcLayout<128, 64>::bytes);
+  }
+  return ((size_t)(qt + 2 * KT) * (D + 1) + (size_t)qt * (KT + 1)) * sizeof(float);
+}
+
+/* The preferred query tile of a kernel kind for R query rows per KV head. */
+inline void pick_tile(Plan *plan, bool tc, int R) {
+  plan->tc = tc;
+  if (tc) {
+    plan->kt = TC_KT;
+    plan->qt = R <= 16 ? 16 : 64;
+    plan->tpr = 256 / plan->qt;
+  } else {
+    plan->kt = KT;
+    if (R <= 16) {
+      plan->qt = 16, plan->tpr = 8;
+    } else if (R <= 32) {
+      plan->qt = 32, plan->tpr = 8;
+    } else {
+      plan->qt = 64, plan->tpr = 4;
+    }
+  }
+}
+
+/* The next smaller query tile of the same kernel kind (less shared memory); false at 16 rows. */
+inline bool shrink_tile(Plan *plan) {
+  if (plan->qt <= 16) return false;
+  if (plan->tc) {
+    plan->qt = 16, plan->tpr = 16;
+  } else if (plan->qt == 64) {
+    plan->qt = 32, plan->tpr = 8;
+  } else {
+    plan->qt = 16, plan->tpr = 8;
+  }
+  return true;
+}
+
+/* Static (mask bits, QT x 8 bytes) plus dynamic shared memory of the plan's split kernel. */
+inline size_t plan_smem_total(const Plan &plan, int D) {
+  return split_smem_bytes(plan.tc, D, plan.qt) + (size_t)plan.qt * sizeof(unsigned long long);
+}
+
 /*
  * Launch plan. allow_tc: use the tensor-core kernel where it applies (fp16, head size 64/128);
- * false keeps the CUDA-core kernel (tests run both).
+ * false keeps the CUDA-core kernel (tests run both). max_smem: the device's shared memory per
+ * block (cudaDevAttrMaxSharedMemoryPerBlockOptin, static + dynamic; 0: no limit): the query tile
+ * shrinks (64 -> 32 -> 16 rows), then the tensor-core kernel gives way to the CUDA-core one,
+ * until the kernel fits. When even that does not fit, plan_smem_total() > max_smem and the caller
+ * refuses the call. max_qt: the largest query tile allowed (16, 32 or 64; a tuning knob, see
+ * SPECDEC_CUDA_QUERY_TILE in tree_attention.cu).
  */
-Plan make_plan(const sd_ta_shape *s, const int32_t *past_lens, int sm_count, bool allow_tc = true) {
+Plan make_plan(const sd_ta_shape *s, const int32_t *past_lens, int sm_count, bool allow_tc = true,
+               size_t max_smem = 0, int max_qt = 64) {
   Plan plan{};
   const int G = s->num_heads / s->kv_num_heads;
   const int D = s->head_dim;
   plan.R = s->seq_len * G;
-  plan.tc = allow_tc && s->dtype == SD_TA_F16 && (D == 64 || D == 128);
-  if (plan.tc) {
-    plan.kt = TC_KT;
-    plan.qt = plan.R <= 16 ? 16 : 64;
-    plan.tpr = 256 / plan.qt;
-  } else {
-    plan.kt = KT;
-    if (plan.R <= 16) {
-      plan.qt = 16, plan.tpr = 8;
-    } else if (plan.R <= 32) {
-      plan.qt = 32, plan.tpr = 8;
-    } else {
-      plan.qt = 64, plan.tpr = 4;
+  pick_tile(&plan, allow_tc && s->dtype == SD_TA_F16 && (D == 64 || D == 128), plan.R);
+  while (plan.qt > max_qt && shrink_tile(&plan)) {
+  }
+  if (max_smem > 0) {
+    while (plan_smem_total(plan, D) > max_smem && shrink_tile(&plan)) {
+    }
+    if (plan_smem_total(plan, D) > max_smem && plan.tc) {
+      pick_tile(&plan, false, plan.R);
+      while (plan_smem_total(plan, D) > max_smem && shrink_tile(&plan)) {
+      }
     }
   }
   plan.qtiles = (plan.R + plan.qt - 1) / plan.qt;
@@ -576,13 +636,7 @@ Plan make_plan(const sd_ta_shape *s, const int32_t *past_lens, int sm_count, boo
   plan.splits = (tiles + tiles_per_split - 1) / tiles_per_split;
   const size_t rows = (size_t)s->batch * s->kv_num_heads * plan.splits * plan.R_pad;
   plan.workspace_bytes = rows * (size_t)(D + 2) * sizeof(float);
-  if (plan.tc) {
-    plan.smem_bytes = D == 64 ? (plan.qt == 16 ? TcLayout<64, 16>::bytes : TcLayout<64, 64>::bytes)
-                              : (plan.qt == 16 ? TcLayout<128, 16>::bytes : TcLayout<128, 64>::bytes);
-  } else {
-    plan.smem_bytes =
-        ((size_t)(plan.qt + 2 * KT) * (D + 1) + (size_t)plan.qt * (KT + 1)) * sizeof(float);
-  }
+  plan.smem_bytes = split_smem_bytes(plan.tc, D, plan.qt);
   return plan;
 }
 

@@ -9,14 +9,15 @@
  * One forward is four steps on one stream:
  *   1. past -> present copy of slots [0, P) (only when the buffers differ): cudaMemcpy2DAsync;
  *   2. append_kv: new keys (rotated) and values written at slots [P, P + S);
- *   3. attention_split (flash-decoding): grid (split, b * Hkv + g, query tile). A block owns
+ *   3. attention_split (flash-decoding): grid (query tile, split, b * Hkv + g). A block owns
  *      one KV head of one batch entry and a contiguous range of slots; it streams that range
  *      once in tiles of KT rows through shared memory and applies it to all its query rows:
  *      every (new token i, query head of group g) pair, R = S * G rows, so each KV row is read
  *      once per KV head (per query tile of QT rows when R > QT). Online softmax keeps a running
  *      max m and sum l per row; the block writes its unnormalized partial output and (m, l);
  *   4. attention_combine: per output row, merges the splits' partials (log-sum-exp rescale).
- * The number of splits is chosen so that B * Hkv * splits * tiles fills the GPU several times.
+ * The number of splits is chosen so that B * Hkv * splits * tiles fills the GPU several times;
+ * the query tile so that the kernel fits the device's shared memory per block.
  */
 #include <cuda_runtime.h>
 
@@ -45,7 +46,10 @@ int fail(int status, char *err, size_t err_cap, const char *fmt, ...) {
   return status;
 }
 
+/* Maps a CUDA error to an sd_status and clears it from the runtime's last error, so that a
+ * failed call (e.g. an allocation) does not surface again in the next call's cudaGetLastError(). */
 int cuda_fail(cudaError_t e, const char *what, char *err, size_t err_cap) {
+  (void)cudaGetLastError();
   const int status = (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
                       e == cudaErrorInitializationError || e == cudaErrorSystemDriverMismatch ||
                       e == cudaErrorCompatNotSupportedOnDevice)
@@ -56,13 +60,43 @@ int cuda_fail(cudaError_t e, const char *what, char *err, size_t err_cap) {
               cudaGetErrorName(e));
 }
 
-int sm_count_of_current(int *out, char *err, size_t err_cap) {
-  int dev = 0;
+/* SPECDEC_CUDA_NO_TENSOR_CORES set (to anything): fp16 uses the CUDA-core kernel too. */
+bool tensor_cores_allowed() { return getenv("SPECDEC_CUDA_NO_TENSOR_CORES") == nullptr; }
+
+/*
+ * SPECDEC_CUDA_QUERY_TILE=16 or 32: the largest query tile (rows per block) the plan may use;
+ * unset or anything else: 64. A tuning knob for the GPU check (the tensor-core kernel with 64-row
+ * tiles fits one block per SM, with 16-row tiles three on H100/H200).
+ */
+int max_query_tile() {
+  const char *v = getenv("SPECDEC_CUDA_QUERY_TILE");
+  if (v != nullptr && strcmp(v, "16") == 0) return 16;
+  if (v != nullptr && strcmp(v, "32") == 0) return 32;
+  return 64;
+}
+
+/*
+ * The launch plan on the current device: its SM count sizes the split, its opt-in shared memory
+ * per block (static + dynamic) bounds the query tile (make_plan). The workspace query and the
+ * call use this same function, so their plans agree.
+ */
+int plan_on_current_device(const sd_ta_shape *s, const int32_t *past_lens, Plan *plan, char *err,
+                           size_t err_cap) {
+  int dev = 0, sms = 0, smem = 0;
   cudaError_t e = cudaGetDevice(&dev);
-  if (e == cudaSuccess) e = cudaDeviceGetAttribute(out, cudaDevAttrMultiProcessorCount, dev);
-  if (e != cudaSuccess) {
-    (void)cudaGetLastError();
-    return cuda_fail(e, "cudaDeviceGetAttribute(MultiProcessorCount)", err, err_cap);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  if (e == cudaSuccess) {
+    e = cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+  }
+  if (e != cudaSuccess) return cuda_fail(e, "cudaDeviceGetAttribute", err, err_cap);
+  if (smem <= 0) smem = 48 * 1024; /* the limit every device has without opting in */
+  *plan = make_plan(s, past_lens, sms, tensor_cores_allowed(), (size_t)smem, max_query_tile());
+  const size_t need = plan_smem_total(*plan, s->head_dim);
+  if (need > (size_t)smem) {
+    return fail(SD_UNAVAILABLE, err, err_cap,
+                "head_dim %d needs %zu bytes of shared memory per block on CUDA; device %d "
+                "allows %d",
+                s->head_dim, need, dev, smem);
   }
   return SD_OK;
 }
@@ -78,6 +112,12 @@ int check_cuda_shape(const sd_ta_shape *s, const int32_t *past_lens, char *err, 
   if (!head_dim_supported(s->head_dim)) {
     return fail(SD_INVALID_ARGUMENT, err, err_cap,
                 "head_dim must be 32, 64, 80, 96, 128 or 256 on CUDA, got %d", s->head_dim);
+  }
+  /* gridDim.z of the split kernel is B * Hkv (gridDim.y and .z are at most 65535) */
+  if ((long long)s->batch * s->kv_num_heads > 65535) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                "batch * kv_num_heads must be <= 65535 on CUDA, got %lld",
+                (long long)s->batch * s->kv_num_heads);
   }
   return SD_OK;
 }
@@ -100,8 +140,9 @@ cudaError_t launch_all(const TaParams &p, const Plan &plan, const sd_ta_shape *s
   e = cudaFuncSetAttribute(split, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            (int)plan.smem_bytes);
   if (e != cudaSuccess) return e;
-  const dim3 grid((unsigned)plan.splits, (unsigned)(s->batch * s->kv_num_heads),
-                  (unsigned)plan.qtiles);
+  /* (query tile, split, b * Hkv + g): splits <= MAX_SPLITS and B * Hkv <= 65535 (checked) */
+  const dim3 grid((unsigned)plan.qtiles, (unsigned)plan.splits,
+                  (unsigned)(s->batch * s->kv_num_heads));
   split<<<grid, (unsigned)threads, plan.smem_bytes, stream>>>(p);
   e = cudaGetLastError();
   if (e != cudaSuccess) return e;
@@ -115,7 +156,35 @@ cudaError_t launch_all(const TaParams &p, const Plan &plan, const sd_ta_shape *s
   return cudaGetLastError();
 }
 
-bool aligned16(const void *ptr) { return ((uintptr_t)ptr & 15u) == 0; }
+bool aligned(const void *ptr, size_t n) { return ((uintptr_t)ptr % n) == 0; }
+
+/*
+ * The caches are read with 16-byte vectors (rows are D * esize bytes, a multiple of 16 for every
+ * supported head size); every other tensor is read element by element and needs its element's
+ * alignment (a misaligned access is a sticky device error that ends the CUDA context).
+ */
+int check_alignment(const sd_ta_tensors *t, size_t esize, char *err, size_t err_cap) {
+  if (!aligned(t->present_key, 16) || !aligned(t->present_value, 16)) {
+    return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                "present_key and present_value must be 16-byte aligned");
+  }
+  const struct {
+    const void *ptr;
+    size_t align;
+    const char *name;
+  } tensors[] = {{t->query, esize, "query"},         {t->key, esize, "key"},
+                 {t->value, esize, "value"},         {t->past_key, esize, "past_key"},
+                 {t->past_value, esize, "past_value"}, {t->cos_cache, esize, "cos_cache"},
+                 {t->sin_cache, esize, "sin_cache"}, {t->attention_bias, esize, "attention_bias"},
+                 {t->output, esize, "output"},       {t->position_ids, 8, "position_ids"}};
+  for (const auto &x : tensors) {
+    if (x.ptr != nullptr && !aligned(x.ptr, x.align)) {
+      return fail(SD_INVALID_ARGUMENT, err, err_cap, "%s must be %zu-byte aligned", x.name,
+                  x.align);
+    }
+  }
+  return SD_OK;
+}
 
 /*
  * A stream may come from another CUDA runtime instance (ONNX Runtime's CUDA provider links its
@@ -130,9 +199,6 @@ int use_stream_device(cudaStream_t st, char *err, size_t err_cap) {
   if (e != cudaSuccess) return cuda_fail(e, "cudaStreamGetDevice/cudaSetDevice", err, err_cap);
   return SD_OK;
 }
-
-/* SPECDEC_CUDA_NO_TENSOR_CORES set (to anything): fp16 uses the CUDA-core kernel too. */
-bool tensor_cores_allowed() { return getenv("SPECDEC_CUDA_NO_TENSOR_CORES") == nullptr; }
 
 }  // namespace
 
@@ -182,10 +248,10 @@ int sd_cuda_tree_attention_workspace(const sd_ta_shape *shape, const int32_t *pa
   *bytes = 0;
   int status = check_cuda_shape(shape, past_lens, err, err_cap);
   if (status != SD_OK) return status;
-  int sms = 0;
-  status = sm_count_of_current(&sms, err, err_cap);
+  Plan plan{};
+  status = plan_on_current_device(shape, past_lens, &plan, err, err_cap);
   if (status != SD_OK) return status;
-  *bytes = make_plan(shape, past_lens, sms, tensor_cores_allowed()).workspace_bytes;
+  *bytes = plan.workspace_bytes;
   return SD_OK;
 }
 
@@ -198,17 +264,14 @@ int sd_cuda_tree_attention(const sd_ta_shape *shape, const int32_t *past_lens,
   const sd_ta_tensors *t = tensors;
   status = sd_ta_check_tensors(s, past_lens, t, err, err_cap);
   if (status != SD_OK) return status;
-  if (!aligned16(t->present_key) || !aligned16(t->present_value)) {
-    return fail(SD_INVALID_ARGUMENT, err, err_cap,
-                "present_key and present_value must be 16-byte aligned");
-  }
+  status = check_alignment(t, (size_t)sd_ta_dtype_size(s->dtype), err, err_cap);
+  if (status != SD_OK) return status;
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
   status = use_stream_device(st, err, err_cap);
   if (status != SD_OK) return status;
-  int sms = 0;
-  status = sm_count_of_current(&sms, err, err_cap);
+  Plan plan{};
+  status = plan_on_current_device(s, past_lens, &plan, err, err_cap);
   if (status != SD_OK) return status;
-  const Plan plan = make_plan(s, past_lens, sms, tensor_cores_allowed());
 
   void *ws = workspace;
   bool own_ws = false;

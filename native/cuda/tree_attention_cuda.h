@@ -49,15 +49,20 @@ int sd_cuda_device_info_get(int device, sd_cuda_device_info *out, char *err, siz
 
 /*
  * Bytes of device workspace that sd_cuda_tree_attention needs for this shape and these past
- * lengths on the current device (split-K partial results). 0 is never returned for a valid call.
+ * lengths on the current device (split-K partial results; the plan depends on the device's SM
+ * count and shared memory, and on SPECDEC_CUDA_NO_TENSOR_CORES / SPECDEC_CUDA_QUERY_TILE, read
+ * at each call). 0 is never returned for a valid call.
  */
 int sd_cuda_tree_attention_workspace(const sd_ta_shape *shape, const int32_t *past_lens,
                                      size_t *bytes, char *err, size_t err_cap);
 
 /*
  * Tree attention on the current device, on `stream`. Checks the shape, past_lens (host, [B],
- * B <= SD_CUDA_MAX_BATCH), pointers and 16-byte alignment of every tensor before launching.
- * head_dim must be one of 32, 64, 80, 96, 128, 256. `workspace` (device, workspace_bytes) must
+ * B <= SD_CUDA_MAX_BATCH, B * kv_num_heads <= 65535), the pointers, 16-byte alignment of
+ * present_key and present_value and element alignment of every other tensor before launching.
+ * head_dim must be one of 32, 64, 80, 96, 128, 256. SD_UNAVAILABLE when the device's shared
+ * memory per block cannot hold even the smallest tile (head size 256 needs about 84 KB; every
+ * sm_80 or newer GPU has at least 99 KB). `workspace` (device, workspace_bytes) must
  * hold at least what sd_cuda_tree_attention_workspace says; when it is NULL, the call allocates
  * and frees it in stream order (cudaMallocAsync / cudaFreeAsync).
  * Position ids outside [0, max_pos) are clamped on the device (they are device data and are not

@@ -148,6 +148,7 @@ struct Case {
   bool in_place;
   int sm_count; /* what the plan believes: 1 gives few splits, 1000 the most */
   int forms;    /* GroupQueryAttention forms: PACKED, BIAS, SHORT_PAST */
+  size_t max_smem; /* the plan's shared memory per block (0: no limit), as the device's opt-in */
 };
 
 enum Form { PACKED = 1, BIAS = 2, SHORT_PAST = 4 };
@@ -157,9 +158,13 @@ enum Form { PACKED = 1, BIAS = 2, SHORT_PAST = 4 };
  * and launch shapes, on the emulator.
  */
 static void emu_forward(const sd_ta_shape *s, const int32_t *past_lens, const sd_ta_tensors *t,
-                        int sm_count, bool allow_tc, int *splits_out) {
-  const Plan plan = make_plan(s, past_lens, sm_count, allow_tc);
-  *splits_out = plan.splits;
+                        int sm_count, bool allow_tc, size_t max_smem, Plan *plan_out) {
+  const Plan plan = make_plan(s, past_lens, sm_count, allow_tc, max_smem);
+  *plan_out = plan;
+  if (max_smem > 0 && plan_smem_total(plan, s->head_dim) > max_smem) {
+    fprintf(stderr, "the plan does not fit in %zu bytes of shared memory\n", max_smem);
+    exit(2);
+  }
   std::vector<float> ws(plan.workspace_bytes / sizeof(float) + 4,
                         std::numeric_limits<float>::quiet_NaN());
   const size_t row_bytes = (size_t)s->head_dim * (size_t)sd_ta_dtype_size(s->dtype);
@@ -192,8 +197,8 @@ static void emu_forward(const sd_ta_shape *s, const int32_t *past_lens, const sd
     fprintf(stderr, "no split kernel for head_dim %d\n", D);
     exit(2);
   }
-  sd_emu::launch(dim3((unsigned)plan.splits, (unsigned)(s->batch * s->kv_num_heads),
-                      (unsigned)plan.qtiles),
+  sd_emu::launch(dim3((unsigned)plan.qtiles, (unsigned)plan.splits,
+                      (unsigned)(s->batch * s->kv_num_heads)),
                  dim3((unsigned)threads), plan.smem_bytes, [&] { split(p); });
   sd_emu::launch(dim3((unsigned)(s->batch * s->seq_len * s->num_heads)),
                  dim3((unsigned)std::min(D, 256)), 0, [&] {
@@ -341,9 +346,10 @@ static void run_case(const Case &c, bool allow_tc) {
     fprintf(stderr, "%s: reference failed: %s\n", c.name, err);
     exit(2);
   }
-  int splits = 0;
-  emu_forward(&s, past_lens, &te, c.sm_count, allow_tc, &splits);
-  const bool tc = make_plan(&s, past_lens, c.sm_count, allow_tc).tc;
+  Plan plan{};
+  emu_forward(&s, past_lens, &te, c.sm_count, allow_tc, c.max_smem, &plan);
+  const bool tc = plan.tc;
+  const int splits = plan.splits;
 
   double worst = 0.0;
   for (size_t x = 0; x < nq; x++) {
@@ -374,9 +380,9 @@ static void run_case(const Case &c, bool allow_tc) {
   const double tol_k = dt == SD_TA_F16 ? 1e-3 : 1e-6;
   const bool ok = worst <= tol && worst_k <= tol_k && differ == 0;
   if (!ok) g_failures++;
-  printf("%s  %-52s %s splits %3d  max|diff| %.2e  new K %.2e  other slots %s\n",
-         ok ? "ok  " : "FAIL", c.name, tc ? "tensor cores" : "CUDA cores  ", splits, worst, worst_k,
-         differ == 0 ? "identical" : "DIFFER");
+  printf("%s  %-52s %s qt %2d x %2d splits %3d  max|diff| %.2e  new K %.2e  other slots %s\n",
+         ok ? "ok  " : "FAIL", c.name, tc ? "tensor cores" : "CUDA cores  ", plan.qt, plan.qtiles,
+         splits, worst, worst_k, differ == 0 ? "identical" : "DIFFER");
   fflush(stdout);
 }
 
@@ -420,6 +426,68 @@ static void run_compaction(int layers, int elem, int B, int Hkv, int L, int D, i
          same ? "ok  " : "FAIL", layers, elem, D, unit, n);
 }
 
+/*
+ * Plans against the opt-in shared memory per block of real devices (sm_90/sm_100: 227 KB, sm_80:
+ * 163 KB, sm_86/89/120: 99 KB): every plan fits, has a kernel and stays inside the grid limits,
+ * and at 227 KB it is the unlimited plan (H100/H200 get the preferred tiles). Only what would not
+ * fit anywhere is refused (head size 256 in 64 KB).
+ */
+static void check_plans() {
+  const size_t limits[] = {232448, 166912, 101376};
+  const int dims[] = {32, 64, 80, 96, 128, 256};
+  const int seqs[] = {1, 4, 16, 17, 33, 64};
+  const int groups[] = {1, 2, 4, 8};
+  int n = 0, bad = 0, shrunk = 0;
+  for (size_t limit : limits) {
+    for (int dt : {(int)SD_TA_F32, (int)SD_TA_F16}) {
+      for (int D : dims) {
+        for (int S : seqs) {
+          for (int G : groups) {
+            for (bool tc : {true, false}) {
+              sd_ta_shape s{};
+              s.batch = 2, s.seq_len = S, s.kv_num_heads = 8, s.num_heads = 8 * G;
+              s.head_dim = D, s.max_len = 5000, s.dtype = dt;
+              const int32_t past[2] = {4000, 17};
+              const Plan p = make_plan(&s, past, 132, tc, limit);
+              const Plan u = make_plan(&s, past, 132, tc, 0);
+              int threads = 0;
+              const bool kernel = (dt == SD_TA_F16 ? (void *)pick_split_kernel<__half>(p, D, &threads)
+                                                   : (void *)pick_split_kernel<float>(p, D, &threads)) != nullptr;
+              const bool ok = kernel && threads == (p.tc ? 256 : p.qt == 16 ? 128 : 256) &&
+                              plan_smem_total(p, D) <= limit && p.smem_bytes <= limit &&
+                              p.splits >= 1 && p.splits <= MAX_SPLITS && p.R_pad >= p.R &&
+                              (limit != 232448 || (p.qt == u.qt && p.tc == u.tc));
+              shrunk += p.qt != u.qt || p.tc != u.tc;
+              n++;
+              if (!ok) {
+                bad++;
+                printf("FAIL  plan: limit %zu, %s, head %d, S %d, G %d, tc %d: qt %d, smem %zu\n",
+                       limit, dt == SD_TA_F16 ? "f16" : "f32", D, S, G, (int)tc, p.qt,
+                       plan_smem_total(p, D));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  /* 64 KB (sm_75): head size 256 does not fit even with 16-row tiles: the call is refused */
+  sd_ta_shape s{};
+  s.batch = 1, s.seq_len = 1, s.kv_num_heads = 1, s.num_heads = 1, s.head_dim = 256;
+  s.max_len = 10, s.dtype = SD_TA_F32;
+  const int32_t past[1] = {0};
+  const Plan p = make_plan(&s, past, 132, true, 65536);
+  if (!(plan_smem_total(p, 256) > 65536)) bad++;
+  /* the query-tile cap (SPECDEC_CUDA_QUERY_TILE) keeps the kernel kind and shrinks the tile */
+  s.seq_len = 16, s.num_heads = 4, s.head_dim = 128, s.dtype = SD_TA_F16, s.max_len = 100;
+  const Plan capped = make_plan(&s, past, 132, true, 232448, 16);
+  if (!(capped.tc && capped.qt == 16 && capped.tpr == 16 && capped.qtiles == 4)) bad++;
+  if (bad > 0) g_failures++;
+  printf("%s  plans: %d shapes within 227/163/99 KB of shared memory (%d with a smaller tile), "
+         "head 256 in 64 KB refused (%zu bytes)\n",
+         bad == 0 ? "ok  " : "FAIL", n, shrunk, plan_smem_total(p, 256));
+}
+
 int main() {
   const int F32 = SD_TA_F32, F16 = SD_TA_F16;
   const Case cases[] = {
@@ -443,7 +511,13 @@ int main() {
        1000, PACKED | BIAS | SHORT_PAST},
       {"GQA form: bias, per-batch masks, f32", 3, 5, 2, 2, 32, 12, 32, F32, BATCH_MASKS, false, 2,
        BIAS | SHORT_PAST},
+      /* the plans of a 99 KB device (sm_86/89/120): smaller query tiles, several per KV head */
+      {"99 KB smem: f16 head 128, R=80 (tc qt 16 x 5)", 1, 20, 8, 2, 128, 100, 128, F16, RANDOM,
+       true, 1000, 0, 101376},
+      {"99 KB smem: f16 head 256, R=64 (qt 16 x 4)", 1, 16, 4, 1, 256, 70, 256, F16, CHAIN, false,
+       3, 0, 101376},
   };
+  check_plans();
   for (const Case &c : cases) {
     run_case(c, true);
     if (c.dtype == F16 && (c.D == 64 || c.D == 128)) run_case(c, false); /* both fp16 kernels */

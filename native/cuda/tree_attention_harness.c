@@ -9,7 +9,9 @@
  *            fp32, head sizes 32/64/128/256, GQA ratios 1, 4, 8, batch 1-3, in place and copy),
  *            comparing outputs and every slot of the present K/V buffers; then KV compaction.
  *   --bench  timing table S x P (fp16, 32 query heads, 8 KV heads, head size 128, batch 1, 8, 32):
- *            time per call and achieved KV-read bandwidth against the device's peak.
+ *            time per call and achieved KV-read bandwidth against the device's peak, once for
+ *            back-to-back calls (host work included) and once replayed from a CUDA graph (GPU
+ *            only). Bytes counted: K and V of the P cached tokens of every KV head, per call.
  *   --quick  fewer bench points.
  * Output is markdown. Exit codes: 0 all passed, 1 a check failed, 2 usage or CUDA error,
  * 77 no CUDA device (skipped: the machine has no GPU or no driver).
@@ -335,22 +337,29 @@ static void check_attention(int quick) {
       {4, 3, 8, 8, 64, 1, 64, F32, RANDOM, 1, 0},
       {2, 9, 8, 2, 64, 1500, 64, F32, RANDOM, 1, 1},
       {1, 64, 32, 8, 128, 4000, 128, F16, BATCH_MASKS, 0, 1},
+      {1, 7, 8, 2, 80, 300, 80, F16, RANDOM, 0, 1},
   };
   printf("\n## Tree attention: CUDA vs CPU reference\n\n");
   printf("| # | tree | dtype | kernel | B | S | P | heads (q/kv) | head | rotary | KV | inputs "
          "| max abs err (out) | max abs err (new K) | other slots | result |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   const size_t n = sizeof cases / sizeof cases[0];
-  for (size_t run = 0; run < 2 * n; run++) {
-    /* fp16 with head size 64/128 runs twice: tensor-core kernel, then the CUDA-core one */
+  for (size_t run = 0; run < 3 * n; run++) {
+    /* fp16 with head size 64/128 runs twice: tensor-core kernel, then the CUDA-core one; the
+       cheaper of those with more than 16 query rows per KV head a third time, on the tensor-core
+       kernel with 16-row query tiles (several per KV head: what 99 KB GPUs such as sm_86/89 and
+       SPECDEC_CUDA_QUERY_TILE=16 use) */
     const size_t x = run % n;
-    const int cuda_cores = run >= n;
+    const int cuda_cores = run >= n && run < 2 * n, tc16 = run >= 2 * n;
     const tcase *c = &cases[x];
     const int tc_eligible = c->dtype == F16 && (c->D == 64 || c->D == 128);
-    if (cuda_cores && !tc_eligible) continue;
+    if ((cuda_cores || tc16) && !tc_eligible) continue;
+    if (tc16 && (c->S * (c->H / c->Hkv) <= 16 || c->P > 1000)) continue;
     if (quick && c->P > 2048) continue;
     if (cuda_cores) setenv("SPECDEC_CUDA_NO_TENSOR_CORES", "1", 1);
     else unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
+    if (tc16) setenv("SPECDEC_CUDA_QUERY_TILE", "16", 1);
+    else unsetenv("SPECDEC_CUDA_QUERY_TILE");
     double cache_err = 0.0;
     int mismatched = 0;
     const double err = run_case(c, &cache_err, &mismatched);
@@ -360,13 +369,17 @@ static void check_attention(int quick) {
     if (!ok) g_failed++;
     printf("| %zu | %s | %s | %s | %d | %d | %d | %d/%d | %d | %d | %s | %s | %.2e (tol %.0e) | %.2e | %s | %s |\n",
            x + 1, tree_name(c->tree), c->dtype == F16 ? "fp16" : "fp32",
-           tc_eligible && !cuda_cores ? "tensor cores" : "CUDA cores", c->B, c->S, c->P, c->H,
+           tc16                        ? "tensor cores, 16-row tiles"
+           : tc_eligible && !cuda_cores ? "tensor cores"
+                                        : "CUDA cores",
+           c->B, c->S, c->P, c->H,
            c->Hkv, c->D, c->rot, c->in_place ? "in place" : "copy",
            c->gqa_form ? "packed QKV + bias" : "q, k, v + mask", err, tol, cache_err,
            mismatched == 0 ? "identical" : "DIFFER", ok ? "pass" : "**FAIL**");
     fflush(stdout);
   }
   unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
+  unsetenv("SPECDEC_CUDA_QUERY_TILE");
 }
 
 static void check_compaction(void) {
@@ -463,6 +476,58 @@ static void check_errors(void) {
 
 /* ---- bench -------------------------------------------------------------------------------- */
 
+/*
+ * Microseconds per call on the GPU alone: `iters` calls captured into one CUDA graph (relaxed
+ * capture mode: the calls query the device and set a kernel attribute while capturing), then the
+ * graph replayed once, timed with events. -1 when capture or replay fails (reported as n/a).
+ */
+static double graph_us_per_call(const sd_ta_shape *shape, const int32_t *past_lens,
+                                const sd_ta_tensors *t, void *ws, size_t ws_bytes,
+                                cudaStream_t stream, int iters) {
+  char err[512] = "";
+  cudaGraph_t graph = NULL;
+  cudaGraphExec_t exec = NULL;
+  if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return -1.0;
+  }
+  int ok = 1;
+  for (int it = 0; it < iters && ok; it++) {
+    ok = sd_cuda_tree_attention(shape, past_lens, t, ws, ws_bytes, stream, err, sizeof err) == SD_OK;
+  }
+  cudaError_t e = cudaStreamEndCapture(stream, &graph);
+  if (ok && e == cudaSuccess && graph != NULL) e = cudaGraphInstantiate(&exec, graph, 0);
+  double us = -1.0;
+  if (ok && e == cudaSuccess && exec != NULL) {
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    float ms = 0.0f;
+    if (cudaGraphLaunch(exec, stream) == cudaSuccess && /* warm-up replay */
+        cudaEventCreate(&e0) == cudaSuccess && cudaEventCreate(&e1) == cudaSuccess &&
+        cudaEventRecord(e0, stream) == cudaSuccess && cudaGraphLaunch(exec, stream) == cudaSuccess &&
+        cudaEventRecord(e1, stream) == cudaSuccess && cudaEventSynchronize(e1) == cudaSuccess &&
+        cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess) {
+      us = 1e3 * ms / iters;
+    }
+    if (e0 != NULL) cudaEventDestroy(e0);
+    if (e1 != NULL) cudaEventDestroy(e1);
+  }
+  if (exec != NULL) cudaGraphExecDestroy(exec);
+  if (graph != NULL) cudaGraphDestroy(graph);
+  (void)cudaGetLastError(); /* a failed capture is reported as n/a, not carried on */
+  return us;
+}
+
+/* "| GB/s | % of peak" cells for `bytes` per call in `us` microseconds (n/a when unknown). */
+static void print_rate(double bytes, double us, double peak) {
+  if (us <= 0.0) {
+    printf(" n/a | n/a |");
+    return;
+  }
+  const double bps = bytes / (us * 1e-6);
+  if (peak > 0.0) printf(" %.0f | %.0f%% |", bps / 1e9, 100.0 * bps / peak);
+  else printf(" %.0f | n/a |", bps / 1e9);
+}
+
 static void bench(const sd_cuda_device_info *info, int quick) {
   const int32_t H = 32, Hkv = 8, D = 128;
   const int32_t batches[] = {1, 8, 32}; /* larger batches amortize the launch overheads */
@@ -473,16 +538,27 @@ static void bench(const sd_cuda_device_info *info, int quick) {
   const int n_past = quick ? 2 : 4;
   printf("\n## Timing: fp16, %d query heads, %d KV heads, head size %d, random tree mask\n\n", H,
          Hkv, D);
-  printf("Time per call (all four steps: append K/V, split attention, combine; in place) and "
-         "bandwidth = K and V bytes of the P + S slots read / time. Peak: %.0f GB/s.\n\n",
-         info->peak_bandwidth / 1e9);
-  printf("| kernel | B | S | P | time (us) | KV bytes (MB) | GB/s | %% of peak |\n");
-  printf("|---|---|---|---|---|---|---|---|\n");
-  for (int kernel = 0; kernel < 2; kernel++) {
-  if (kernel == 1) setenv("SPECDEC_CUDA_NO_TENSOR_CORES", "1", 1);
+  printf("Time per call of all steps (append K/V, split attention, combine; in place): \"calls\" "
+         "is 50 back-to-back calls (host work of each call included), \"graph\" the same 50 calls "
+         "replayed from a CUDA graph (GPU time only). Bandwidth = KV bytes / time, KV bytes = "
+         "2 (K and V) x B x %d KV heads x P cached tokens x %d x 2 bytes. Peak: %.0f GB/s "
+         "(2 x memory clock x bus width).\n\n",
+         Hkv, D, info->peak_bandwidth / 1e9);
+  printf("| kernel | B | S | P | KV bytes (MB) | time, calls (us) | GB/s | %% of peak "
+         "| time, graph (us) | GB/s | %% of peak |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  /* 0: tensor cores (the plan's tiles), 1: tensor cores with 16-row query tiles (only where the
+     plan would take 64: S x G > 16), 2: CUDA cores */
+  static const char *const kernel_names[] = {"tensor cores", "tensor cores, 16-row tiles",
+                                             "CUDA cores"};
+  for (int kernel = 0; kernel < 3; kernel++) {
+  if (kernel == 2) setenv("SPECDEC_CUDA_NO_TENSOR_CORES", "1", 1);
   else unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
+  if (kernel == 1) setenv("SPECDEC_CUDA_QUERY_TILE", "16", 1);
+  else unsetenv("SPECDEC_CUDA_QUERY_TILE");
   for (int bi = 0; bi < 3; bi++) {
     for (int si = 0; si < 4; si++) {
+      if (kernel == 1 && seqs[si] * (H / Hkv) <= 16) continue; /* same plan as kernel 0 */
       for (int pi = 0; pi < n_past; pi++) {
         const int32_t B = batches[bi], S = seqs[si], P = pasts[pi];
         const int32_t L = P + S;
@@ -538,11 +614,16 @@ static void bench(const sd_cuda_device_info *info, int quick) {
         float ms = 0.0f;
         cuda_ok(cudaEventElapsedTime(&ms, e0, e1), "elapsed");
         const double us = 1e3 * ms / iters;
-        const double kv_bytes = 2.0 * B * Hkv * (double)(P + S) * D * 2.0;
-        const double gbs = kv_bytes / (us * 1e-6) / 1e9;
-        const double pct = info->peak_bandwidth > 0 ? 100.0 * gbs * 1e9 / info->peak_bandwidth : 0.0;
-        printf("| %s | %d | %d | %d | %.1f | %.1f | %.0f | %.0f%% |\n",
-               kernel == 0 ? "tensor cores" : "CUDA cores", B, S, P, us, kv_bytes / 1e6, gbs, pct);
+        const double gus = graph_us_per_call(&shape, past_lens, &t, d_ws, ws_bytes, stream, iters);
+        /* K and V of the P cached tokens of every KV head, fp16 */
+        const double kv_bytes = 2.0 * B * Hkv * (double)P * D * 2.0;
+        printf("| %s | %d | %d | %d | %.1f | %.1f |", kernel_names[kernel], B, S, P,
+               kv_bytes / 1e6, us);
+        print_rate(kv_bytes, us, info->peak_bandwidth);
+        if (gus > 0.0) printf(" %.1f |", gus);
+        else printf(" n/a |");
+        print_rate(kv_bytes, gus, info->peak_bandwidth);
+        printf("\n");
         fflush(stdout);
         cudaEventDestroy(e0);
         cudaEventDestroy(e1);
@@ -557,6 +638,7 @@ static void bench(const sd_cuda_device_info *info, int quick) {
   }
   }
   unsetenv("SPECDEC_CUDA_NO_TENSOR_CORES");
+  unsetenv("SPECDEC_CUDA_QUERY_TILE");
 }
 
 int main(int argc, char **argv) {
