@@ -24,7 +24,13 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { renderReport } from "./report_markdown.ts";
 import { renderCharts } from "./report_svg.ts";
-import type { BenchmarkResults, PeerResults, PromptKind, ThreadProbe } from "./report_model.ts";
+import type {
+  BenchmarkResults,
+  PeerResults,
+  PromptKind,
+  RuntimeSetting,
+  ThreadProbe,
+} from "./report_model.ts";
 import {
   type BenchConfig,
   type BenchPrompt,
@@ -257,16 +263,21 @@ async function runPeers(
   }
 }
 
-/** Intra-op threads and spinning of the ONNX Runtime sessions. */
-interface RuntimeSetting {
-  threads: number;
-  spinning: boolean;
+/** The runtime setting of a probe entry, its measurements left out. */
+function settingOf(p: RuntimeSetting): RuntimeSetting {
+  return {
+    threads: p.threads,
+    spinning: p.spinning,
+    ...(p.draftThreads !== undefined ? { draftThreads: p.draftThreads } : {}),
+  };
 }
 
 /**
- * Tries 1 thread, all cores with spinning, all cores without, on short greedy
- * generations; returns the fastest setting for one session (autoregressive)
- * and for two alternating sessions (draft-target), and every measurement.
+ * Tries 1 thread, all cores with spinning, all cores without, and (for
+ * draft-target only: autoregressive decoding runs no draft) all cores for the
+ * target with 1 thread for the draft, on short greedy generations; returns the
+ * fastest setting for one session (autoregressive) and for two alternating
+ * sessions (draft-target), and every measurement.
  */
 async function probeThreads(
   options: Options,
@@ -274,18 +285,21 @@ async function probeThreads(
   stage: <T>(label: string, work: () => Promise<T>) => Promise<T>,
 ): Promise<{ single: RuntimeSetting; dual: RuntimeSetting; probe: ThreadProbe[] }> {
   const cores = navigator.hardwareConcurrency;
-  const settings = cores > 1
-    ? [{ threads: 1, spinning: false }, { threads: cores, spinning: true }, {
-      threads: cores,
-      spinning: false,
-    }]
+  const settings: RuntimeSetting[] = cores > 1
+    ? [
+      { threads: 1, spinning: false },
+      { threads: cores, spinning: true },
+      { threads: cores, spinning: false },
+      { threads: cores, spinning: false, draftThreads: 1 },
+    ]
     : [{ threads: 1, spinning: false }];
   const probe: ThreadProbe[] = [];
   for (const setting of settings) {
     const quiet = <T>(_label: string, work: () => Promise<T>): Promise<T> => work();
-    const label = `probing ${setting.threads} thread(s), spinning ${
-      setting.spinning ? "on" : "off"
-    }`;
+    const draftOnly = setting.draftThreads !== undefined;
+    const label = `probing ${setting.threads} thread(s)${
+      draftOnly ? ` (draft ${setting.draftThreads})` : ""
+    }, spinning ${setting.spinning ? "on" : "off"}`;
     const speeds = await stage(label, async () => {
       const parts = await loadModelParts({
         model: options.target,
@@ -295,26 +309,23 @@ async function probeThreads(
       try {
         const ids = parts.tokenizer.encode(text);
         const models = { target: parts.target, draft: parts.draft!, tokenizer: parts.tokenizer };
-        return await probeSpeed(models, ids, HEADLINE_K, options.quick ? 24 : 48);
+        return await probeSpeed(models, ids, HEADLINE_K, options.quick ? 24 : 48, !draftOnly);
       } finally {
         parts.close?.();
       }
     });
     probe.push({
       ...setting,
-      arTokensPerSecond: speeds.ar,
+      ...(speeds.ar !== undefined ? { arTokensPerSecond: speeds.ar } : {}),
       speculativeTokensPerSecond: speeds.speculative,
     });
   }
-  const pick = (key: "arTokensPerSecond" | "speculativeTokensPerSecond"): ThreadProbe =>
-    probe.reduce((a, b) => (b[key] > a[key] ? b : a));
-  const single = pick("arTokensPerSecond");
-  const dual = pick("speculativeTokensPerSecond");
-  return {
-    single: { threads: single.threads, spinning: single.spinning },
-    dual: { threads: dual.threads, spinning: dual.spinning },
-    probe,
-  };
+  const single = probe.filter((p) => p.arTokensPerSecond !== undefined)
+    .reduce((a, b) => (b.arTokensPerSecond! > a.arTokensPerSecond! ? b : a));
+  const dual = probe.reduce((a, b) =>
+    b.speculativeTokensPerSecond > a.speculativeTokensPerSecond ? b : a
+  );
+  return { single: settingOf(single), dual: settingOf(dual), probe };
 }
 
 async function writeOutputs(
@@ -379,14 +390,16 @@ async function main(): Promise<number> {
     }));
   }
   const chosen = [...raw.filter((p) => p.kind === "code").slice(0, codeN), ...prose];
-  const fixed = { threads: options.threads ?? 1, spinning: true };
+  const fixed: RuntimeSetting = { threads: options.threads ?? 1, spinning: true };
   const probed = options.threads === undefined
     ? await probeThreads(options, chosen[0]!.text, stage)
     : { single: fixed, dual: fixed, probe: [] as ThreadProbe[] };
+  // Same target settings: the dual setting's draftThreads only changes the draft and the heads.
   const same = probed.single.threads === probed.dual.threads &&
     probed.single.spinning === probed.dual.spinning;
-  // Speculative methods (two sessions) run on models loaded with the dual setting;
-  // autoregressive and prompt lookup (one session) with the single one.
+  // Speculative methods (two sessions) run on models loaded with the dual setting (draft and
+  // Medusa heads with its draftThreads, when the probe picked that); autoregressive and prompt
+  // lookup (one session) with the single one.
   const request = { model: options.target, draft: options.draft, ...probed.dual };
   const parts = await loadModelParts(
     hasHeads ? { ...request, medusa: options.medusa } : request,

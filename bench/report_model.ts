@@ -101,14 +101,23 @@ export interface PeerResults {
   runs: PeerRun[];
 }
 
-/** One runtime setting tried by the thread probe. */
-export interface ThreadProbe {
-  /** Intra-op threads. */
+/** ONNX Runtime settings of a method's sessions. */
+export interface RuntimeSetting {
+  /** Intra-op threads of the target (and, without `draftThreads`, of every) session. */
   threads: number;
   /** Thread spinning. */
   spinning: boolean;
-  /** Autoregressive tokens/s. */
-  arTokensPerSecond: number;
+  /** Intra-op threads of the draft and Medusa heads sessions when they differ from `threads`. */
+  draftThreads?: number;
+}
+
+/** One runtime setting tried by the thread probe. */
+export interface ThreadProbe extends RuntimeSetting {
+  /**
+   * Autoregressive tokens/s; absent for a setting that only changes the draft
+   * (autoregressive decoding runs no draft).
+   */
+  arTokensPerSecond?: number;
   /** Draft-target (headline K) tokens/s. */
   speculativeTokensPerSecond: number;
 }
@@ -165,16 +174,18 @@ export interface BenchmarkResults {
     /** Prompts used. */
     prompts: { id: string; kind: PromptKind; promptTokens: number }[];
     /**
-     * The runtime settings tried before the runs (one short greedy generation
-     * each); the one with the fastest autoregressive decoding was used.
+     * The runtime settings tried before the runs (short greedy generations
+     * each): one thread, all cores with and without spinning, and all cores
+     * for the target with one thread for the draft (draft-target only).
      */
     threadProbe?: ThreadProbe[];
     /**
      * Runtime setting each method ran with: the probe's fastest for
      * autoregressive decoding (also used by prompt lookup, one session) and
-     * for draft-target (also used by Medusa, two sessions alternating).
+     * for draft-target (also used by Medusa, two sessions alternating; its
+     * `draftThreads` then applies to the Medusa heads).
      */
-    methodRuntime?: Partial<Record<BenchMethod, { threads: number; spinning: boolean }>>;
+    methodRuntime?: Partial<Record<BenchMethod, RuntimeSetting>>;
     /** K of the headline draft-target row. */
     headlineK: number;
     /** Tree size of the headline Medusa row. */

@@ -195,21 +195,23 @@ function makeDecoder(
 
 /**
  * Throughput of autoregressive and draft-target (constant K) decoding of one
- * prompt, fastest of three greedy generations each after a warm-up: how the
- * thread probe compares runtime settings.
+ * prompt, fastest of two greedy generations each after a short warm-up: how
+ * the thread probe compares runtime settings.
  *
  * @param models Models loaded with the setting under test.
  * @param prompt Prompt token ids.
  * @param k Draft-target K.
  * @param maxNewTokens Tokens per generation.
- * @returns Tokens/s of both methods.
+ * @param withAr False to skip autoregressive decoding (a setting that only changes the draft).
+ * @returns Tokens/s of both methods (`ar` undefined when skipped).
  */
 export async function probeSpeed(
   models: BenchModels,
   prompt: number[],
   k: number,
   maxNewTokens: number,
-): Promise<{ ar: number; speculative: number }> {
+  withAr = true,
+): Promise<{ ar: number | undefined; speculative: number }> {
   const speed = async (d: Decoder): Promise<number> => {
     await d.generate(prompt, { maxNewTokens: 4 });
     let best = 0;
@@ -218,9 +220,11 @@ export async function probeSpeed(
     }
     return best;
   };
-  const ar = await speed(
-    makeDecoder(models, { method: "ar", temperature: 0, kinds: [] }, maxNewTokens, 0),
-  );
+  const ar = withAr
+    ? await speed(
+      makeDecoder(models, { method: "ar", temperature: 0, kinds: [] }, maxNewTokens, 0),
+    )
+    : undefined;
   const speculative = await speed(
     makeDecoder(models, { method: "speculative", k, temperature: 0, kinds: [] }, maxNewTokens, 0),
   );

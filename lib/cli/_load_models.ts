@@ -9,18 +9,47 @@ import type { ModelParts } from "./_decoders.ts";
 /** Runs `work` under a progress label. */
 export type StageRunner = <T>(label: string, work: () => Promise<T>) => Promise<T>;
 
+/** Session options of each model a {@link LoadRequest} asks for. */
+export interface SessionOptions {
+  /** Options of the target session. */
+  target: CausalLMOptions;
+  /** Options of the draft session (its `maxLength` is the target's, set once that is loaded). */
+  draft: CausalLMOptions;
+  /** Options of the Medusa heads session (besides `base`). */
+  heads: Omit<MedusaHeadsOptions, "base">;
+}
+
+/**
+ * Maps a load request to session options: `threads` for the target,
+ * `draftThreads` (else `threads`) for the draft and the Medusa heads,
+ * `spinning` and `maxLength` as given.
+ *
+ * @param request Folders, threads and cache size.
+ * @returns The options each session is created with.
+ */
+export function sessionOptions(request: LoadRequest): SessionOptions {
+  const common: CausalLMOptions = {};
+  if (request.spinning !== undefined) common.spinning = request.spinning;
+  if (request.maxLength !== undefined) common.maxLength = request.maxLength;
+  const threads = request.threads;
+  const draftThreads = request.draftThreads ?? threads;
+  return {
+    target: threads !== undefined ? { ...common, threads } : common,
+    draft: draftThreads !== undefined ? { ...common, threads: draftThreads } : { ...common },
+    heads: draftThreads !== undefined ? { threads: draftThreads } : {},
+  };
+}
+
 /**
  * Loads the target (and draft, and Medusa heads when asked) with their
- * tokenizers. Every model opened so far is closed again when a later one fails.
+ * tokenizers, each session with its options from {@link sessionOptions}.
+ * Every model opened so far is closed again when a later one fails.
  */
 export async function loadModelParts(
   request: LoadRequest,
   stage: StageRunner,
 ): Promise<ModelParts> {
-  const options: CausalLMOptions = {};
-  if (request.threads !== undefined) options.threads = request.threads;
-  if (request.spinning !== undefined) options.spinning = request.spinning;
-  if (request.maxLength !== undefined) options.maxLength = request.maxLength;
+  const options = sessionOptions(request);
   const opened: { close(): void }[] = [];
   const closeAll = (): void => {
     for (const m of opened.reverse()) m.close();
@@ -29,7 +58,7 @@ export async function loadModelParts(
   try {
     const target = await stage(
       `building graph and session for ${request.model}`,
-      () => CausalLM.load(request.model, options),
+      () => CausalLM.load(request.model, options.target),
     );
     opened.push(target);
     const tokenizer = await Tokenizer.load(request.model, { modelVocabSize: target.vocabSize });
@@ -38,7 +67,7 @@ export async function loadModelParts(
       const draftDir = request.draft;
       const draft = await stage(
         `building graph and session for ${draftDir}`,
-        () => CausalLM.load(draftDir, { ...options, maxLength: target.maxLength }),
+        () => CausalLM.load(draftDir, { ...options.draft, maxLength: target.maxLength }),
       );
       opened.push(draft);
       parts.draft = draft;
@@ -50,8 +79,7 @@ export async function loadModelParts(
     }
     if (request.medusa !== undefined) {
       const medusaDir = request.medusa;
-      const headOptions: MedusaHeadsOptions = { base: request.model };
-      if (request.threads !== undefined) headOptions.threads = request.threads;
+      const headOptions: MedusaHeadsOptions = { ...options.heads, base: request.model };
       const heads = await stage(
         `building Medusa heads session for ${medusaDir}`,
         () => MedusaHeads.load(medusaDir, headOptions),

@@ -49,7 +49,11 @@ Sampling:
 
 Output and runtime:
       --json                Print one JSON object {text, tokens, prompt_tokens, metrics}
-      --threads N           ONNX Runtime intra-op threads
+      --threads N           ONNX Runtime intra-op threads of the target
+                            (default: all cores)
+      --draft-threads N     Intra-op threads of the draft (--method speculative,
+                            default: 1) or of the Medusa heads (--method medusa,
+                            default: --threads)
   -h, --help                Show this help
 
 Exit codes: 0 ok, 1 runtime error, 2 usage error.
@@ -74,6 +78,8 @@ Options:
   -p, --prompt TEXT         Prompt to complete (default: a built-in code prompt)
       --k N                 Draft tokens per step
   -n, --max-new-tokens N    Tokens to generate (default: 96)
-      --threads N           ONNX Runtime intra-op threads
+      --threads N           ONNX Runtime intra-op threads of the target
+                            (default: all cores)
+      --draft-threads N     Intra-op threads of the draft (default: 1)
   -h, --help                Show this help
 `;

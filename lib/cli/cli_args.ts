@@ -42,8 +42,13 @@ export interface GenerateArgs {
   stop: string[];
   /** Print one JSON object instead of streaming text (`--json`). */
   json: boolean;
-  /** ONNX Runtime intra-op threads (`--threads`). */
+  /** ONNX Runtime intra-op threads of the target session (`--threads`). */
   threads: number | undefined;
+  /**
+   * ONNX Runtime intra-op threads of the draft (speculative) or Medusa heads session
+   * (`--draft-threads`); `undefined` means the command's default.
+   */
+  draftThreads: number | undefined;
 }
 
 /** Parsed options of `demo`. */
@@ -58,8 +63,10 @@ export interface DemoArgs {
   k: number | undefined;
   /** Tokens to generate (`--max-new-tokens`), default 96. */
   maxNewTokens: number;
-  /** ONNX Runtime intra-op threads (`--threads`). */
+  /** ONNX Runtime intra-op threads of the target session (`--threads`). */
   threads: number | undefined;
+  /** ONNX Runtime intra-op threads of the draft session (`--draft-threads`); `undefined`: 1. */
+  draftThreads: number | undefined;
 }
 
 /** What the command line asks for. */
@@ -75,6 +82,14 @@ const GENERATE_MAX_NEW_TOKENS = 128;
 const DEMO_MAX_NEW_TOKENS = 96;
 /** Largest `--k` the CLI accepts (decoders may state a smaller limit). */
 const MAX_K = 32;
+/**
+ * Draft session threads of `generate --method speculative` and `demo` without
+ * `--draft-threads`: the small draft's ops are too short to gain from more
+ * threads, whose synchronisation costs it more (the target keeps `--threads`).
+ */
+export const DEFAULT_DRAFT_THREADS = 1;
+/** Largest `--threads` / `--draft-threads` the CLI accepts. */
+const MAX_THREADS = 1024;
 
 const METHODS: readonly DecodingMethod[] = ["ar", "speculative", "medusa", "lookup"];
 
@@ -128,6 +143,7 @@ function parseGenerate(argv: string[]): CliCommand {
     stop: { type: "string", multiple: true },
     json: { type: "boolean" },
     threads: { type: "string" },
+    "draft-threads": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) return { command: "help", topic: "generate" };
@@ -163,7 +179,8 @@ function parseGenerate(argv: string[]): CliCommand {
         GENERATE_MAX_NEW_TOKENS,
       stop: stopStrings(values.stop, cmd),
       json: values.json === true,
-      threads: int(values.threads, "--threads", cmd, 1, 1024),
+      threads: int(values.threads, "--threads", cmd, 1, MAX_THREADS),
+      draftThreads: int(values["draft-threads"], "--draft-threads", cmd, 1, MAX_THREADS),
     },
   };
 }
@@ -176,6 +193,7 @@ function parseDemo(argv: string[]): CliCommand {
     k: { type: "string" },
     "max-new-tokens": { type: "string", short: "n" },
     threads: { type: "string" },
+    "draft-threads": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) return { command: "help", topic: "demo" };
@@ -199,7 +217,8 @@ function parseDemo(argv: string[]): CliCommand {
       k: int(values.k, "--k", cmd, 1, MAX_K),
       maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens", cmd, 1, 1_000_000) ??
         DEMO_MAX_NEW_TOKENS,
-      threads: int(values.threads, "--threads", cmd, 1, 1024),
+      threads: int(values.threads, "--threads", cmd, 1, MAX_THREADS),
+      draftThreads: int(values["draft-threads"], "--draft-threads", cmd, 1, MAX_THREADS),
     },
   };
 }

@@ -18,8 +18,14 @@ export interface LoadRequest {
   draft?: string;
   /** Medusa heads folder, needed by `medusa`. */
   medusa?: string;
-  /** ONNX Runtime intra-op threads; absent: the runtime's default. */
+  /** ONNX Runtime intra-op threads of the target session; absent: the runtime's default. */
   threads?: number;
+  /**
+   * ONNX Runtime intra-op threads of the draft session and of the Medusa heads session;
+   * absent: the same as `threads`. A small draft can lose more to thread synchronisation than
+   * it gains from a second core, while the target it alternates with gains.
+   */
+  draftThreads?: number;
   /** Let idle ONNX Runtime threads spin between runs; absent: the runtime's default. */
   spinning?: boolean;
   /** KV cache capacity in tokens (prompt + generation + speculation); absent: the model's context. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DemoArgs } from "./cli_args.ts";
+import { DEFAULT_DRAFT_THREADS, type DemoArgs } from "./cli_args.ts";
 import type { CliBackend, CliGeneration, DecoderSettings, LoadRequest } from "./cli_backend.ts";
 import type { CliIO } from "./cli_io.ts";
 import { ProgressBar } from "./progress_bar.ts";
@@ -36,7 +36,7 @@ const DEMO_PROMPT = `def binary_search(items, target):
  * import { demoCommand } from "./demo_command.ts";
  * import { denoCliIO } from "./cli_io.ts";
  * import { onnxBackend } from "./onnx_backend.ts";
- * await demoCommand({ model: undefined, draft: undefined, prompt: undefined, k: undefined, maxNewTokens: 64, threads: undefined }, denoCliIO(), onnxBackend());
+ * await demoCommand({ model: undefined, draft: undefined, prompt: undefined, k: undefined, maxNewTokens: 64, threads: undefined, draftThreads: undefined }, denoCliIO(), onnxBackend());
  * ```
  */
 export async function demoCommand(
@@ -115,8 +115,14 @@ async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
     model = found.t;
     draft = found.d;
   }
-  // Draft and target sessions alternate: no idle-thread spinning (see generate_command.ts).
-  const request: LoadRequest = { model, draft, spinning: false };
+  // Draft and target sessions alternate: no idle-thread spinning, and the small draft on one
+  // thread unless asked otherwise (see generate_command.ts).
+  const request: LoadRequest = {
+    model,
+    draft,
+    spinning: false,
+    draftThreads: args.draftThreads ?? DEFAULT_DRAFT_THREADS,
+  };
   if (args.threads !== undefined) request.threads = args.threads;
   return request;
 }

@@ -56,7 +56,47 @@ Deno.test("parseCliArgs() reads generate flags and the prompt", () => {
     stop: ["\n\n", "END"],
     json: true,
     threads: 2,
+    draftThreads: undefined,
   });
+});
+
+Deno.test("parseCliArgs() reads --draft-threads for generate and demo", () => {
+  const gen = parseCliArgs(["generate", "--threads", "4", "--draft-threads", "1", "p"]);
+  assert.ok(gen.command === "generate");
+  assert.equal(gen.args.threads, 4);
+  assert.equal(gen.args.draftThreads, 1);
+  const eq = parseCliArgs(["generate", "--draft-threads=3", "p"]);
+  assert.ok(eq.command === "generate");
+  assert.equal(eq.args.draftThreads, 3);
+  assert.equal(eq.args.threads, undefined);
+  const demo = parseCliArgs(["demo", "--draft-threads", "2"]);
+  assert.ok(demo.command === "demo");
+  assert.equal(demo.args.draftThreads, 2);
+  assert.equal(demo.args.threads, undefined);
+  const none = parseCliArgs(["demo"]);
+  assert.ok(none.command === "demo");
+  assert.equal(none.args.draftThreads, undefined);
+});
+
+Deno.test("parseCliArgs() rejects bad --draft-threads values naming the flag", () => {
+  assert.equal(
+    usage(["generate", "--draft-threads", "0", "p"]),
+    "--draft-threads must be from 1 to 1024, got 0",
+  );
+  assert.equal(
+    usage(["demo", "--draft-threads", "2000"]),
+    "--draft-threads must be from 1 to 1024, got 2000",
+  );
+  assert.equal(
+    usage(["generate", "--draft-threads", "two", "p"]),
+    "--draft-threads must be an integer, got 'two'",
+  );
+  assert.equal(
+    usage(["demo", "--draft-threads", "1.5"]),
+    "--draft-threads must be an integer, got '1.5'",
+  );
+  assert.equal(usage(["generate", "--draft-threads"]), "option '--draft-threads' needs a value");
+  assert.match(usage(["demo", "--draft-threads", "-1"]), /^option '--draft-threads' needs a value/);
 });
 
 Deno.test("parseCliArgs() defaults: speculative, greedy, 128 tokens", () => {

@@ -470,3 +470,48 @@ Deno.test("renderCharts() leaves dynamic-K and early-stop runs out of the K bars
   assert.ok(speedup.includes("<title>DT K=2: 2×</title>"));
   assert.ok(acceptance.includes("draft-target K=4, position 1: 75.0%"));
 });
+
+Deno.test("renderReport() shows the thread probe with and without a draft-threads setting", () => {
+  const old = synthetic();
+  old.settings.threadProbe = [
+    { threads: 1, spinning: false, arTokensPerSecond: 261, speculativeTokensPerSecond: 374 },
+    { threads: 2, spinning: false, arTokensPerSecond: 301, speculativeTokensPerSecond: 307 },
+  ];
+  old.settings.methodRuntime = {
+    ar: { threads: 2, spinning: false },
+    lookup: { threads: 2, spinning: false },
+    speculative: { threads: 1, spinning: false },
+    medusa: { threads: 1, spinning: false },
+  };
+  const md = renderReport(old);
+  assert.ok(md.includes("| Threads | Spinning | Autoregressive tok/s | Draft-target tok/s |"));
+  assert.ok(md.includes("| 2 | off | 301.0 | 307.0 |"), md);
+  assert.ok(!md.includes("Draft threads"));
+  assert.match(md, /draft-target and Medusa \(two sessions alternating\) 1 thread, spinning off/);
+
+  const mixed = synthetic();
+  mixed.settings.threadProbe = [
+    ...old.settings.threadProbe,
+    { threads: 2, spinning: false, draftThreads: 1, speculativeTokensPerSecond: 390 },
+  ];
+  mixed.settings.methodRuntime = {
+    ...old.settings.methodRuntime,
+    speculative: { threads: 2, spinning: false, draftThreads: 1 },
+    medusa: { threads: 2, spinning: false, draftThreads: 1 },
+  };
+  const md2 = renderReport(mixed);
+  assert.ok(
+    md2.includes(
+      "| Threads | Draft threads | Spinning | Autoregressive tok/s | Draft-target tok/s |",
+    ),
+    md2,
+  );
+  assert.ok(md2.includes("| 1 | 1 | off | 261.0 | 374.0 |"));
+  assert.ok(md2.includes("| 2 | 2 | off | 301.0 | 307.0 |"));
+  assert.ok(md2.includes("| 2 | 1 | off | - | 390.0 |"));
+  assert.match(
+    md2,
+    /draft-target and Medusa \(two sessions alternating\) 2 threads for the target and 1 for the draft and the Medusa heads, spinning off/,
+  );
+  assert.match(md2, /autoregressive and prompt lookup \(one session\) 2 threads, spinning off;/);
+});

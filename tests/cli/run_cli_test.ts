@@ -255,10 +255,66 @@ Deno.test("runCli() --help and --version print to stdout", async () => {
       "--stop",
       "--json",
       "--threads",
+      "--draft-threads",
     ]
   ) {
     assert.ok(io.out.includes(flag), flag);
   }
+  const demo = captureIO();
+  await runCli(["demo", "--help"], { io: demo });
+  assert.ok(demo.out.includes("--draft-threads"));
+});
+
+Deno.test("runCli() --threads and --draft-threads reach the load request", async () => {
+  const dir = await modelDir();
+  await Deno.mkdir(`${dir}/medusa`);
+  const load = async (argv: string[]): Promise<LoadRequest | undefined> => {
+    const requests: LoadRequest[] = [];
+    const io = captureIO();
+    await runCli(argv, { io, backend: fakeBackend(requests) });
+    return requests[0];
+  };
+  const gen = ["generate", "-m", dir, "-n", "4", "--json"];
+  // Speculative: the draft defaults to 1 thread, the target to the runtime's default.
+  let r = await load([...gen, "--draft", dir, "x"]);
+  assert.equal(r?.draftThreads, 1);
+  assert.equal(r?.threads, undefined);
+  r = await load([...gen, "--draft", dir, "--threads", "3", "--draft-threads", "2", "x"]);
+  assert.equal(r?.threads, 3);
+  assert.equal(r?.draftThreads, 2);
+  // Autoregressive: no draft, nothing set.
+  r = await load([...gen, "--method", "ar", "--threads", "2", "x"]);
+  assert.equal(r?.threads, 2);
+  assert.equal(r?.draftThreads, undefined);
+  // Medusa: the heads follow --threads unless --draft-threads is given (the fake backend has
+  // no heads, so the decoder fails after loading; the request is what matters here).
+  r = await load([...gen, "--method", "medusa", "--threads", "2", "x"]);
+  assert.equal(r?.draftThreads, undefined);
+  r = await load([...gen, "--method", "medusa", "--draft-threads", "1", "x"]);
+  assert.equal(r?.draftThreads, 1);
+  // Demo: draft on 1 thread unless asked otherwise.
+  const demo = ["demo", "-m", dir, "--draft", dir, "-n", "4"];
+  assert.equal((await load(demo))?.draftThreads, 1);
+  r = await load([...demo, "--threads", "2", "--draft-threads", "2"]);
+  assert.equal(r?.threads, 2);
+  assert.equal(r?.draftThreads, 2);
+
+  for (const method of ["ar", "lookup"]) {
+    const requests: LoadRequest[] = [];
+    const io = captureIO();
+    const code = await runCli(
+      ["generate", "-m", dir, "--method", method, "--draft-threads", "1", "x"],
+      { io, backend: fakeBackend(requests) },
+    );
+    assert.equal(code, 2);
+    assert.equal(
+      io.err,
+      `error: --draft-threads is only used by --method speculative or medusa, not ${method} ` +
+        "(see 'mod.ts generate --help')\n",
+    );
+    assert.equal(requests.length, 0);
+  }
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("runCli() demo compares speculative and autoregressive output", async () => {
