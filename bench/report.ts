@@ -291,6 +291,9 @@ async function probeThreads(
       { threads: cores, spinning: true },
       { threads: cores, spinning: false },
       { threads: cores, spinning: false, draftThreads: 1 },
+      // A 1-thread draft has no thread pool, so only the target's workers spin: they keep the
+      // other core while the draft runs on the calling thread.
+      { threads: cores, spinning: true, draftThreads: 1 },
     ]
     : [{ threads: 1, spinning: false }];
   const probe: ThreadProbe[] = [];
