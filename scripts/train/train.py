@@ -1106,8 +1106,8 @@ def cmd_card(args: argparse.Namespace) -> None:
     lines.append("- The training machine has 2 CPU cores. The first runs shared them with the rest "
                  "of the team's builds and tests (load average 25-40); bench-target was then "
                  "continued from its stable state with `--resume-stable` and an 85-minute budget on "
-                 "a mostly quiet machine, and bench-draft and the bench Medusa heads were retrained "
-                 "from it. The token counts below are what the wall-time budgets allowed (column "
+                 "a mostly quiet machine, and bench-draft (then also continued with `--resume-stable`) "
+                 "and the bench Medusa heads were retrained from it. The token counts below are what the wall-time budgets allowed (column "
                  "tokens/s), not what the models could use; larger budgets give better models.")
     lines += ["", "## Checkpoints", "",
               "| model | arch | layers | hidden | heads / KV | FFN | params | MACs/token | "
@@ -1239,8 +1239,8 @@ def cmd_card(args: argparse.Namespace) -> None:
               ".venv/bin/python scripts/train/train.py card    # this page and loss_curves.png",
               "```", "",
               "The committed checkpoints came from these sub-commands with the budgets the "
-              "shared machine allowed (tiny-draft and bench-target were continued once from their "
-              "stable states with `--resume-stable`); the exact replay command of each is the `reproduce` field of "
+              "shared machine allowed (tiny-draft, bench-target and bench-draft were continued once "
+              "from their stable states with `--resume-stable`); the exact replay command of each is the `reproduce` field of "
               "its `train_summary.json` (fixed `--steps` and `--decay-start`: same batches, same "
               "learning-rate schedule, same seed).", "",
               "Budgets are wall-clock: a run measures its step time, fixes its total step count "
