@@ -115,14 +115,10 @@ async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
     model = found.t;
     draft = found.d;
   }
-  // Draft and target sessions alternate: no idle-thread spinning, and the small draft on one
-  // thread unless asked otherwise (see generate_command.ts).
-  const request: LoadRequest = {
-    model,
-    draft,
-    spinning: false,
-    draftThreads: args.draftThreads ?? DEFAULT_DRAFT_THREADS,
-  };
+  // Draft and target sessions alternate: the small draft on one thread unless asked otherwise,
+  // and then the target's idle threads may spin (see generate_command.ts).
+  const draftThreads = args.draftThreads ?? DEFAULT_DRAFT_THREADS;
+  const request: LoadRequest = { model, draft, spinning: draftThreads === 1, draftThreads };
   if (args.threads !== undefined) request.threads = args.threads;
   return request;
 }

@@ -104,9 +104,12 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
     // both on all cores). Medusa heads keep `--threads`: not measured.
     request.draftThreads = DEFAULT_DRAFT_THREADS;
   }
-  // Two sessions alternate (draft and target, base and heads): idle threads spinning in one
-  // steal the cores the other needs (the benchmark's thread probe measures this).
-  if (args.method === "speculative" || args.method === "medusa") request.spinning = false;
+  // Two sessions alternate (draft and target, base and heads): idle threads spinning in both
+  // steal the cores the other needs. A 1-thread draft or heads session has no thread pool, so
+  // then only the target's workers spin, which the benchmark's thread probe measured fastest.
+  if (args.method === "speculative" || args.method === "medusa") {
+    request.spinning = request.draftThreads === 1;
+  }
   if (args.method === "speculative") {
     if (args.draft === undefined && args.model !== undefined) {
       throw new UsageError("--method speculative needs --draft DIR with --model", cmd);
