@@ -134,8 +134,8 @@ const char *sd_ort_version(void) {
 
 /* Writes the path where ONNX Runtime looks for its CUDA provider: libonnxruntime_providers_cuda.so
  * in the folder of the libonnxruntime.so this process loaded, as the loader named it (ONNX Runtime
- * does not resolve links: tested with 1.29). */
-static void cuda_provider_path(char *out, size_t cap) {
+ * does not resolve links: tested with 1.29). Returns 1 when that file exists, else 0. */
+static int cuda_provider_path(char *out, size_t cap) {
   static const char name[] = "libonnxruntime_providers_cuda.so";
   Dl_info info;
   const char *lib = NULL;
@@ -146,6 +146,8 @@ static void cuda_provider_path(char *out, size_t cap) {
   } else {
     snprintf(out, cap, "%.*s/%s", (int)(slash - lib), lib, name);
   }
+  struct stat st;
+  return stat(out, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int32_t sd_cuda_available(void) {
@@ -165,9 +167,7 @@ int32_t sd_cuda_available(void) {
   if (st != NULL) g_ort->ReleaseStatus(st);
   if (!found || sd__cuda_device_count() <= 0) return 0;
   char provider[SD_PATH_CAP];
-  cuda_provider_path(provider, sizeof provider);
-  struct stat ps;
-  return (stat(provider, &ps) == 0 && S_ISREG(ps.st_mode)) ? 1 : 0;
+  return cuda_provider_path(provider, sizeof provider);
 }
 
 /* ---- environment ------------------------------------------------------------------------ */
@@ -741,9 +741,7 @@ static sd_status build_ort_options(sd_session *s, const sd_env *env, const sd_se
   }
   if (o->cuda_device >= 0) {
     char provider[SD_PATH_CAP];
-    cuda_provider_path(provider, sizeof provider);
-    struct stat ps;
-    const int have_provider = stat(provider, &ps) == 0 && S_ISREG(ps.st_mode);
+    const int have_provider = cuda_provider_path(provider, sizeof provider);
     const int32_t devices = sd__cuda_device_count();
     if (devices <= o->cuda_device || !have_provider) {
       /* Name everything that is missing, not just the first thing found missing. */
