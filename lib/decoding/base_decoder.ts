@@ -136,6 +136,13 @@ export abstract class BaseDecoder {
       if (ids.length === 0) throw new RangeError("prompt must not be empty");
       const bos = this.tokenizer.bosTokenId;
       if (addBos && bos !== undefined) ids = [bos, ...ids];
+    } else if (prompt !== null && typeof prompt === "object" && "messages" in prompt) {
+      const encodeChat = this.tokenizer.encodeChat;
+      if (typeof encodeChat !== "function") {
+        throw new TypeError("prompt.messages needs a tokenizer with a chat template (encodeChat)");
+      }
+      ids = encodeChat.call(this.tokenizer, prompt.messages);
+      if (ids.length === 0) throw new RangeError("prompt.messages render to no tokens");
     } else if (Array.isArray(prompt) || ArrayBuffer.isView(prompt)) {
       ids = Array.from(prompt);
       if (ids.length === 0) throw new RangeError("prompt must not be empty");
@@ -147,7 +154,7 @@ export abstract class BaseDecoder {
         }
       }
     } else {
-      throw new TypeError("prompt must be a string or an array of token ids");
+      throw new TypeError("prompt must be a string, an array of token ids or { messages }");
     }
     return ids;
   }
@@ -178,7 +185,7 @@ export abstract class BaseDecoder {
     if (options.baseline !== undefined && !(options.baseline.tokensPerSecond > 0)) {
       throw new RangeError("baseline.tokensPerSecond must be > 0");
     }
-    const ids = this.#encode(prompt, options.addBosToken ?? false);
+    const ids = this.#encode(prompt, options.addBosToken ?? this.tokenizer.addBosToken ?? false);
     const ctx = this.contextLength;
     if (ids.length >= ctx) {
       throw new RangeError(
@@ -196,7 +203,8 @@ export abstract class BaseDecoder {
     this.#busy = true;
     const metrics = new MetricsRecorder(ids.length);
     const tokens: number[] = [];
-    const eos = this.tokenizer.eosTokenId;
+    const eos = new Set(this.tokenizer.eosTokenIds ?? []);
+    if (this.tokenizer.eosTokenId !== undefined) eos.add(this.tokenizer.eosTokenId);
     const hold = stops.reduce((m, s) => Math.max(m, s.length - 1), 0);
     let finish: FinishReason = "context";
     let stopText: string | undefined;
@@ -212,7 +220,7 @@ export abstract class BaseDecoder {
         metrics.firstToken();
         for (const t of batch) {
           tokens.push(t);
-          if (eos !== undefined && t === eos) {
+          if (eos.has(t)) {
             finish = "eos";
             break outer;
           }

@@ -25,7 +25,10 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** PRNG seed for this call (overrides the config). */
   seed?: number;
-  /** Prepend the tokenizer's BOS token to a text prompt; default false. */
+  /**
+   * Prepend the tokenizer's BOS token to a text prompt; default: the tokenizer's `addBosToken`
+   * (what transformers' `tokenizer(text)` does), else false.
+   */
   addBosToken?: boolean;
   /**
    * A measured baseline (for example an `AutoregressiveDecoder` run on the
@@ -51,8 +54,14 @@ export interface GenerateResult {
   metrics: DecodeMetrics;
 }
 
-/** A prompt: text (encoded with the decoder's tokenizer) or token ids. */
-export type Prompt = string | readonly number[];
+/** A chat prompt: rendered with the tokenizer's chat template (`add_generation_prompt`). */
+export interface ChatPrompt {
+  /** The conversation, `{ role, content }` each; the model answers as the assistant. */
+  messages: readonly { role: string; content: string }[];
+}
+
+/** A prompt: text (encoded with the decoder's tokenizer), token ids, or chat messages. */
+export type Prompt = string | readonly number[] | ChatPrompt;
 
 /**
  * A text generator over one or more language models.

@@ -115,6 +115,17 @@ export interface TextTokenizer {
   readonly eosTokenId: number | undefined;
   /** Beginning-of-sequence id, or `undefined`. */
   readonly bosTokenId: number | undefined;
+  /** Every id that ends generation (absent: `[eosTokenId]`). */
+  readonly eosTokenIds?: readonly number[];
+  /** Whether text prompts start with BOS by default (absent: false). */
+  readonly addBosToken?: boolean;
+  /**
+   * Renders and encodes a conversation with the chat template (absent: no chat support).
+   *
+   * @param messages The conversation, `{ role, content }` each.
+   * @returns Token ids.
+   */
+  encodeChat?(messages: readonly { role: string; content: string }[]): number[];
   /**
    * Encodes text to token ids.
    *

@@ -8,6 +8,8 @@
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import type { TextTokenizer } from "./language_model.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
+import { type ChatMessage, type ChatRenderOptions, ChatTemplate } from "./chat_template.ts";
+import { readGenerationConfig } from "./generation_config.ts";
 
 /** Options of {@linkcode Tokenizer.load}. */
 export interface TokenizerOptions {
@@ -17,7 +19,15 @@ export interface TokenizerOptions {
   eosTokenId?: number;
   /** Beginning-of-sequence id from config.json, used when tokenizer_config.json names none. */
   bosTokenId?: number;
+  /**
+   * Prepend BOS to text prompts: overrides what the tokenizer files say (`add_bos_token`, the
+   * post-processor).
+   */
+  addBosToken?: boolean;
 }
+
+/** Tokenizer classes whose transformers implementation honours `add_bos_token`. */
+const ADD_BOS_CLASSES = /^(Llama|CodeLlama|Gemma|Gemma2|Cohere)Tokenizer(Fast)?$/;
 
 function tokenContent(v: unknown): string | undefined {
   if (typeof v === "string") return v;
@@ -75,15 +85,35 @@ export class Tokenizer implements TextTokenizer {
   readonly eosTokenId: number | undefined;
   /** Beginning-of-sequence id, or `undefined`. */
   readonly bosTokenId: number | undefined;
+  /**
+   * Every id that ends generation, as transformers stops: `generation_config.json`'s
+   * `eos_token_id` list (else `config.json`'s), plus the tokenizer's `eos_token`.
+   */
+  readonly eosTokenIds: readonly number[];
+  /**
+   * Whether text prompts start with BOS, as `tokenizer(text).input_ids` does in transformers:
+   * the post-processor adds it (Llama 3's `TemplateProcessing`), or `add_bos_token` says so for
+   * tokenizer classes that honour it; `TokenizerOptions.addBosToken` overrides.
+   */
+  readonly addBosToken: boolean;
+  /** The chat template (`tokenizer_config.json` `chat_template` or `chat_template.jinja`). */
+  readonly chatTemplate: ChatTemplate | undefined;
   #tok: HfTokenizer;
 
-  private constructor(tok: HfTokenizer, bos: number | undefined, eos: number | undefined) {
+  private constructor(
+    tok: HfTokenizer,
+    ids: { bos: number | undefined; eos: number | undefined; eosList: number[]; addBos: boolean },
+    chatTemplate: ChatTemplate | undefined,
+  ) {
     this.#tok = tok;
     let max = -1;
     for (const id of tok.get_vocab(true).values()) if (id > max) max = id;
     this.vocabSize = max + 1;
-    this.bosTokenId = bos;
-    this.eosTokenId = eos;
+    this.bosTokenId = ids.bos;
+    this.eosTokenId = ids.eos;
+    this.eosTokenIds = ids.eosList;
+    this.addBosToken = ids.addBos && ids.bos !== undefined;
+    this.chatTemplate = chatTemplate;
   }
 
   /**
@@ -114,11 +144,32 @@ export class Tokenizer implements TextTokenizer {
       const content = tokenContent(config[key]);
       return content === undefined ? undefined : tok.token_to_id(content);
     };
-    const t = new Tokenizer(
-      tok,
-      idOf("bos_token") ?? options.bosTokenId,
-      idOf("eos_token") ?? options.eosTokenId,
-    );
+    const gen = await readGenerationConfig(dir);
+    const bos = idOf("bos_token") ?? options.bosTokenId ?? gen.bosTokenId;
+    const eos = idOf("eos_token") ?? options.eosTokenId ?? gen.eosTokenIds[0];
+    const eosList = [...gen.eosTokenIds];
+    if (eos !== undefined && !eosList.includes(eos)) eosList.push(eos);
+    let addBos: boolean;
+    const cls = typeof config.tokenizer_class === "string" ? config.tokenizer_class : "";
+    if (options.addBosToken !== undefined) addBos = options.addBosToken;
+    else if (typeof config.add_bos_token === "boolean" && ADD_BOS_CLASSES.test(cls)) {
+      addBos = config.add_bos_token;
+    } else {
+      // What the post-processor does to a probe: transformers runs the same tokenizer.json.
+      const plain = tok.encode("a", { add_special_tokens: false }).ids;
+      const full = tok.encode("a", { add_special_tokens: true }).ids;
+      addBos = bos !== undefined && full[0] === bos && plain[0] !== bos;
+    }
+    const specials: Record<string, string> = {};
+    for (const key of ["bos_token", "eos_token", "unk_token", "pad_token"]) {
+      const content = tokenContent(config[key]);
+      if (content !== undefined) specials[key] = content;
+    }
+    const source = await readChatTemplate(dir, config);
+    const chat = source === undefined
+      ? undefined
+      : new ChatTemplate(source.text, specials, source.origin);
+    const t = new Tokenizer(tok, { bos, eos, eosList, addBos }, chat);
     if (options.modelVocabSize !== undefined && t.vocabSize > options.modelVocabSize) {
       throw new SpecDecError(
         `Tokenizer ${path} has ${t.vocabSize} ids but the model has only ${options.modelVocabSize} logits`,
@@ -140,6 +191,52 @@ export class Tokenizer implements TextTokenizer {
   }
 
   /**
+   * Encodes a text prompt as transformers' `tokenizer(text).input_ids`: BOS first when
+   * {@linkcode Tokenizer.addBosToken} (or `addBosToken`) says so.
+   *
+   * @param text Prompt text.
+   * @param addBosToken Override of {@linkcode Tokenizer.addBosToken}.
+   * @returns Token ids.
+   */
+  encodePrompt(text: string, addBosToken?: boolean): number[] {
+    const ids = this.encode(text);
+    const add = addBosToken ?? this.addBosToken;
+    return add && this.bosTokenId !== undefined ? [this.bosTokenId, ...ids] : ids;
+  }
+
+  /**
+   * Renders a conversation with the chat template and encodes it, as transformers'
+   * `apply_chat_template(messages, add_generation_prompt=True)` (no special tokens are added
+   * besides those the template writes).
+   *
+   * @param messages The conversation.
+   * @param options `addGenerationPrompt` (default true).
+   * @returns Token ids.
+   * @throws {SpecDecError} When the checkpoint has no chat template (code `INVALID_ARGUMENT`).
+   */
+  encodeChat(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): number[] {
+    return this.encode(this.applyChatTemplate(messages, options));
+  }
+
+  /**
+   * Renders a conversation with the chat template to text.
+   *
+   * @param messages The conversation.
+   * @param options `addGenerationPrompt` (default true).
+   * @returns The prompt text.
+   * @throws {SpecDecError} When the checkpoint has no chat template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
+    if (this.chatTemplate === undefined) {
+      throw new SpecDecError(
+        "This tokenizer has no chat template (tokenizer_config.json has no chat_template)",
+        StatusCode.INVALID_ARGUMENT,
+      );
+    }
+    return this.chatTemplate.render(messages, options);
+  }
+
+  /**
    * Decodes token ids to text.
    *
    * @param ids Token ids.
@@ -148,4 +245,30 @@ export class Tokenizer implements TextTokenizer {
   decode(ids: ArrayLike<number>): string {
     return this.#tok.decode(Array.from(ids), { skip_special_tokens: true });
   }
+}
+
+/** The template source: `chat_template.jinja` when present, else `tokenizer_config.json`'s. */
+async function readChatTemplate(
+  dir: string,
+  config: Record<string, unknown>,
+): Promise<{ text: string; origin: string } | undefined> {
+  const file = `${dir}/chat_template.jinja`;
+  try {
+    return { text: await Deno.readTextFile(file), origin: file };
+  } catch (cause) {
+    if (!(cause instanceof Deno.errors.NotFound)) {
+      throw new SpecDecError(`Cannot read ${file}: ${(cause as Error).message}`, StatusCode.IO, {
+        cause,
+      });
+    }
+  }
+  const origin = `${dir}/tokenizer_config.json`;
+  const t = config.chat_template;
+  if (typeof t === "string") return { text: t, origin };
+  if (Array.isArray(t)) {
+    // [{ name, template }]: the "default" one, as transformers picks it.
+    const named = t.find((x) => x && typeof x === "object" && x.name === "default");
+    if (named && typeof named.template === "string") return { text: named.template, origin };
+  }
+  return undefined;
 }
