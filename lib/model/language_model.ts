@@ -141,3 +141,72 @@ export interface TextTokenizer {
    */
   decode(ids: ArrayLike<number>): string;
 }
+
+/** Options of {@linkcode FeatureDrafter.forward}. */
+export interface DrafterForwardOptions {
+  /**
+   * Who sees whom among the rows from `maskStart` on: `[S, kvLength + S - maskStart]` u8,
+   * row-major; `treeMask[i * W + j] = 1` when new row `i` may attend slot `maskStart + j`.
+   * Slots before `maskStart` are always visible; a row must see itself and nothing after it.
+   * Absent: causal.
+   */
+  treeMask?: Uint8Array;
+  /** First slot the mask covers, `<= kvLength`; default `kvLength` (the mask is `[S, S]`). */
+  maskStart?: number;
+  /** Rows whose logits to compute, each in `[0, S)`; default every row. */
+  logitRows?: ArrayLike<number>;
+}
+
+/** What one drafter forward returns. */
+export interface DrafterResult {
+  /** Predicted next features `[S, hiddenSize]` f32 (fed back as the next rows' features). */
+  hidden: Float32Array;
+  /** Draft logits of the asked rows `[R, vocabSize]` f32. */
+  logits: Float32Array;
+}
+
+/**
+ * A feature-level drafter (an EAGLE head): row `t` reads the target's feature
+ * `f_t` and the token `t + 1`, attends its own KV cache (slots `[0, maxLength)`,
+ * written in place like {@linkcode LanguageModel}'s) and predicts `f_{t+1}` and
+ * the logits of token `t + 2`.
+ */
+export interface FeatureDrafter {
+  /** Number of logits per row. */
+  readonly vocabSize: number;
+  /** Feature width (the target's hidden size). */
+  readonly hiddenSize: number;
+  /** KV capacity in rows. */
+  readonly maxLength: number;
+  /** Number of cached rows: the next forward writes at this slot. */
+  readonly kvLength: number;
+  /**
+   * Appends `S` rows at slots `[kvLength, kvLength + S)`.
+   *
+   * @param ids Token after each feature `[S]`.
+   * @param features Features `[S, hiddenSize]` f32.
+   * @param positions Position id of each row `[S]` (the feature's position).
+   * @param options Tree mask and logit rows.
+   * @returns Predicted features and draft logits.
+   */
+  forward(
+    ids: ArrayLike<number>,
+    features: Float32Array,
+    positions: ArrayLike<number>,
+    options?: DrafterForwardOptions,
+  ): Promise<DrafterResult>;
+  /**
+   * Drops cached rows past `length`.
+   *
+   * @param length New `kvLength`.
+   */
+  rewind(length: number): void;
+  /**
+   * Compacts kept rows: `slots` (strictly increasing) move to `slots[0], slots[0] + 1, ...`.
+   *
+   * @param slots Absolute slots to keep.
+   */
+  keep(slots: ArrayLike<number>): void;
+  /** Empties the cache. */
+  reset(): void;
+}

@@ -1,0 +1,445 @@
+/**
+ * `EagleHeads`: an EAGLE-1 head (from `models/<base>/eagle/`) as a small
+ * ONNX Runtime session with its own in-place KV cache, implementing
+ * {@linkcode FeatureDrafter}.
+ *
+ * Layout read: `eagle/config.json` with `architecture: "eagle-1"`,
+ * `base_model` (the base checkpoint relative to the head, default `..`),
+ * `hidden_size`, `vocab_size`, `num_attention_heads`, `num_key_value_heads`,
+ * `head_dim`, `intermediate_size`, `rms_norm_eps`, `rope_theta`,
+ * `max_position_embeddings`, `shares_base_lm_head` / `shares_base_embeddings`
+ * (true); `eagle/model.safetensors` (f16 or f32) with `fc.weight` `[H, 2H]`,
+ * optional `fc.bias` `[H]`, one Llama layer `layers.0.*` (the input norm
+ * optional) and an optional `norm.weight` `[H]`. The embedding and the LM head
+ * are read from the base checkpoint. The graph: {@link ./graph/eagle.ts}.
+ *
+ * @module
+ */
+
+import type { DrafterForwardOptions, DrafterResult, FeatureDrafter } from "./language_model.ts";
+import { type ModelConfig, readModelConfig } from "./config.ts";
+import { SafeTensors } from "./safetensors.ts";
+import { openWeights } from "./_weights.ts";
+import { buildEagleGraph } from "./graph/eagle.ts";
+import { MASKED } from "./graph/decoder_graph.ts";
+import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
+import { checkIds, checkKeepSlots, checkPositions } from "./_checks.ts";
+import { SpecDecError, StatusCode } from "../runtime/errors.ts";
+
+/** Options of {@linkcode EagleHeads.load}. */
+export interface EagleHeadsOptions {
+  /** ONNX Runtime intra-op threads (default: all cores). */
+  threads?: number;
+  /** Base checkpoint directory (default: `base_model` of the head's config, else `..`). */
+  base?: string;
+  /**
+   * KV capacity in rows: the target's context plus the largest draft tree
+   * (default: 1088, or less when `max_position_embeddings` is smaller).
+   */
+  maxLength?: number;
+}
+
+/** The head's architecture as read from its config. */
+export interface EagleConfig {
+  /** Width H (must equal the base's hidden size). */
+  hiddenSize: number;
+  /** Vocabulary V (must equal the base's). */
+  vocabSize: number;
+  /** Query heads. */
+  numHeads: number;
+  /** Key/value heads. */
+  kvHeads: number;
+  /** Head width. */
+  headDim: number;
+  /** MLP width. */
+  intermediateSize: number;
+  /** RMS norm epsilon. */
+  normEps: number;
+  /** Rotary base. */
+  ropeTheta: number;
+  /** Largest position. */
+  maxPositionEmbeddings: number;
+  /** The base directory the config names (resolved against the head's directory). */
+  baseDir: string;
+}
+
+function invalid(path: string, what: string): never {
+  throw new SpecDecError(`Invalid EAGLE config ${path}: ${what}`, StatusCode.IO);
+}
+
+function int(c: Record<string, unknown>, key: string, path: string, fallback?: number): number {
+  const v = c[key] ?? fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
+    invalid(path, `"${key}" must be a positive integer`);
+  }
+  return v;
+}
+
+function num(c: Record<string, unknown>, key: string, path: string, fallback: number): number {
+  const v = c[key] ?? fallback;
+  if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
+    invalid(path, `"${key}" must be a positive number`);
+  }
+  return v;
+}
+
+/**
+ * Reads and validates an EAGLE head's `config.json`.
+ *
+ * @param dir The head's directory.
+ * @returns The normalised config.
+ * @throws {SpecDecError} When unreadable or malformed (the path and the field are named).
+ */
+export async function readEagleConfig(dir: string): Promise<EagleConfig> {
+  const path = `${dir}/config.json`;
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(await Deno.readTextFile(path));
+  } catch (cause) {
+    throw new SpecDecError(
+      `Cannot read EAGLE config ${path}: ${(cause as Error).message}`,
+      StatusCode.IO,
+      { cause },
+    );
+  }
+  if (c === null || typeof c !== "object" || Array.isArray(c)) invalid(path, "not a JSON object");
+  if (c.architecture !== undefined && c.architecture !== "eagle-1") {
+    throw new SpecDecError(
+      `Unsupported EAGLE config ${path}: architecture ${
+        JSON.stringify(c.architecture)
+      } (supported: "eagle-1")`,
+      StatusCode.IO,
+    );
+  }
+  for (const key of ["shares_base_lm_head", "shares_base_embeddings"]) {
+    if (c[key] === false) {
+      throw new SpecDecError(
+        `Unsupported EAGLE config ${path}: ${key} false (supported: heads sharing the base's)`,
+        StatusCode.IO,
+      );
+    }
+  }
+  const H = int(c, "hidden_size", path);
+  const NH = int(c, "num_attention_heads", path);
+  const headDim = int(c, "head_dim", path, Math.floor(H / NH));
+  if (headDim % 2 !== 0) invalid(path, `"head_dim" ${headDim} must be even (rotary)`);
+  const rel = typeof c.base_model === "string" ? c.base_model : "..";
+  return {
+    hiddenSize: H,
+    vocabSize: int(c, "vocab_size", path),
+    numHeads: NH,
+    kvHeads: int(c, "num_key_value_heads", path, NH),
+    headDim,
+    intermediateSize: int(c, "intermediate_size", path),
+    normEps: num(c, "rms_norm_eps", path, 1e-6),
+    ropeTheta: num(c, "rope_theta", path, 10000),
+    maxPositionEmbeddings: int(c, "max_position_embeddings", path, 2048),
+    baseDir: rel.startsWith("/") ? rel : `${dir}/${rel}`,
+  };
+}
+
+/**
+ * An EAGLE-1 head over a base model's features, with its own KV cache
+ * `[1, kvHeads, maxLength, headDim]` f32 bound in place. One FFI call per forward.
+ *
+ * @example Draft logits after the prompt
+ * ```ts ignore
+ * import { CausalLM } from "./causal_lm.ts";
+ * import { EagleHeads } from "./eagle_heads.ts";
+ * using base = await CausalLM.load("models/bench-target");
+ * using head = await EagleHeads.load("models/bench-target/eagle");
+ * const ids = [5, 6, 7];
+ * const { logits, hidden } = await base.prefill(ids, { hidden: true });
+ * const next = 42; // the token chosen from logits
+ * const out = await head.forward([6, 7, next], hidden!, [0, 1, 2], { logitRows: [2] });
+ * // out.logits [1, vocab] f32: the draft of the token after `next`
+ * ```
+ */
+export class EagleHeads implements FeatureDrafter, Disposable {
+  /** The head's config. */
+  readonly config: EagleConfig;
+  /** Logits per row (the base's vocabulary). */
+  readonly vocabSize: number;
+  /** Feature width (the base's hidden size). */
+  readonly hiddenSize: number;
+  /** KV capacity in rows. */
+  readonly maxLength: number;
+  /** The head's directory. */
+  readonly path: string;
+  #session: OrtSession | undefined;
+  #kv: Float32Array[]; // [2][1, kvHeads, maxLength, headDim] f32 (key, value)
+  #kvLength = 0;
+  #busy = false;
+
+  private constructor(
+    path: string,
+    config: EagleConfig,
+    maxLength: number,
+    session: OrtSession,
+    kv: Float32Array[],
+  ) {
+    this.path = path;
+    this.config = config;
+    this.vocabSize = config.vocabSize;
+    this.hiddenSize = config.hiddenSize;
+    this.maxLength = maxLength;
+    this.#session = session;
+    this.#kv = kv;
+  }
+
+  /**
+   * Reads the head, the base's embedding and LM head, and opens the head's session.
+   *
+   * @param dir The `eagle/` directory.
+   * @param options Threads, base directory and KV capacity.
+   * @returns The head, with an empty cache.
+   * @throws {SpecDecError} When a file is missing or malformed, or the head does not fit the base (both named).
+   * @throws {RangeError} When an option is out of range.
+   */
+  static async load(dir: string, options: EagleHeadsOptions = {}): Promise<EagleHeads> {
+    if (typeof dir !== "string" || dir === "") {
+      throw new TypeError("dir must be a non-empty string");
+    }
+    const threads = options.threads ?? navigator.hardwareConcurrency;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    }
+    const config = await readEagleConfig(dir);
+    const maxLength = options.maxLength ?? Math.min(1088, config.maxPositionEmbeddings);
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
+    }
+    const baseDir = options.base ?? config.baseDir;
+    const base = await readModelConfig(baseDir);
+    const H = config.hiddenSize;
+    const V = config.vocabSize;
+    if (base.hiddenSize !== H || base.vocabSize !== V) {
+      throw new SpecDecError(
+        `EAGLE head ${dir} (hidden ${H}, vocab ${V}) does not fit the base ${baseDir} (hidden ${base.hiddenSize}, vocab ${base.vocabSize})`,
+        StatusCode.INVALID_ARGUMENT,
+      );
+    }
+    const headWeights = await SafeTensors.open(`${dir}/model.safetensors`);
+    const { embed, lmHead } = await baseMatrices(baseDir, base);
+    const graph = buildEagleGraph(
+      {
+        hiddenSize: H,
+        vocabSize: V,
+        numHeads: config.numHeads,
+        kvHeads: config.kvHeads,
+        headDim: config.headDim,
+        intermediateSize: config.intermediateSize,
+        normEps: config.normEps,
+        ropeTheta: config.ropeTheta,
+      },
+      headWeights,
+      embed,
+      lmHead,
+      { maxLength },
+    );
+    const session = await openSession(graph.model, {
+      threads,
+      spinning: false,
+      externals: graph.externals,
+      name: dir,
+    });
+    const shape = [1, config.kvHeads, maxLength, config.headDim];
+    const k = new Float32Array(config.kvHeads * maxLength * config.headDim); // [1, kvHeads, maxLength, headDim] f32
+    const v = new Float32Array(config.kvHeads * maxLength * config.headDim); // [1, kvHeads, maxLength, headDim] f32
+    try {
+      session.bind(
+        { "past_key.0": { data: k, dims: shape }, "past_value.0": { data: v, dims: shape } },
+        { "present_key.0": { data: k, dims: shape }, "present_value.0": { data: v, dims: shape } },
+      );
+    } catch (e) {
+      session.close();
+      throw e;
+    }
+    return new EagleHeads(dir, config, maxLength, session, [k, v]);
+  }
+
+  /** Number of cached rows: the next forward writes at this slot. */
+  get kvLength(): number {
+    return this.#kvLength;
+  }
+
+  /**
+   * Appends `S` rows at slots `[kvLength, kvLength + S)` in one forward pass.
+   *
+   * @param ids Token after each feature `[S]`.
+   * @param features Features `[S, hiddenSize]` f32 (the base's hidden states, or this head's predictions).
+   * @param positions Position of each row `[S]`.
+   * @param options Tree mask over slots from `maskStart`, and which rows get logits.
+   * @returns Predicted features `[S, hiddenSize]` and logits `[R, vocabSize]`, owned by the caller.
+   */
+  async forward(
+    ids: ArrayLike<number>,
+    features: Float32Array,
+    positions: ArrayLike<number>,
+    options: DrafterForwardOptions = {},
+  ): Promise<DrafterResult> {
+    if (!this.#session) {
+      throw new SpecDecError(`EagleHeads ${this.path} is closed`, StatusCode.STATE);
+    }
+    const session = this.#session;
+    const S = ids.length;
+    const P = this.#kvLength;
+    const H = this.hiddenSize;
+    checkIds(ids, this.vocabSize, "ids");
+    if (!(features instanceof Float32Array)) throw new TypeError("features must be a Float32Array");
+    if (features.length !== S * H) {
+      throw new RangeError(
+        `features has ${features.length} values, expected S * hiddenSize = ${S * H}`,
+      );
+    }
+    if (positions.length !== S) {
+      throw new RangeError(`positions has ${positions.length} entries, ids has ${S}`);
+    }
+    if (P + S > this.maxLength) {
+      throw new RangeError(
+        `Sequence too long: ${P} cached + ${S} new = ${
+          P + S
+        } rows exceeds maxLength ${this.maxLength}`,
+      );
+    }
+    checkPositions(positions, this.maxLength);
+    const T = P + S;
+    const start = options.maskStart ?? P;
+    if (!Number.isInteger(start) || start < 0 || start > P) {
+      throw new RangeError(`maskStart must be an integer in [0, ${P}], got ${start}`);
+    }
+    const W = T - start;
+    const mask = options.treeMask;
+    if (mask !== undefined) {
+      if (!(mask instanceof Uint8Array)) throw new TypeError("treeMask must be a Uint8Array");
+      if (mask.length !== S * W) {
+        throw new RangeError(
+          `treeMask has ${mask.length} entries, expected ${S} x ${W} = ${S * W}`,
+        );
+      }
+      for (let i = 0; i < S; i++) {
+        if (!mask[i * W + P - start + i]) {
+          throw new RangeError(`treeMask row ${i} must see its own slot ${P + i}`);
+        }
+      }
+    }
+    const rowsIn = options.logitRows ?? Array.from({ length: S }, (_, i) => i);
+    const R = rowsIn.length;
+    if (R < 1) throw new RangeError("logitRows must not be empty");
+    const rows = new BigInt64Array(R); // [R] i64
+    for (let r = 0; r < R; r++) {
+      const v = rowsIn[r]!;
+      if (!Number.isInteger(v) || v < 0 || v >= S) {
+        throw new RangeError(`logitRows[${r}] = ${v} is not a row in [0, ${S})`);
+      }
+      rows[r] = BigInt(v);
+    }
+    if (this.#busy) {
+      throw new SpecDecError(
+        `EagleHeads ${this.path}: a forward is already running`,
+        StatusCode.STATE,
+      );
+    }
+    const inputIds = new BigInt64Array(S); // [S] i64
+    const positionIds = new BigInt64Array(S); // [1, S] i64
+    for (let i = 0; i < S; i++) {
+      inputIds[i] = BigInt(ids[i]!);
+      positionIds[i] = BigInt(positions[i]!);
+    }
+    const bias = new Float32Array(S * T); // [1, 1, S, T] f32
+    for (let i = 0; i < S; i++) {
+      const row = i * T;
+      if (mask) {
+        for (let j = 0; j < W; j++) if (!mask[i * W + j]) bias[row + start + j] = MASKED;
+      }
+      bias.fill(MASKED, row + P + i + 1, row + T); // never a later row
+    }
+    const hidden = new Float32Array(S * H); // [S, H] f32
+    const logits = new Float32Array(R * this.vocabSize); // [R, V] f32
+    const feats = features.slice(); // [S, H] f32, kept alive for the nonblocking call
+    const outputs: Record<string, TensorArg> = {
+      hidden: { data: hidden, dims: [S, H] },
+      logits: { data: logits, dims: [R, this.vocabSize] },
+    };
+    this.#busy = true;
+    try {
+      await session.run({
+        input_ids: { data: inputIds, dims: [S] },
+        features: { data: feats, dims: [S, H] },
+        position_ids: { data: positionIds, dims: [1, S] },
+        seqlens_k: { data: new Int32Array([T - 1]), dims: [1] },
+        total_sequence_length: { data: new Int32Array([T]), dims: [1] },
+        attention_bias: { data: bias, dims: [1, 1, S, T] },
+        logit_rows: { data: rows, dims: [R] },
+      }, outputs);
+    } finally {
+      this.#busy = false;
+    }
+    this.#kvLength = T;
+    return { hidden, logits };
+  }
+
+  /**
+   * Drops cached rows past `length` (nothing moves).
+   *
+   * @param length New `kvLength`, `0 <= length <= kvLength`.
+   */
+  rewind(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.#kvLength) {
+      throw new RangeError(`length must be an integer in [0, ${this.#kvLength}], got ${length}`);
+    }
+    this.#kvLength = length;
+  }
+
+  /**
+   * Compacts kept rows in place with one native call.
+   *
+   * @param slots Absolute slots to keep, strictly increasing, `< kvLength`.
+   */
+  keep(slots: ArrayLike<number>): void {
+    if (!this.#session) {
+      throw new SpecDecError(`EagleHeads ${this.path} is closed`, StatusCode.STATE);
+    }
+    if (this.#busy) {
+      throw new SpecDecError(`EagleHeads ${this.path}: a forward is running`, StatusCode.STATE);
+    }
+    const s = checkKeepSlots(slots, this.#kvLength); // [n] i32
+    const c = this.config;
+    kvKeep(this.#kv, c.kvHeads, this.maxLength, c.headDim, s, s[0]!);
+    this.#kvLength = s[0]! + s.length;
+  }
+
+  /** Empties the cache. */
+  reset(): void {
+    this.#kvLength = 0;
+  }
+
+  /** Frees the session (idempotent). */
+  close(): void {
+    this.#session?.close();
+    this.#session = undefined;
+  }
+
+  /** Same as {@linkcode EagleHeads.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** The base's embedding `[V, H]` and LM head `[V, H]` f32 (the same array when tied). */
+async function baseMatrices(
+  baseDir: string,
+  base: ModelConfig,
+): Promise<{ embed: Float32Array; lmHead: Float32Array }> {
+  const H = base.hiddenSize;
+  const V = base.vocabSize;
+  const bw = await openWeights(baseDir);
+  const embedName = base.family === "gpt2"
+    ? (bw.has("transformer.wte.weight") ? "transformer.wte.weight" : "wte.weight")
+    : "model.embed_tokens.weight";
+  const embed = bw.float32(embedName, [V, H]); // [V, H] f32
+  const lmHead = bw.has("lm_head.weight") && !base.tieWordEmbeddings
+    ? bw.float32("lm_head.weight", [V, H]) // [V, H] f32
+    : embed;
+  return { embed, lmHead };
+}
