@@ -18,8 +18,9 @@ import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_chec
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
   /**
-   * KV capacity in tokens: prompt + generation + speculation (default: 1024, or less when
-   * max_position_embeddings or a sliding window is smaller).
+   * KV capacity in tokens: prompt + generation + speculation, up to `max_position_embeddings`
+   * (default: 1024, or less when max_position_embeddings is smaller). A sliding window
+   * (Mistral) does not limit it: attention is masked to the window, as in transformers.
    */
   maxLength?: number;
   /** ONNX Runtime intra-op threads (default: all cores). */
@@ -109,19 +110,13 @@ export class CausalLM implements LanguageModel, Disposable {
       throw new TypeError("dir must be a non-empty string");
     }
     const config = await readModelConfig(dir);
-    const maxLength = options.maxLength ??
-      Math.min(1024, config.maxPositionEmbeddings, config.slidingWindow ?? Infinity);
+    const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
     }
     if (maxLength > config.maxPositionEmbeddings) {
       throw new RangeError(
         `maxLength ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings}`,
-      );
-    }
-    if (config.slidingWindow !== undefined && maxLength > config.slidingWindow) {
-      throw new RangeError(
-        `maxLength ${maxLength} exceeds the sliding window ${config.slidingWindow} of ${dir}/config.json (sliding-window attention is not supported: use maxLength <= ${config.slidingWindow})`,
       );
     }
     const threads = options.threads ?? navigator.hardwareConcurrency;
@@ -250,10 +245,20 @@ export class CausalLM implements LanguageModel, Disposable {
       hidden = new Float32Array(S * this.hiddenSize); // [S, hidden] f32
       outputs.hidden = { data: hidden, dims: [S, this.hiddenSize] };
     }
+    const window = this.config.slidingWindow;
     this.#busy = true;
     try {
       await session.run({
         input_ids: { data: inputIds, dims: [S] },
+      if (window !== undefined) {
+        // Sliding window (Mistral), by position as transformers masks it: a query at position q
+        // sees keys at positions > q - window. Cached slots [0, P) hold positions [0, P); the
+        // new tokens' positions are given (depth-based in a tree). Done here rather than with
+        // GroupQueryAttention's local_window_size, which counts slots, not tree positions.
+        const q = positions[i]!;
+        bias.fill(MASKED, i * T, i * T + Math.max(0, Math.min(P, q - window + 1)));
+        for (let j = 0; j < i; j++) if (q - positions[j]! >= window) bias[row + j] = MASKED;
+      }
         position_ids: { data: positionIds, dims: [1, S] },
         seqlens_k: { data: new Int32Array([T - 1]), dims: [1] },
         total_sequence_length: { data: new Int32Array([T]), dims: [1] },

@@ -237,19 +237,15 @@ Deno.test("CausalLM loads sharded safetensors (model.safetensors.index.json)", a
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("CausalLM.load() refuses a maxLength past a sliding window, naming both numbers", async () => {
+Deno.test("CausalLM.load() takes a maxLength past a sliding window (attention is windowed)", async () => {
   const src = randomReference("mistral");
   const dir = await Deno.makeTempDir();
   const config = JSON.parse(await Deno.readTextFile(`${src.dir}/config.json`));
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, sliding_window: 32 }));
   await Deno.copyFile(`${src.dir}/model.safetensors`, `${dir}/model.safetensors`);
-  await assertRejects(
-    () => CausalLM.load(dir, { maxLength: 64 }),
-    RangeError,
-    "maxLength 64 exceeds the sliding window 32",
-  );
-  using lm = await CausalLM.load(dir, { threads: 1 });
-  assertEquals(lm.maxLength, 32);
+  using lm = await CausalLM.load(dir, { maxLength: 64, threads: 1 });
+  assertEquals(lm.maxLength, 64);
+  assertEquals(lm.config.slidingWindow, 32);
   await Deno.remove(dir, { recursive: true });
 });
 
