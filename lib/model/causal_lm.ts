@@ -231,10 +231,20 @@ export class CausalLM implements LanguageModel, Disposable {
     // The bias alone says who sees whom (GroupQueryAttention also applies its own causal
     // mask; specdec.TreeAttention reads only the bias): later tokens are always masked.
     const mask = options.treeMask;
+    const window = this.config.slidingWindow;
     for (let i = 0; i < S; i++) {
       const row = i * T + P;
       if (mask) { for (let j = 0; j < i; j++) if (!mask[i * S + j]) bias[row + j] = MASKED; }
       bias.fill(MASKED, row + i + 1, row + S);
+      if (window !== undefined) {
+        // Sliding window (Mistral), by position as transformers masks it: a query at position q
+        // sees keys at positions > q - window. Cached slots [0, P) hold positions [0, P); the
+        // new tokens' positions are given (depth-based in a tree). Done here rather than with
+        // GroupQueryAttention's local_window_size, which counts slots, not tree positions.
+        const q = positions[i]!;
+        bias.fill(MASKED, i * T, i * T + Math.max(0, Math.min(P, q - window + 1)));
+        for (let j = 0; j < i; j++) if (q - positions[j]! >= window) bias[row + j] = MASKED;
+      }
     }
     const logits = new Float32Array(S * this.vocabSize); // [S, vocab] f32
     const outputs: Record<string, TensorArg> = {
@@ -245,20 +255,10 @@ export class CausalLM implements LanguageModel, Disposable {
       hidden = new Float32Array(S * this.hiddenSize); // [S, hidden] f32
       outputs.hidden = { data: hidden, dims: [S, this.hiddenSize] };
     }
-    const window = this.config.slidingWindow;
     this.#busy = true;
     try {
       await session.run({
         input_ids: { data: inputIds, dims: [S] },
-      if (window !== undefined) {
-        // Sliding window (Mistral), by position as transformers masks it: a query at position q
-        // sees keys at positions > q - window. Cached slots [0, P) hold positions [0, P); the
-        // new tokens' positions are given (depth-based in a tree). Done here rather than with
-        // GroupQueryAttention's local_window_size, which counts slots, not tree positions.
-        const q = positions[i]!;
-        bias.fill(MASKED, i * T, i * T + Math.max(0, Math.min(P, q - window + 1)));
-        for (let j = 0; j < i; j++) if (q - positions[j]! >= window) bias[row + j] = MASKED;
-      }
         position_ids: { data: positionIds, dims: [1, S] },
         seqlens_k: { data: new Int32Array([T - 1]), dims: [1] },
         total_sequence_length: { data: new Int32Array([T]), dims: [1] },
