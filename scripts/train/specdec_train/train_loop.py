@@ -1,0 +1,77 @@
+"""Pieces every long-running stage shares: a pause-tolerant clock and the PID file.
+
+The lead pauses training with SIGSTOP while benchmarking and resumes it with SIGCONT. A stopped
+process sees one long gap between two steps; the clock counts a gap longer than `pause_s` as a
+pause, not as training time, so a wall-time budget is spent on training only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import time
+from pathlib import Path
+
+
+class PauseTolerantClock:
+    """Elapsed training seconds: wall time between calls, minus gaps longer than `pause_s`."""
+
+    def __init__(self, pause_s: float = 90.0) -> None:
+        self.before = 0.0  # seconds from earlier runs (resume)
+        self.pause_s = pause_s
+        self._last = time.time()
+        self._run = 0.0
+        self.paused_s = 0.0
+
+    def elapsed(self) -> float:
+        now = time.time()
+        gap = now - self._last
+        self._last = now
+        if gap > self.pause_s:
+            self.paused_s += gap
+        else:
+            self._run += gap
+        return self.before + self._run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_pid(path: str | None) -> None:
+    """Adds this process's id to `path` (runs/train.pid by default), one id a line, dropping ids
+    of processes that have ended; removes it again at exit. `kill -STOP $(cat runs/train.pid)`
+    pauses every running stage, `kill -CONT $(cat runs/train.pid)` resumes them."""
+    if not path:
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    me = os.getpid()
+    ids = []
+    if p.exists():
+        ids = [int(x) for x in p.read_text().split() if x.isdigit() and int(x) != me]
+    ids = [i for i in ids if _alive(i)] + [me]
+    p.write_text("".join(f"{i}\n" for i in ids))
+
+    def remove() -> None:
+        if p.exists():
+            left = [int(x) for x in p.read_text().split() if x.isdigit() and int(x) != me]
+            p.write_text("".join(f"{i}\n" for i in left))
+
+    atexit.register(remove)
+
+
+def until_budget(until: str | None, max_minutes: float) -> float:
+    """A budget in minutes: `--max-minutes`, or the minutes left until `HH:MM` today (local)."""
+    if not until:
+        return max_minutes
+    h, m = (int(x) for x in until.split(":"))
+    now = time.localtime()
+    target = time.mktime((now.tm_year, now.tm_mon, now.tm_mday, h, m, 0, 0, 0, -1))
+    return max(0.0, (target - time.time()) / 60.0)
