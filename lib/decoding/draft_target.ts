@@ -113,16 +113,20 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     if (draftModel === targetModel) {
       throw new TypeError("draftModel and targetModel must be different model instances");
     }
-    if (draftModel.vocabSize !== targetModel.vocabSize) {
+    // Vocabularies may differ by padding only (Qwen2.5-7B has 152064 rows, 0.5B 151936, one
+    // tokenizer of 151665 ids): every id the tokenizer produces must exist in both.
+    const shared = Math.min(draftModel.vocabSize, targetModel.vocabSize);
+    if (draftModel.vocabSize !== targetModel.vocabSize && tokenizer?.vocabSize > shared) {
       throw new RangeError(
-        `draftModel vocabSize ${draftModel.vocabSize} differs from targetModel vocabSize ` +
-          `${targetModel.vocabSize}: draft and target must share one vocabulary`,
+        `draftModel vocabSize ${draftModel.vocabSize} and targetModel vocabSize ` +
+          `${targetModel.vocabSize} differ by more than padding: the tokenizer has ` +
+          `${tokenizer.vocabSize} ids (draft and target must share one tokenizer)`,
       );
     }
-    checkTokenizer(tokenizer, targetModel.vocabSize, "targetModel");
+    checkTokenizer(tokenizer, shared, "targetModel");
     if (options.draftTokenizer !== undefined) {
       const dt = options.draftTokenizer;
-      checkTokenizer(dt, draftModel.vocabSize, "draftModel");
+      checkTokenizer(dt, shared, "draftModel");
       const same = dt.vocabSize === tokenizer.vocabSize && dt.eosTokenId === tokenizer.eosTokenId &&
         PROBE_TEXTS.every((t) => dt.encode(t).join() === tokenizer.encode(t).join());
       if (!same) {
@@ -164,9 +168,9 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     return Math.min(this.targetModel.maxLength, this.draftModel.maxLength);
   }
 
-  /** Vocabulary of the target. */
+  /** Ids both models have (the smaller vocabulary when one is padded): prompts stay inside. */
   protected get vocabSize(): number {
-    return this.targetModel.vocabSize;
+    return Math.min(this.targetModel.vocabSize, this.draftModel.vocabSize);
   }
 
   /** Draft K, verify once, keep the accepted prefix. */
@@ -174,6 +178,13 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     const target = this.targetModel;
     const draft = this.draftModel;
     const v = target.vocabSize;
+    const vd = draft.vocabSize;
+    // Padded vocabularies: the draft proposes only ids both models have (its other logits are
+    // masked), its q is zero past them, and the target keeps its full distribution, so greedy
+    // and rejection sampling stay exact. A padded id the target emits is never fed to a draft
+    // that lacks it: an in-range stand-in changes only what the draft proposes next.
+    const shared = Math.min(v, vd);
+    const standIn = (t: number): number => (t < vd ? t : 0);
     const greedy = this.processor.greedy;
     const rec = run.metrics;
     rec.hasDraft = true;
@@ -201,20 +212,25 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
       // 1. draft kStep tokens
       const drafts: number[] = [];
       const q: Float64Array[] = [];
-      let feed = draftBacklog;
+      let feed = vd < v ? draftBacklog.map(standIn) : draftBacklog;
       for (let i = 0; i < kStep; i++) {
         const start = draft.kvLength;
         const ids = feed;
         const out = await rec.draft(() => draft.forward(ids, chainPositions(start, ids.length)));
-        const r = row(out.logits, v, -1);
+        const r = row(out.logits, vd, -1).subarray(0, shared);
         let tok: number;
         let conf: number;
         if (greedy) {
           tok = argmax(r); // q is not needed: greedy verification compares argmaxes
           conf = this.confidenceThreshold > 0 ? this.#topProb(r) : 1;
         } else {
-          const qi = this.processor.probs(r);
+          let qi = this.processor.probs(r);
           tok = sampleCategorical(qi, run.prng);
+          if (qi.length < v) {
+            const full = new Float64Array(v); // [v] f64, zero on the target's padded ids
+            full.set(qi);
+            qi = full;
+          }
           q.push(qi);
           conf = qi[tok]!;
         }
