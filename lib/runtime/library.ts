@@ -1,14 +1,22 @@
 /**
  * Loads the native shim `libspecdec.so` once per process.
  *
- * Lookup: `SPECDEC_LIB` (a path) when set, and nothing else; otherwise the repository build
- * `build/native/libspecdec.so`, which is built (or rebuilt, when `native/` changed) with
- * `scripts/build.ts` on first load. A failure lists every path tried.
+ * Lookup order:
+ * 1. `SPECDEC_LIB` (a path) when set, and nothing else;
+ * 2. in a checkout of the repository: `build/native/libspecdec.so`, built (or rebuilt when
+ *    `native/` changed) on first load;
+ * 3. anywhere else (JSR, any URL, a copy of the published files): the per-version build in the
+ *    user cache, `$SPECDEC_CACHE/native/<version>-<hash>/` (default `~/.cache/specdec`), built once
+ *    with CMake from the package's `native/` sources;
+ * 4. otherwise a {@linkcode SpecDecError} naming what is missing (CMake, a C compiler, network,
+ *    a writable cache) and the `SPECDEC_LIB` alternative.
+ *
+ * Building lives in `native_build.ts`.
  *
  * @module
  */
 
-import { ensureNativeBuild, nativePaths } from "../../scripts/build.ts";
+import { ensureCachedBuild, ensureNativeBuild, isCheckout } from "./native_build.ts";
 import { type NativeLibrary, symbols } from "./symbols.ts";
 import { SpecDecError, StatusCode } from "./errors.ts";
 
@@ -52,23 +60,21 @@ export function loadLibrary(): NativeLibrary {
     path = override;
     lib = attempt(path);
   } else {
-    const local = new URL(import.meta.url).protocol === "file:";
-    if (local) {
-      try {
-        path = ensureNativeBuild();
-      } catch (err) {
-        causes.push(err);
-        path = nativePaths().library;
-      }
+    try {
+      path = isCheckout() ? ensureNativeBuild() : ensureCachedBuild();
       lib = attempt(path);
+    } catch (err) {
+      causes.push(err);
     }
   }
   if (lib === undefined) {
     const reasons = causes.map((c) => c instanceof Error ? c.message : String(c)).join("\n");
+    const where = tried.length > 0 ? `; tried:\n  ${tried.join("\n  ")}` : "";
     throw new SpecDecError(
-      `Cannot load the specdec native library; tried:\n  ${
-        tried.length > 0 ? tried.join("\n  ") : "(no path: set SPECDEC_LIB)"
-      }\nSet SPECDEC_LIB to the path of libspecdec.so to override.\n${reasons}`,
+      `Cannot load the specdec native library${where}\n${reasons}` +
+        (reasons.includes("SPECDEC_LIB")
+          ? ""
+          : "\nSet SPECDEC_LIB to the path of a prebuilt libspecdec.so to override."),
       StatusCode.STATE,
       { cause: causes[causes.length - 1] },
     );
