@@ -37,9 +37,14 @@ export function loadedModels(parts: ModelParts): LoadedModels {
     closed = true;
     parts.close?.();
   };
+  const contextLength = Math.min(
+    parts.target.maxLength,
+    parts.draft?.maxLength ?? Infinity,
+  );
   return {
     tokenizer: parts.tokenizer,
     methods,
+    contextLength,
     decoder: (method, settings) =>
       wrap(makeDecoder(parts, method, settings), parts.tokenizer, settings),
     close,
@@ -122,9 +127,23 @@ function wrap(
   return {
     description,
     async generate(prompt, options = {}): Promise<CliGeneration> {
-      // Encode once here so `prompt_tokens` are exactly the ids the decoder saw.
-      const ids = prompt.length > 0 ? tokenizer.encode(prompt) : [];
-      if (ids.length === 0) throw new RangeError("the prompt encodes to no tokens");
+      // Encode once here so `prompt_tokens` are exactly the ids the decoder saw: BOS as the
+      // tokenizer adds it (transformers' tokenizer(text)), chat through the chat template.
+      let ids: number[];
+      if (typeof prompt === "string") {
+        ids = prompt.length > 0 ? tokenizer.encode(prompt) : [];
+        if (ids.length === 0) throw new RangeError("the prompt encodes to no tokens");
+        const bos = tokenizer.bosTokenId;
+        if ((settings.addBosToken ?? tokenizer.addBosToken ?? false) && bos !== undefined) {
+          ids = [bos, ...ids];
+        }
+      } else {
+        if (typeof tokenizer.encodeChat !== "function") {
+          throw new RangeError("this tokenizer has no chat template");
+        }
+        ids = tokenizer.encodeChat(prompt.messages);
+        if (ids.length === 0) throw new RangeError("the chat messages render to no tokens");
+      }
       const opts: GenerateOptions = {};
       if (settings.stop.length > 0) opts.stopStrings = settings.stop;
       if (options.signal !== undefined) opts.signal = options.signal;

@@ -3,6 +3,7 @@
 import { CausalLM, type CausalLMOptions } from "../model/causal_lm.ts";
 import { Tokenizer } from "../model/tokenizer.ts";
 import { MedusaHeads, type MedusaHeadsOptions } from "../model/medusa_heads.ts";
+import { readModelConfig } from "../model/config.ts";
 import type { LoadRequest } from "./cli_backend.ts";
 import type { ModelParts } from "./_decoders.ts";
 
@@ -50,6 +51,23 @@ export async function loadModelParts(
   stage: StageRunner,
 ): Promise<ModelParts> {
   const options = sessionOptions(request);
+  if (request.draft !== undefined) {
+    // One context for both: a draft built for fewer positions than the target caps it.
+    const [t, d] = await Promise.all([
+      readModelConfig(request.model),
+      readModelConfig(request.draft),
+    ]);
+    const wanted = request.maxLength ?? Math.min(1024, t.maxPositionEmbeddings);
+    if (d.maxPositionEmbeddings < wanted) {
+      if (request.maxLength !== undefined) {
+        throw new RangeError(
+          `maxLength ${request.maxLength} exceeds the draft's max_position_embeddings ` +
+            `${d.maxPositionEmbeddings} (${request.draft}/config.json)`,
+        );
+      }
+      options.target.maxLength = d.maxPositionEmbeddings;
+    }
+  }
   const opened: { close(): void }[] = [];
   const closeAll = (): void => {
     for (const m of opened.reverse()) m.close();

@@ -11,6 +11,8 @@ Commands:
   generate [PROMPT]   Generate a continuation (prompt as argument or on stdin)
   demo                Complete a code prompt with speculative decoding and compare
                       it with autoregressive decoding of the same prompt
+  serve               An OpenAI-compatible HTTP server (/v1/completions,
+                      /v1/chat/completions) whose requests choose their speculation
 
 Options:
   -h, --help          Show help (also: mod.ts <command> --help)
@@ -40,6 +42,15 @@ Decoding:
       --tree N              Medusa tree size in nodes (e.g. 4, 8, 16, 64)
   -n, --max-new-tokens N    Tokens to generate at most (default: 128)
       --stop TEXT           Stop when TEXT is generated (repeatable; \\n escapes)
+      --max-length N        Context in tokens, prompt + generation, up to the
+                            model's max_position_embeddings (default: 1024 or less)
+
+Prompt:
+      --chat                The prompt is one user message, rendered with the
+                            model's chat template (tokenizer_config.json)
+      --system TEXT         A system message before it (with --chat)
+      --no-bos              Never prepend BOS (default: as the tokenizer does,
+                            like transformers' tokenizer(text))
 
 Sampling:
   -t, --temperature X       0 = greedy (default), > 0 samples
@@ -62,6 +73,40 @@ Examples:
   deno run -A mod.ts generate "def fibonacci(n):"
   echo "import os" | deno run -A mod.ts generate --method medusa --json
   deno run -A mod.ts generate --method ar -t 0.8 --seed 7 "class Stack:"
+`;
+
+/** `specdec serve --help`. */
+export const SERVE_USAGE = `Usage: deno run -A mod.ts serve [options]
+
+Serves one model set over an OpenAI-compatible HTTP API:
+  GET  /v1/models            the model (its name: --name, default the folder name)
+  POST /v1/completions       { model, prompt, max_tokens, stop, temperature, top_p,
+                               seed, stream, speculation }
+  POST /v1/chat/completions  { model, messages, ... } (the model's chat template)
+  GET  /health               { status, queue, running }
+A request chooses its decoding with the extension field
+  "speculation": { "method": "ar" | "speculative" | "medusa" | "lookup", "k": 3 }
+and gets its acceptance metrics back in "speculation" (non-streaming: the response;
+streaming: the last chunk). Requests run one at a time, in order; a full queue
+answers 503 with Retry-After; a client that disconnects cancels its generation.
+
+Options:
+  -m, --model DIR           Target model folder (default: models/bench-target)
+      --draft DIR           Draft model (enables "speculative"; default:
+                            models/bench-draft with the default model)
+      --medusa DIR          Medusa heads (enables "medusa"; default:
+                            <model>/medusa when it exists)
+      --host HOST           Address to listen on (default: 127.0.0.1)
+  -p, --port N              Port (default: 8080; 0 picks a free one)
+      --queue-size N        Requests waiting behind the running one (default: 16)
+      --name NAME           Model name clients send (default: the folder name)
+      --max-length N        Context in tokens (default: 1024 or less)
+      --threads N           ONNX Runtime intra-op threads of the target
+      --draft-threads N     Intra-op threads of the draft or Medusa heads
+  -h, --help                Show this help
+
+SIGINT or SIGTERM stops accepting requests, cancels the running one and closes
+the sessions. Permissions: --allow-net besides the CLI's.
 `;
 
 /** `specdec demo --help`. */

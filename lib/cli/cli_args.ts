@@ -49,6 +49,41 @@ export interface GenerateArgs {
    * (`--draft-threads`); `undefined` means the command's default.
    */
   draftThreads: number | undefined;
+  /**
+   * KV capacity in tokens (`--max-length`), up to the model's `max_position_embeddings`;
+   * `undefined`: 1024 or the model's (and the draft's) smaller context.
+   */
+  maxLength: number | undefined;
+  /** `false` with `--no-bos`: never prepend BOS; `undefined`: as the tokenizer does. */
+  bos: boolean | undefined;
+  /** `--chat`: the prompt is one user message rendered with the chat template. */
+  chat: boolean;
+  /** `--system TEXT`: a system message before the user's (with `--chat`). */
+  system: string | undefined;
+}
+
+/** Parsed options of `serve`. */
+export interface ServeArgs {
+  /** Target model folder (`--model`); `undefined` means the bundled bench checkpoint. */
+  model: string | undefined;
+  /** Draft model folder (`--draft`); enables `speculation.method: "speculative"`. */
+  draft: string | undefined;
+  /** Medusa heads folder (`--medusa`); enables `"medusa"`. */
+  medusa: string | undefined;
+  /** Host to listen on (`--host`), default `127.0.0.1`. */
+  host: string;
+  /** Port (`--port`), default 8080; 0 picks a free one. */
+  port: number;
+  /** Requests waiting behind the running one before 503 (`--queue-size`), default 16. */
+  queueSize: number;
+  /** Model name clients send and `/v1/models` lists (`--name`); default the folder name. */
+  name: string | undefined;
+  /** KV capacity in tokens (`--max-length`). */
+  maxLength: number | undefined;
+  /** ONNX Runtime intra-op threads of the target session (`--threads`). */
+  threads: number | undefined;
+  /** Intra-op threads of the draft or Medusa heads session (`--draft-threads`). */
+  draftThreads: number | undefined;
 }
 
 /** Parsed options of `demo`. */
@@ -71,10 +106,11 @@ export interface DemoArgs {
 
 /** What the command line asks for. */
 export type CliCommand =
-  | { command: "help"; topic: "main" | "generate" | "demo" }
+  | { command: "help"; topic: "main" | "generate" | "demo" | "serve" }
   | { command: "version" }
   | { command: "generate"; args: GenerateArgs }
-  | { command: "demo"; args: DemoArgs };
+  | { command: "demo"; args: DemoArgs }
+  | { command: "serve"; args: ServeArgs };
 
 /** Default number of generated tokens for `generate`. */
 const GENERATE_MAX_NEW_TOKENS = 128;
@@ -90,6 +126,8 @@ const MAX_K = 32;
 export const DEFAULT_DRAFT_THREADS = 1;
 /** Largest `--threads` / `--draft-threads` the CLI accepts. */
 const MAX_THREADS = 1024;
+/** Largest `--max-length` the CLI accepts (the model's max_position_embeddings decides too). */
+const MAX_LENGTH = 1 << 20;
 
 const METHODS: readonly DecodingMethod[] = ["ar", "speculative", "medusa", "lookup"];
 
@@ -111,7 +149,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   const [first, ...rest] = argv;
   if (first === undefined || first === "help" || first === "-h" || first === "--help") {
     const topic = rest[0];
-    if (first === "help" && (topic === "generate" || topic === "demo")) {
+    if (first === "help" && (topic === "generate" || topic === "demo" || topic === "serve")) {
       return { command: "help", topic };
     }
     return { command: "help", topic: "main" };
@@ -119,12 +157,13 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (first === "--version" || first === "-V" || first === "version") return { command: "version" };
   if (first === "generate") return parseGenerate(rest);
   if (first === "demo") return parseDemo(rest);
+  if (first === "serve") return parseServe(rest);
   if (first.startsWith("-")) {
     throw new UsageError(
-      `unknown option '${first}' before the command (expected generate or demo)`,
+      `unknown option '${first}' before the command (expected generate, demo or serve)`,
     );
   }
-  throw new UsageError(`unknown command '${first}' (expected generate or demo)`);
+  throw new UsageError(`unknown command '${first}' (expected generate, demo or serve)`);
 }
 
 function parseGenerate(argv: string[]): CliCommand {
@@ -144,9 +183,16 @@ function parseGenerate(argv: string[]): CliCommand {
     json: { type: "boolean" },
     threads: { type: "string" },
     "draft-threads": { type: "string" },
+    "max-length": { type: "string" },
+    "no-bos": { type: "boolean" },
+    chat: { type: "boolean" },
+    system: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) return { command: "help", topic: "generate" };
+  if (values.system !== undefined && values.chat !== true) {
+    throw new UsageError("--system is only used with --chat", "generate");
+  }
   if (positionals.length > 1) {
     throw new UsageError(
       `expected one prompt argument, got ${positionals.length} (quote the prompt)`,
@@ -179,6 +225,52 @@ function parseGenerate(argv: string[]): CliCommand {
         GENERATE_MAX_NEW_TOKENS,
       stop: stopStrings(values.stop, cmd),
       json: values.json === true,
+      threads: int(values.threads, "--threads", cmd, 1, MAX_THREADS),
+      draftThreads: int(values["draft-threads"], "--draft-threads", cmd, 1, MAX_THREADS),
+      maxLength: int(values["max-length"], "--max-length", cmd, 2, MAX_LENGTH),
+      bos: values["no-bos"] === true ? false : undefined,
+      chat: values.chat === true,
+      system: str(values.system),
+    },
+  };
+}
+
+function parseServe(argv: string[]): CliCommand {
+  const cmd = "serve";
+  const { values, positionals } = strictParse(argv, cmd, {
+    model: { type: "string", short: "m" },
+    draft: { type: "string" },
+    medusa: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string", short: "p" },
+    "queue-size": { type: "string" },
+    name: { type: "string" },
+    "max-length": { type: "string" },
+    threads: { type: "string" },
+    "draft-threads": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help === true) return { command: "help", topic: "serve" };
+  if (positionals.length > 0) {
+    throw new UsageError(`serve takes no positional arguments, got '${positionals[0]}'`, cmd);
+  }
+  const host = str(values.host) ?? "127.0.0.1";
+  if (host.trim().length === 0) throw new UsageError("--host must not be empty", cmd);
+  const name = str(values.name);
+  if (name !== undefined && name.trim().length === 0) {
+    throw new UsageError("--name must not be empty", cmd);
+  }
+  return {
+    command: "serve",
+    args: {
+      model: path(values.model, "--model", cmd),
+      draft: path(values.draft, "--draft", cmd),
+      medusa: path(values.medusa, "--medusa", cmd),
+      host,
+      port: int(values.port, "--port", cmd, 0, 65535) ?? 8080,
+      queueSize: int(values["queue-size"], "--queue-size", cmd, 0, 100_000) ?? 16,
+      name,
+      maxLength: int(values["max-length"], "--max-length", cmd, 2, MAX_LENGTH),
       threads: int(values.threads, "--threads", cmd, 1, MAX_THREADS),
       draftThreads: int(values["draft-threads"], "--draft-threads", cmd, 1, MAX_THREADS),
     },

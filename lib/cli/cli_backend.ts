@@ -50,6 +50,14 @@ export interface DecoderSettings {
   maxNewTokens: number;
   /** Stop strings. */
   stop: string[];
+  /** Prepend BOS to text prompts; absent: as the tokenizer does (`add_bos_token`, post-processor). */
+  addBosToken?: boolean;
+}
+
+/** A chat prompt: rendered with the target tokenizer's chat template. */
+export interface CliChatPrompt {
+  /** The conversation, `{ role, content }` each; the model answers as the assistant. */
+  messages: { role: string; content: string }[];
 }
 
 /** One generation's result, JSON-ready. */
@@ -75,12 +83,12 @@ export interface CliDecoder {
   /**
    * Generates a continuation of `prompt`.
    *
-   * @param prompt The prompt text.
+   * @param prompt The prompt text, or chat messages.
    * @param options `onText` receives text pieces as tokens are accepted; `signal` aborts.
    * @returns Text, tokens, prompt tokens and metrics.
    */
   generate(
-    prompt: string,
+    prompt: string | CliChatPrompt,
     options?: { onText?: (piece: string) => Promise<void> | void; signal?: AbortSignal },
   ): Promise<CliGeneration>;
 }
@@ -91,6 +99,8 @@ export interface LoadedModels extends Disposable {
   readonly tokenizer: TextTokenizer;
   /** Methods these models can run (`speculative` needs a draft, `medusa` heads). */
   readonly methods: readonly DecodingMethod[];
+  /** KV capacity shared by the loaded models, in tokens (prompt + generation), when known. */
+  readonly contextLength?: number;
   /**
    * Makes a decoder; throws `TypeError`/`RangeError` for bad settings.
    *

@@ -40,7 +40,15 @@ export async function generateCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const request = await loadRequest(args);
-  const prompt = await readPrompt(args, io);
+  const text = await readPrompt(args, io);
+  const prompt = args.chat
+    ? {
+      messages: [
+        ...(args.system !== undefined ? [{ role: "system", content: args.system }] : []),
+        { role: "user", content: text },
+      ],
+    }
+    : text;
   const settings: DecoderSettings = {
     temperature: args.temperature,
     maxNewTokens: args.maxNewTokens,
@@ -51,6 +59,7 @@ export async function generateCommand(
   if (args.topK !== undefined) settings.topK = args.topK;
   if (args.topP !== undefined) settings.topP = args.topP;
   if (args.seed !== undefined) settings.seed = args.seed;
+  if (args.bos !== undefined) settings.addBosToken = args.bos;
 
   const sink = { write: (t: string) => io.writeErr(t), isTerminal: io.stderrIsTerminal };
   const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
@@ -90,6 +99,7 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
   const model = await resolveModelDir(args.model, "bench-target", "--model", cmd);
   const request: LoadRequest = { model };
   if (args.threads !== undefined) request.threads = args.threads;
+  if (args.maxLength !== undefined) request.maxLength = args.maxLength;
   if (args.draftThreads !== undefined) {
     if (args.method !== "speculative" && args.method !== "medusa") {
       throw new UsageError(

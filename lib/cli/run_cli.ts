@@ -11,7 +11,8 @@ import { type CliIO, denoCliIO } from "./cli_io.ts";
 import { demoCommand } from "./demo_command.ts";
 import { generateCommand } from "./generate_command.ts";
 import { UsageError } from "./usage_error.ts";
-import { DEMO_USAGE, GENERATE_USAGE, MAIN_USAGE } from "./_usage.ts";
+import { DEMO_USAGE, GENERATE_USAGE, MAIN_USAGE, SERVE_USAGE } from "./_usage.ts";
+import { serveCommand } from "./serve_command.ts";
 import { SpecDecError } from "../runtime/errors.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -62,6 +63,8 @@ export async function runCli(
           ? GENERATE_USAGE
           : cmd.topic === "demo"
           ? DEMO_USAGE
+          : cmd.topic === "serve"
+          ? SERVE_USAGE
           : MAIN_USAGE;
         await io.writeOut(text);
         return 0;
@@ -73,6 +76,8 @@ export async function runCli(
         return await generateCommand(cmd.args, io, backendOf(options), options.signal);
       case "demo":
         return await demoCommand(cmd.args, io, backendOf(options), options.signal);
+      case "serve":
+        return await serveCommand(cmd.args, io, backendOf(options), options.signal);
     }
   } catch (err) {
     return await reportError(err, io);

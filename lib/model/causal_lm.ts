@@ -14,6 +14,8 @@ import { type AttentionKind, type DecoderGraph, MASKED } from "./graph/decoder_g
 import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_checks.ts";
+import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
+import type { QuantizationOptions } from "./graph/decoder_graph.ts";
 
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
@@ -40,6 +42,15 @@ export interface CausalLMOptions {
   cudaDevice?: number;
   /** Where rotary is applied (default: inside attention when the head width allows). */
   rotary?: "attention" | "graph";
+  /**
+   * Precision of the projection weights and the LM head (default `f32`): `q8` / `q4` quantize
+   * block-wise at load time into ONNX Runtime's `MatMulNBits` (block 32, zero points, int8
+   * activations); the embedding table is then kept in f16. Losslessness of speculative
+   * decoding is relative to the model at this precision.
+   */
+  weights?: WeightPrecision;
+  /** Quantization details, for measurements (defaults are the measured best). */
+  quantization?: QuantizationOptions;
 }
 
 /**
@@ -109,6 +120,7 @@ export class CausalLM implements LanguageModel, Disposable {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError("dir must be a non-empty string");
     }
+    checkWeightsOption(options.weights, "weights");
     const config = await readModelConfig(dir);
     const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);
     if (!Number.isInteger(maxLength) || maxLength < 1) {
@@ -130,6 +142,8 @@ export class CausalLM implements LanguageModel, Disposable {
       maxLength,
       attention,
       ...(options.rotary ? { rotary: options.rotary } : {}),
+      ...(options.weights ? { weights: options.weights } : {}),
+      ...(options.quantization ? { quantization: options.quantization } : {}),
     });
     const session = await openSession(graph.model, {
       threads,

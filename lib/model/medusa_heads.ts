@@ -14,6 +14,7 @@
  * @module
  */
 
+import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
 import type { PredictionHeads } from "./language_model.ts";
 import { readModelConfig } from "./config.ts";
 import { SafeTensors } from "./safetensors.ts";
@@ -28,6 +29,11 @@ export interface MedusaHeadsOptions {
   threads?: number;
   /** Base checkpoint directory (default: `base_model` of the heads' config, else `..`). */
   base?: string;
+  /**
+   * Precision of the heads' blocks and their copy of the LM head (default `f32`); give the
+   * base model's precision so the heads draft from the same LM head the base verifies with.
+   */
+  weights?: WeightPrecision;
 }
 
 function positive(c: Record<string, unknown>, key: string, path: string): number {
@@ -86,6 +92,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError("dir must be a non-empty string");
     }
+    checkWeightsOption(options.weights, "weights");
     const path = `${dir}/config.json`;
     let c: Record<string, unknown>;
     try {
@@ -136,7 +143,12 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       ? bw.float32("lm_head.weight", [V, H])
       : bw.float32(embedName, [V, H]); // [V, H] f32
     const heads = await SafeTensors.open(`${dir}/model.safetensors`);
-    const graph = buildMedusaGraph({ numHeads: K, hiddenSize: H, vocabSize: V }, heads, lmHead);
+    const graph = buildMedusaGraph(
+      { numHeads: K, hiddenSize: H, vocabSize: V },
+      heads,
+      lmHead,
+      options.weights ?? "f32",
+    );
     const session = await openSession(graph.model, {
       threads,
       spinning: false,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { WeightPrecision } from "../../lib/model/graph/quantize_blockwise.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
 import { MedusaHeads } from "../../lib/model/medusa_heads.ts";
 import { Tokenizer } from "../../lib/model/tokenizer.ts";
@@ -57,9 +58,13 @@ export async function loadModel(
   dir: string,
   maxLength: number,
   threads = 1,
+  weights: WeightPrecision = "f32",
 ): Promise<CausalLM> {
-  return await CausalLM.load(`${ROOT}${dir}`, { maxLength, threads });
+  return await CausalLM.load(`${ROOT}${dir}`, { maxLength, threads, weights });
 }
+
+/** The weight precisions every lossless-decoding test runs at. */
+export const PRECISIONS: readonly WeightPrecision[] = ["f32", "q8", "q4"];
 
 /** Loads the tokenizer of a checkpoint. */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
@@ -67,8 +72,12 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
 }
 
 /** Loads Medusa heads. */
-export async function loadHeads(dir: string, threads = 1): Promise<MedusaHeads> {
-  return await MedusaHeads.load(`${ROOT}${dir}`, { threads });
+export async function loadHeads(
+  dir: string,
+  threads = 1,
+  weights: WeightPrecision = "f32",
+): Promise<MedusaHeads> {
+  return await MedusaHeads.load(`${ROOT}${dir}`, { threads, weights });
 }
 
 /** Whether a Medusa heads directory exists with weights. */

@@ -14,6 +14,7 @@ import {
   loadHeads,
   loadModel,
   loadTokenizer,
+  PRECISIONS,
   TINY_PAIRS,
 } from "./_real_models.ts";
 
@@ -26,19 +27,20 @@ import {
 const NEW = 64;
 const N_PROMPTS = 8;
 
-for (const pair of TINY_PAIRS) {
+// Quantized models too: losslessness is relative to the target at its own precision.
+for (const [pair, weights] of TINY_PAIRS.flatMap((p) => PRECISIONS.map((w) => [p, w] as const))) {
   const present = hasCheckpoint(pair.target) && hasCheckpoint(pair.draft);
   Deno.test({
     name:
-      `greedy: decoders reproduce autoregressive on ${pair.target} (${N_PROMPTS} prompts x ${NEW})`,
+      `greedy: decoders reproduce autoregressive on ${pair.target} at ${weights} (${N_PROMPTS} prompts x ${NEW})`,
     ignore: !present,
     fn: async (t) => {
       const tokenizer = await loadTokenizer(pair.target);
       const prompts = heldOutPrompts().slice(0, N_PROMPTS).map((p) => tokenizer.encode(p));
       assert.equal(prompts.length, N_PROMPTS);
       const maxLength = Math.max(...prompts.map((p) => p.length)) + NEW + 80;
-      using target = await loadModel(pair.target, maxLength);
-      using draft = await loadModel(pair.draft, maxLength);
+      using target = await loadModel(pair.target, maxLength, 1, weights);
+      using draft = await loadModel(pair.draft, maxLength, 1, weights);
       const ar = new AutoregressiveDecoder({
         model: target,
         tokenizer,
@@ -64,7 +66,7 @@ for (const pair of TINY_PAIRS) {
         });
       }
       if (hasHeads(pair.medusa)) {
-        using heads = await loadHeads(pair.medusa);
+        using heads = await loadHeads(pair.medusa, 1, weights);
         for (const size of MEDUSA_TREE_SIZES) {
           await t.step(`MedusaDecoder tree of ${size} nodes`, async () => {
             const dec = new MedusaDecoder({
@@ -97,18 +99,18 @@ for (const pair of TINY_PAIRS) {
 // Sampling on a real pair: with top-k 3 the first two tokens have 9 outcomes;
 // their frequencies under speculative sampling must match the target's exact
 // probabilities (chi-square, significance 0.001).
-for (const pair of TINY_PAIRS.slice(0, 1)) {
+for (const [pair, weights] of PRECISIONS.map((w) => [TINY_PAIRS[0]!, w] as const)) {
   const present = hasCheckpoint(pair.target) && hasCheckpoint(pair.draft);
   Deno.test({
     name:
-      `sampling: draft-target and Medusa-exact first two tokens follow ${pair.target} (top-k 3, chi-square)`,
+      `sampling: draft-target and Medusa-exact first two tokens follow ${pair.target} at ${weights} (top-k 3, chi-square)`,
     ignore: !present,
     fn: async () => {
       const tokenizer = await loadTokenizer(pair.target);
       const prompt = tokenizer.encode(heldOutPrompts()[0]!).slice(0, 8); // short: many runs
       const maxLength = prompt.length + 16;
-      using target = await loadModel(pair.target, maxLength);
-      using draft = await loadModel(pair.draft, maxLength);
+      using target = await loadModel(pair.target, maxLength, 1, weights);
+      using draft = await loadModel(pair.draft, maxLength, 1, weights);
       const sampling = { temperature: 1, topK: 3 };
       const proc = new LogitsProcessor(sampling);
       const V = target.vocabSize;
@@ -144,7 +146,7 @@ for (const pair of TINY_PAIRS.slice(0, 1)) {
         }),
       );
       if (hasHeads(pair.medusa)) {
-        using heads = await loadHeads(pair.medusa);
+        using heads = await loadHeads(pair.medusa, 1, weights);
         await check(
           new MedusaDecoder({
             baseModel: target,

@@ -7,6 +7,7 @@
 import { FloatAttr, type GraphBuilder } from "../onnx/graph_builder.ts";
 import type { BuildOptions, DecoderGraph, WeightSource } from "./decoder_graph.ts";
 import type { ModelConfig, RopeScaling } from "../config.ts";
+import { quantizeBlockwise, type WeightPrecision } from "./quantize_blockwise.ts";
 
 /** A linear layer `y = x W^T + b` over 2-D `x` `[S, in]` with W stored `[out, in]` (or `[in, out]`). */
 export function linear(
@@ -17,6 +18,127 @@ export function linear(
   transposed = true,
 ): string {
   return g.op("Gemm", bias ? [x, weight, bias] : [x, weight], { transB: transposed ? 1 : 0 });
+}
+
+/** How projection weights are stored (from {@linkcode BuildOptions}). */
+export interface WeightPlan {
+  /** Precision of projection weights. */
+  precision: WeightPrecision;
+  /** Keep weights out of the model bytes. */
+  external: boolean;
+  /** `MatMulNBits` accuracy level (4: int8 activations, VNNI; 0: f32 activations). */
+  accuracyLevel: number;
+  /** Asymmetric blocks with zero points. */
+  zeroPoints: boolean;
+  /** Columns per quantization block. */
+  blockSize: number;
+}
+
+/**
+ * The weight plan of a build: `f32` unless `options.weights` says otherwise; 4-bit and 8-bit
+ * weights use block 32, zero points and accuracy level 4 (chosen by measurement, see README).
+ *
+ * @param options Build options.
+ * @returns The plan.
+ */
+export function weightPlan(options: BuildOptions): WeightPlan {
+  return {
+    precision: options.weights ?? "f32",
+    external: options.externalWeights ?? true,
+    accuracyLevel: options.quantization?.accuracyLevel ?? 4,
+    zeroPoints: options.quantization?.zeroPoints ?? true,
+    blockSize: options.quantization?.blockSize ?? 32,
+  };
+}
+
+/**
+ * A projection `y = x W^T + b` of `x` `[S, k]` to `[S, n]`: a Gemm over the f32 weight, or
+ * `com.microsoft.MatMulNBits` over block-quantized codes (quantized here, at load time).
+ *
+ * @param g The graph builder.
+ * @param x Input `[S, k]`.
+ * @param name Weight initializer name (the f32 name; quantized ones add `_q`, `_scales`, `_zp`).
+ * @param data Weight data, f32, `[n, k]` (`layout` `out_in`) or `[k, n]` (`in_out`).
+ * @param n Output width.
+ * @param k Input width.
+ * @param bias Bias initializer `[n]`, if any.
+ * @param plan Precision and storage.
+ * @param layout Layout of `data`.
+ * @returns The output name `[S, n]` f32.
+ */
+export function projection(
+  g: GraphBuilder,
+  x: string,
+  name: string,
+  data: Float32Array,
+  n: number,
+  k: number,
+  bias: string | undefined,
+  plan: WeightPlan,
+  layout: "out_in" | "in_out" = "out_in",
+): string {
+  if (plan.precision === "f32") {
+    const dims = layout === "out_in" ? [n, k] : [k, n];
+    const wName = g.initializer(name, data, dims, { external: plan.external });
+    return linear(g, x, wName, bias, layout === "out_in");
+  }
+  const bits = plan.precision === "q4" ? 4 : 8;
+  const q = quantizeBlockwise(data, n, k, {
+    bits,
+    blockSize: plan.blockSize,
+    zeroPoints: plan.zeroPoints,
+    layout,
+  });
+  const ext = { external: plan.external };
+  const blob = (plan.blockSize * bits) / 8;
+  const inputs = [
+    x,
+    g.initializer(`${name}_q`, q.codes, [n, q.kBlocks, blob], ext),
+    g.initializer(`${name}_scales`, q.scales, [n * q.kBlocks], ext),
+    q.zeroPoints ? g.initializer(`${name}_zp`, q.zeroPoints, [q.zeroPoints.length], ext) : "",
+    "",
+    bias ?? "",
+  ];
+  while (inputs[inputs.length - 1] === "") inputs.pop();
+  return g.op("MatMulNBits", inputs, {
+    K: k,
+    N: n,
+    bits,
+    block_size: plan.blockSize,
+    accuracy_level: plan.accuracyLevel,
+  }, "com.microsoft");
+}
+
+/**
+ * Token embeddings `[S, H]` f32 gathered from a `[V, H]` table: f32 at `f32` precision, else
+ * stored as f16 and cast after the gather (half the memory; exact for f16 and bf16 checkpoints
+ * whose values are in f16's normal range).
+ *
+ * @param g The graph builder.
+ * @param name Table initializer name.
+ * @param table The table `[V, H]` f32.
+ * @param dims `[V, H]`.
+ * @param ids Token ids `[S]` i64.
+ * @param plan Precision and storage.
+ * @returns `{ table, embedded }`: the table's initializer name (f32 only; else undefined) and
+ *   the gathered rows `[S, H]` f32.
+ */
+export function embedding(
+  g: GraphBuilder,
+  name: string,
+  table: Float32Array,
+  dims: [number, number],
+  ids: string,
+  plan: WeightPlan,
+): { table: string | undefined; embedded: string } {
+  if (plan.precision === "f32") {
+    const t = g.initializer(name, table, dims, { external: plan.external });
+    return { table: t, embedded: g.op("Gather", [t, ids], { axis: 0 }) };
+  }
+  const half = new Uint16Array(new Float16Array(table).buffer); // [V, H] f16 bits
+  const t = g.initializer(`${name}_f16`, half, dims, { external: plan.external });
+  const rows = g.op("Gather", [t, ids], { axis: 0 }); // [S, H] f16
+  return { table: undefined, embedded: g.op("Cast", [rows], { to: 1 }) };
 }
 
 /** Concatenates row-major `[rows_i, cols]` matrices (or vectors) into one. */
@@ -109,15 +231,46 @@ export function rotaryCaches(
   return [cos, sin];
 }
 
+/** The LM head of {@linkcode emitHead}: `[V, H]` (often the embedding table). */
+export interface HeadWeight {
+  /** Initializer name (f32) or prefix (quantized). */
+  name: string;
+  /** The weight `[V, H]` f32. */
+  data: Float32Array;
+  /** An f32 initializer already holding `data` (a tied embedding table), reused at `f32`. */
+  initializer?: string;
+}
+
 /**
  * Emits the shared tail: `hidden` `[S, H]` (the final-norm output) and `logits`
- * `[S, V]` = hidden · head^T, with the head stored `[V, H]` (often the embedding).
+ * `[S, V]` = hidden · head^T, with the head stored `[V, H]` (often the embedding),
+ * at the plan's precision.
+ *
+ * @param g The graph builder.
+ * @param normed The final-norm output `[S, H]`.
+ * @param config The model config (widths).
+ * @param plan Precision and storage.
+ * @param head The head weight.
  */
-export function emitHead(g: GraphBuilder, normed: string, head: string, config: ModelConfig): void {
+export function emitHead(
+  g: GraphBuilder,
+  normed: string,
+  config: ModelConfig,
+  plan: WeightPlan,
+  head: HeadWeight,
+): void {
+  const V = config.vocabSize, H = config.hiddenSize;
   g.op("Identity", [normed], {}, "", "hidden");
-  g.output("hidden", "float32", ["S", config.hiddenSize]);
-  g.op("Gemm", ["hidden", head], { transB: 1 }, "", "logits");
-  g.output("logits", "float32", ["S", config.vocabSize]);
+  g.output("hidden", "float32", ["S", H]);
+  if (plan.precision === "f32") {
+    const w = head.initializer ??
+      g.initializer(head.name, head.data, [V, H], { external: plan.external });
+    g.op("Gemm", ["hidden", w], { transB: 1 }, "", "logits");
+  } else {
+    const logits = projection(g, "hidden", head.name, head.data, V, H, undefined, plan);
+    g.op("Identity", [logits], {}, "", "logits");
+  }
+  g.output("logits", "float32", ["S", V]);
 }
 
 /** Serialises a finished decoder graph with its metadata. */

@@ -15,6 +15,7 @@
 
 import type { AttentionKind } from "./_attention.ts";
 import type { ExternalTensor } from "../onnx/graph_builder.ts";
+import type { WeightPrecision } from "./quantize_blockwise.ts";
 
 export type { AttentionKind } from "./_attention.ts";
 
@@ -47,6 +48,23 @@ export interface BuildOptions {
   rotary?: "attention" | "graph";
   /** Keep weights out of the model bytes, for the session to take by reference (default true). */
   externalWeights?: boolean;
+  /**
+   * Precision of the projection weights (default `f32`): `q8` / `q4` quantize block-wise at
+   * build time into `com.microsoft.MatMulNBits`.
+   */
+  weights?: WeightPrecision;
+  /** Quantization details (defaults: block 32, zero points, accuracy level 4). */
+  quantization?: QuantizationOptions;
+}
+
+/** Details of block-wise quantization (for measurements; the defaults are the measured best). */
+export interface QuantizationOptions {
+  /** Columns per block (power of two >= 16). */
+  blockSize?: number;
+  /** Asymmetric blocks with zero points. */
+  zeroPoints?: boolean;
+  /** `MatMulNBits` accuracy level: 0 (f32 activations) or 4 (int8 activations). */
+  accuracyLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 /** A built decoder graph. */

@@ -16,7 +16,15 @@ import {
   type DecoderGraph,
   type WeightSource,
 } from "./decoder_graph.ts";
-import { decoderGraph, emitHead, layerNorm, linear, weight } from "./_layers.ts";
+import {
+  decoderGraph,
+  embedding,
+  emitHead,
+  layerNorm,
+  projection,
+  weight,
+  weightPlan,
+} from "./_layers.ts";
 
 /**
  * Emits the graph of a GPT-2 checkpoint.
@@ -31,7 +39,8 @@ export function buildGpt2Graph(
   source: WeightSource,
   options: BuildOptions,
 ): DecoderGraph {
-  const ext = options.externalWeights ?? true;
+  const plan = weightPlan(options);
+  const ext = plan.external;
   const { hiddenSize: H, numHeads: NH, headDim: D, vocabSize: V } = config;
   const I = config.intermediateSize;
   if (options.maxLength > config.maxPositionEmbeddings) {
@@ -50,11 +59,12 @@ export function buildGpt2Graph(
   const g = new GraphBuilder("gpt2");
   const inp = declareDecoderInputs(g);
   const axis0 = g.initializer("axis0", new BigInt64Array([0n]), [1]);
-  const wte = weight(g, w, "transformer.wte.weight", [V, H], ext);
+  const wteData = w.float32("transformer.wte.weight", [V, H]); // [V, H] f32
   const wpe = weight(g, w, "transformer.wpe.weight", [config.maxPositionEmbeddings, H], ext);
   const pos = g.op("Squeeze", [inp.positions, axis0]); // [S] i64
+  const wte = embedding(g, "transformer.wte.weight", wteData, [V, H], inp.ids, plan);
   let x = g.op("Add", [
-    g.op("Gather", [wte, inp.ids], { axis: 0 }),
+    wte.embedded,
     g.op("Gather", [wpe, pos], { axis: 0 }),
   ]); // [S, H] f32
   const shared = {
@@ -72,12 +82,16 @@ export function buildGpt2Graph(
       weight(g, w, `${p}.ln_1.bias`, [H], ext),
       config.normEps,
     );
-    const qkv = linear(
+    const qkv = projection(
       g,
       ln1,
-      weight(g, w, `${p}.attn.c_attn.weight`, [H, 3 * H], ext),
+      `${p}.attn.c_attn.weight`,
+      w.float32(`${p}.attn.c_attn.weight`, [H, 3 * H]),
+      3 * H,
+      H,
       weight(g, w, `${p}.attn.c_attn.bias`, [3 * H], ext),
-      false,
+      plan,
+      "in_out",
     ); // [S, 3H]
     const pastK = g.input(`past_key.${l}`, "float32", [1, NH, options.maxLength, D]);
     const pastV = g.input(`past_value.${l}`, "float32", [1, NH, options.maxLength, D]);
@@ -95,12 +109,16 @@ export function buildGpt2Graph(
     g.output(`present_value.${l}`, "float32", [1, NH, options.maxLength, D]);
     x = g.op("Add", [
       x,
-      linear(
+      projection(
         g,
         g.op("Squeeze", [attn, axis0]),
-        weight(g, w, `${p}.attn.c_proj.weight`, [H, H], ext),
+        `${p}.attn.c_proj.weight`,
+        w.float32(`${p}.attn.c_proj.weight`, [H, H]),
+        H,
+        H,
         weight(g, w, `${p}.attn.c_proj.bias`, [H], ext),
-        false,
+        plan,
+        "in_out",
       ),
     ]);
     const ln2 = layerNorm(
@@ -110,22 +128,30 @@ export function buildGpt2Graph(
       weight(g, w, `${p}.ln_2.bias`, [H], ext),
       config.normEps,
     );
-    const fc = linear(
+    const fc = projection(
       g,
       ln2,
-      weight(g, w, `${p}.mlp.c_fc.weight`, [H, I], ext),
+      `${p}.mlp.c_fc.weight`,
+      w.float32(`${p}.mlp.c_fc.weight`, [H, I]),
+      I,
+      H,
       weight(g, w, `${p}.mlp.c_fc.bias`, [I], ext),
-      false,
+      plan,
+      "in_out",
     ); // [S, I]
     const act = g.op("Gelu", [fc], { approximate: "tanh" });
     x = g.op("Add", [
       x,
-      linear(
+      projection(
         g,
         act,
-        weight(g, w, `${p}.mlp.c_proj.weight`, [I, H], ext),
+        `${p}.mlp.c_proj.weight`,
+        w.float32(`${p}.mlp.c_proj.weight`, [I, H]),
+        H,
+        I,
         weight(g, w, `${p}.mlp.c_proj.bias`, [H], ext),
-        false,
+        plan,
+        "in_out",
       ),
     ]);
   }
@@ -136,9 +162,11 @@ export function buildGpt2Graph(
     weight(g, w, "transformer.ln_f.bias", [H], ext),
     config.normEps,
   );
-  const head = w.has("lm_head.weight") && !config.tieWordEmbeddings
-    ? weight(g, w, "lm_head.weight", [V, H], ext)
-    : wte;
-  emitHead(g, normed, head, config);
+  const untied = w.has("lm_head.weight") && !config.tieWordEmbeddings;
+  emitHead(g, normed, config, plan, {
+    name: untied ? "lm_head.weight" : "transformer.wte.weight",
+    data: untied ? w.float32("lm_head.weight", [V, H]) : wteData,
+    ...(untied || !wte.table ? {} : { initializer: wte.table }),
+  });
   return decoderGraph(g, config, options);
 }

@@ -17,7 +17,8 @@
 import { GraphBuilder } from "../onnx/graph_builder.ts";
 import type { ExternalTensor } from "../onnx/graph_builder.ts";
 import type { WeightSource } from "./decoder_graph.ts";
-import { concatRows } from "./_layers.ts";
+import { concatRows, projection, weightPlan } from "./_layers.ts";
+import type { WeightPrecision } from "./quantize_blockwise.ts";
 
 /** Shape of a Medusa head set. */
 export interface MedusaShape {
@@ -43,13 +44,16 @@ export interface MedusaGraph {
  * @param shape Head count and widths.
  * @param heads Head weights (`medusa_head.{k}.0.linear.weight` `[H, H]`, `.bias` `[H]`).
  * @param lmHead The base LM head `[V, H]` f32 (shared, referenced).
+ * @param weights Precision of the blocks and the LM head copy (default f32).
  * @returns The model bytes and external weights.
  */
 export function buildMedusaGraph(
   shape: MedusaShape,
   heads: WeightSource,
   lmHead: Float32Array,
+  weights: WeightPrecision = "f32",
 ): MedusaGraph {
+  const plan = weightPlan({ maxLength: 1, weights });
   const { numHeads: K, hiddenSize: H, vocabSize: V } = shape;
   const g = new GraphBuilder("medusa");
   const h = g.input("hidden", "float32", [1, H]);
@@ -59,13 +63,13 @@ export function buildMedusaGraph(
     ws.push(heads.float32(`medusa_head.${k}.0.linear.weight`, [H, H]));
     bs.push(heads.float32(`medusa_head.${k}.0.linear.bias`, [H]));
   }
-  const w = g.initializer("blocks.weight", concatRows(ws), [K * H, H], { external: true });
   const b = g.initializer("blocks.bias", concatRows(bs), [K * H]);
-  const head = g.initializer("lm_head.weight", lmHead, [V, H], { external: true });
   const kh = g.initializer("shape_kh", new BigInt64Array([BigInt(K), BigInt(H)]), [2]);
-  const y = g.op("Reshape", [g.op("Gemm", [h, w, b], { transB: 1 }), kh]); // [K, H]
+  const blocks = projection(g, h, "blocks.weight", concatRows(ws), K * H, H, b, plan); // [1, K*H]
+  const y = g.op("Reshape", [blocks, kh]); // [K, H]
   const hk = g.op("Add", [h, g.op("Mul", [y, g.op("Sigmoid", [y])])]); // [K, H]
-  g.op("Gemm", [hk, head], { transB: 1 }, "", "logits"); // [K, V]
+  const logits = projection(g, hk, "lm_head.weight", lmHead, V, H, undefined, plan); // [K, V]
+  g.op("Identity", [logits], {}, "", "logits");
   g.output("logits", "float32", [K, V]);
   return { model: g.toModel(), externals: g.externals };
 }

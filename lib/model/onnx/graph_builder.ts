@@ -36,7 +36,7 @@ export class FloatAttr {
 export type AttrValue = number | string | number[] | FloatAttr;
 
 /** Data of an initializer. */
-export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array;
+export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
 
 /**
  * An initializer kept outside the model bytes: the model names an external
@@ -45,8 +45,8 @@ export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array;
  * `AddExternalInitializersFromFilesInMemory`).
  */
 export interface ExternalTensor {
-  /** The tensor's data, referenced, not copied. */
-  data: Float32Array;
+  /** The tensor's data, referenced, not copied (f32 weights, or quantized codes and zero points). */
+  data: Float32Array | Uint8Array | Uint16Array;
   /** Its shape. */
   dims: number[];
   /** The in-memory "file" name written in the model. */
@@ -57,6 +57,7 @@ function elemTypeOf(data: TensorData): number {
   if (data instanceof Float32Array) return ElemType.float32;
   if (data instanceof Int32Array) return ElemType.int32;
   if (data instanceof BigInt64Array) return ElemType.int64;
+  if (data instanceof Uint16Array) return ElemType.float16; // f16 bit patterns
   return ElemType.uint8;
 }
 
@@ -152,7 +153,8 @@ export class GraphBuilder {
   }
 
   /**
-   * Adds a constant tensor. Float tensors with `external: true` are not
+   * Adds a constant tensor (a `Uint16Array` holds f16 bit patterns). Float and u8 tensors with
+   * `external: true` are not
    * written into the model: they are listed in {@linkcode GraphBuilder.externals}
    * for the session to take by reference.
    *
@@ -174,7 +176,9 @@ export class GraphBuilder {
     }
     this.#names.add(name);
     const t = new ProtoWriter().packedInts(1, dims).int(2, elemTypeOf(data)).string(8, name);
-    if (options.external && data instanceof Float32Array) {
+    const externalKind = data instanceof Float32Array || data instanceof Uint8Array ||
+      data instanceof Uint16Array;
+    if (options.external && externalKind) {
       const location = `specdec_weight_${this.externals.size}.bin`;
       this.externals.set(name, { data, dims, location });
       const entry = (k: string, v: string): ProtoWriter =>
