@@ -40,7 +40,7 @@ export interface EagleHeadsOptions {
 }
 
 /** The head's architecture as read from its config. */
-export interface EagleConfig {
+export interface EagleHeadConfig {
   /** Width H (must equal the base's hidden size). */
   hiddenSize: number;
   /** Vocabulary V (must equal the base's). */
@@ -90,7 +90,7 @@ function num(c: Record<string, unknown>, key: string, path: string, fallback: nu
  * @returns The normalised config.
  * @throws {SpecDecError} When unreadable or malformed (the path and the field are named).
  */
-export async function readEagleConfig(dir: string): Promise<EagleConfig> {
+export async function readEagleConfig(dir: string): Promise<EagleHeadConfig> {
   const path = `${dir}/config.json`;
   let c: Record<string, unknown>;
   try {
@@ -157,7 +157,7 @@ export async function readEagleConfig(dir: string): Promise<EagleConfig> {
  */
 export class EagleHeads implements FeatureDrafter, Disposable {
   /** The head's config. */
-  readonly config: EagleConfig;
+  readonly config: EagleHeadConfig;
   /** Logits per row (the base's vocabulary). */
   readonly vocabSize: number;
   /** Feature width (the base's hidden size). */
@@ -173,7 +173,7 @@ export class EagleHeads implements FeatureDrafter, Disposable {
 
   private constructor(
     path: string,
-    config: EagleConfig,
+    config: EagleHeadConfig,
     maxLength: number,
     session: OrtSession,
     kv: Float32Array[],

@@ -1,0 +1,427 @@
+/**
+ * EAGLE decoding (Li et al. 2024, EAGLE-1 head; EAGLE-2 dynamic tree): a
+ * one-layer head drafts from the target's own last hidden states, either as
+ * a chain of K tokens or as a tree grown by draft confidence; the target
+ * verifies the whole draft in one forward (tree mask), the accepted path's KV
+ * is compacted with `keep()`, and the head is re-run on the accepted tokens'
+ * real features so its own cache never holds a guessed feature.
+ *
+ * @module
+ */
+
+import type {
+  DrafterResult,
+  FeatureDrafter,
+  LanguageModel,
+  TextTokenizer,
+} from "../model/language_model.ts";
+import { argmax } from "../sampling/argmax.ts";
+import { sampleCategorical } from "../sampling/sample_categorical.ts";
+import { SpeculationTree } from "../tree/speculation_tree.ts";
+import { TreeVerifier } from "../tree/tree_verifier.ts";
+import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
+import { checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
+import type { Decoder, DecodingConfig } from "./decoder.ts";
+
+/** Largest chain length or tree depth. */
+export const MAX_EAGLE_DEPTH = 16;
+
+/** Largest dynamic tree, in draft nodes (root excluded). */
+export const MAX_EAGLE_TREE_NODES = 128;
+
+/** Configuration of {@linkcode EagleDecoder}. */
+export interface EagleConfig extends DecodingConfig {
+  /**
+   * Chain: tokens drafted per step, `1..16`. Tree: the depth limit. Default 4.
+   */
+  numSpeculativeTokens?: number;
+  /**
+   * Draft nodes per step (root excluded), `1..128`: grows an EAGLE-2 dynamic tree of at most
+   * this many nodes. Absent or 0: a chain of `numSpeculativeTokens`.
+   */
+  treeNodes?: number;
+  /** Tree: children (draft top-k) of each expanded node, `1..32`; default 4. */
+  branching?: number;
+  /** Tree: nodes expanded per depth (the most confident of the frontier), `1..32`; default `branching`. */
+  expandPerDepth?: number;
+}
+
+/** Constructor options of {@linkcode EagleDecoder}. */
+export interface EagleDecoderOptions {
+  /** The target model (must return hidden states with `hidden: true` and accept tree masks). */
+  targetModel: LanguageModel;
+  /** Its EAGLE head (for example {@linkcode EagleHeads}). */
+  head: FeatureDrafter;
+  /** The target's tokenizer. */
+  tokenizer: TextTokenizer;
+  /** Draft shape, sampling and length settings. */
+  config?: EagleConfig;
+}
+
+/** A node of the tree being grown (index 0 of the list is the first depth-1 node). */
+interface DraftNode {
+  /** Token id. */
+  token: number;
+  /** Parent in the node list, `-1` for the root. */
+  parent: number;
+  /** Depth (1 = child of the root). */
+  depth: number;
+  /** Cumulative draft log-probability of the path. */
+  score: number;
+  /** The head's slot of this node's expansion row, `-1` until expanded. */
+  slot: number;
+  /** The predicted feature of this node (set when expanded) `[H]` f32. */
+  hidden: Float32Array | undefined;
+}
+
+/** Head rows whose features are known but not yet in the head's cache. */
+interface Backlog {
+  /** Token after each feature. */
+  ids: number[];
+  /** Features `[H]` f32 each. */
+  features: Float32Array[];
+}
+
+/** The draft of one step, ready for verification. */
+interface StepDraft {
+  /** The tree (a chain is a tree with one child per node). */
+  tree: SpeculationTree;
+  /** True when the tree is a chain (verified without a mask, rewound rather than compacted). */
+  chain: boolean;
+  /** Draft distribution of each node's token when it was sampled (chains at temperature > 0). */
+  q: Map<number, Float64Array>;
+}
+
+/**
+ * Speculative decoding with an EAGLE head.
+ *
+ * Losslessness: greedy output is the target's argmax chain (the greedy tree
+ * verifier); when sampling, chain drafts are sampled from the processed draft
+ * distribution and verified by rejection sampling with it, and tree
+ * candidates are a deterministic function of the context (the draft's top-k,
+ * ranked by draft confidence) verified by recursive rejection with point-mass
+ * drafts, which is exact for any deterministic candidate set.
+ *
+ * @example A 16-node dynamic tree
+ * ```ts ignore
+ * import { CausalLM, EagleDecoder, EagleHeads, Tokenizer } from "../../mod.ts";
+ * using target = await CausalLM.load("models/bench-target", { maxLength: 512 });
+ * using head = await EagleHeads.load("models/bench-target/eagle", { maxLength: 640 });
+ * const tokenizer = await Tokenizer.load("models/bench-target");
+ * const dec = new EagleDecoder({ targetModel: target, head, tokenizer, config: { treeNodes: 16 } });
+ * const { text, metrics } = await dec.generate("def parse(line):");
+ * console.log(text, metrics.meanAcceptedLength);
+ * ```
+ */
+export class EagleDecoder extends BaseDecoder implements Decoder {
+  /** Always `"eagle"`. */
+  readonly name = "eagle";
+  /** The target model. */
+  readonly targetModel: LanguageModel;
+  /** The EAGLE head. */
+  readonly head: FeatureDrafter;
+  /** Chain length, or the tree's depth limit. */
+  readonly numSpeculativeTokens: number;
+  /** Tree size in draft nodes (0: chain). */
+  readonly treeNodes: number;
+  /** Children per expanded node. */
+  readonly branching: number;
+  /** Nodes expanded per depth. */
+  readonly expandPerDepth: number;
+  /** The verifier (greedy, or exact recursive rejection). */
+  readonly verifier: TreeVerifier;
+
+  /**
+   * Creates the decoder; checks the target, the head, the tokenizer and the config.
+   *
+   * @param options Target, head, tokenizer and config, validated here.
+   */
+  constructor(options: EagleDecoderOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("options must be an object");
+    }
+    const { targetModel, head, tokenizer } = options;
+    checkModel(targetModel, "targetModel");
+    if (
+      head === null || typeof head !== "object" || typeof head.forward !== "function" ||
+      typeof head.rewind !== "function"
+    ) {
+      throw new TypeError("head must be a FeatureDrafter");
+    }
+    if (head.vocabSize !== targetModel.vocabSize || head.hiddenSize !== targetModel.hiddenSize) {
+      throw new RangeError(
+        `head (hidden ${head.hiddenSize}, vocab ${head.vocabSize}) does not fit targetModel ` +
+          `(hidden ${targetModel.hiddenSize}, vocab ${targetModel.vocabSize})`,
+      );
+    }
+    checkTokenizer(tokenizer, targetModel.vocabSize, "targetModel");
+    const config = options.config ?? {};
+    super(tokenizer, config);
+    this.numSpeculativeTokens = config.numSpeculativeTokens === undefined
+      ? 4
+      : checkInt("numSpeculativeTokens", config.numSpeculativeTokens, 1, MAX_EAGLE_DEPTH);
+    this.treeNodes = config.treeNodes === undefined
+      ? 0
+      : checkInt("treeNodes", config.treeNodes, 0, MAX_EAGLE_TREE_NODES);
+    this.branching = config.branching === undefined
+      ? 4
+      : checkInt("branching", config.branching, 1, Math.min(32, targetModel.vocabSize));
+    this.expandPerDepth = config.expandPerDepth === undefined
+      ? this.branching
+      : checkInt("expandPerDepth", config.expandPerDepth, 1, 32);
+    this.verifier = new TreeVerifier({
+      temperature: this.processor.temperature,
+      topK: this.processor.topK,
+      topP: this.processor.topP,
+    });
+    this.targetModel = targetModel;
+    this.head = head;
+  }
+
+  /** The smaller of the target's and the head's KV capacities. */
+  protected get contextLength(): number {
+    return Math.min(this.targetModel.maxLength, this.head.maxLength);
+  }
+
+  /** Vocabulary of the target. */
+  protected get vocabSize(): number {
+    return this.targetModel.vocabSize;
+  }
+
+  /** Draft (chain or tree), verify in one target forward, keep the accepted path. */
+  protected async *_decode(run: DecodeRun): AsyncGenerator<number[], void, undefined> {
+    const m = this.targetModel;
+    const head = this.head;
+    const v = m.vocabSize;
+    const hs = m.hiddenSize;
+    const rec = run.metrics;
+    rec.hasDraft = true;
+    const prompt = run.promptIds;
+    const pre = await rec.prefill(() => m.prefill(prompt, { hidden: true }));
+    if (pre.hidden === undefined) throw new TypeError("targetModel did not return hidden states");
+    let pending = this._choose(row(pre.logits, v, -1), run.prng);
+    yield [pending];
+    head.reset();
+    // Row t of the head reads (token t + 1, feature t): the prompt's rows are all known now.
+    const backlog: Backlog = { ids: [...prompt.slice(1), pending], features: [] };
+    for (let t = 0; t < prompt.length; t++) backlog.features.push(row(pre.hidden, hs, t));
+    let drafted: DrafterResult | undefined; // the head's output for the backlog's last row
+    for (;;) {
+      const P = m.kvLength; // the root (pending) goes to slot P
+      if (P + 1 > m.maxLength) return;
+      if (head.kvLength + backlog.ids.length !== P) {
+        throw new Error(`head cache out of sync: ${head.kvLength}+${backlog.ids.length} vs ${P}`);
+      }
+      const room = m.maxLength - P - 1; // tree nodes that fit after the root
+      const depth = Math.min(room, run.remaining() - 1); // drafts that can still be emitted
+      let step: StepDraft;
+      if (depth < 1) {
+        step = { tree: new SpeculationTree(pending), chain: true, q: new Map() };
+      } else {
+        if (backlog.ids.length > 0) {
+          const n = backlog.ids.length;
+          const start = head.kvLength;
+          const feats = concatRows(backlog.features, hs);
+          const ids = backlog.ids;
+          drafted = await rec.draft(() =>
+            head.forward(ids, feats, positions(start, n), { logitRows: [n - 1] })
+          );
+          backlog.ids = [];
+          backlog.features = [];
+        }
+        const root = drafted!;
+        const rootFeature = row(root.hidden, hs, -1);
+        step = this.treeNodes > 0
+          ? await this.#growTree(pending, P, root.logits, rootFeature, room, depth, run)
+          : await this.#growChain(pending, P, root.logits, rootFeature, depth, run);
+        head.rewind(P); // drop the expansion rows: they hold guessed features
+      }
+      const tree = step.tree;
+      const ids = tree.getTokens();
+      const out = await rec.target(() =>
+        m.forward(
+          ids,
+          tree.getPositions(P),
+          step.chain ? { hidden: true } : { treeMask: tree.getAttentionMask(), hidden: true },
+        )
+      );
+      if (out.hidden === undefined) throw new TypeError("targetModel did not return hidden states");
+      const q = step.q;
+      const verdict = this.verifier.verify(
+        tree,
+        out.logits,
+        run.prng,
+        q.size > 0 ? (node) => q.get(node) ?? null : undefined,
+      );
+      const a = verdict.path.length;
+      rec.step(tree.maxDepth, a, tree.size);
+      if (step.chain) m.rewind(P + 1 + a);
+      else m.keep([P, ...verdict.path.map((n) => P + n)]);
+      // the head's next rows: (accepted token, feature of its predecessor) along the path
+      backlog.features.push(row(out.hidden, hs, 0));
+      for (const n of verdict.path) backlog.features.push(row(out.hidden, hs, n));
+      backlog.ids.push(...verdict.tokens, verdict.nextToken);
+      pending = verdict.nextToken;
+      yield [...verdict.tokens, pending];
+    }
+  }
+
+  /** K tokens, each from the head's previous row: argmax, or a sample (with its q) when sampling. */
+  async #growChain(
+    pending: number,
+    P: number,
+    logits: Float32Array,
+    feature: Float32Array,
+    depth: number,
+    run: DecodeRun,
+  ): Promise<StepDraft> {
+    const K = Math.min(this.numSpeculativeTokens, depth, this.head.maxLength - P + 1);
+    const q = new Map<number, Float64Array>();
+    const tokens: number[] = [];
+    let r = logits; // [V] f32
+    let f = feature; // [H] f32
+    for (let i = 1; i <= K; i++) {
+      let tok: number;
+      if (this.processor.greedy) tok = argmax(r);
+      else {
+        const qi = this.processor.probs(r);
+        tok = sampleCategorical(qi, run.prng);
+        q.set(i, qi);
+      }
+      tokens.push(tok);
+      if (i === K) break;
+      const ids = [tok];
+      const feats = f;
+      const out = await run.metrics.draft(() => this.head.forward(ids, feats, [P + i - 1]));
+      r = out.logits;
+      f = out.hidden;
+    }
+    const tree = new SpeculationTree(pending);
+    tree.addCandidate(tokens);
+    return { tree, chain: true, q };
+  }
+
+  /**
+   * EAGLE-2: expand the `expandPerDepth` most confident frontier nodes per
+   * depth (one head forward per depth, tree mask over the expansion rows), take
+   * the top `branching` children of each, then keep the `treeNodes` nodes of
+   * highest cumulative draft log-probability (a child never outranks its
+   * parent, so the kept set is a tree).
+   */
+  async #growTree(
+    pending: number,
+    P: number,
+    logits: Float32Array,
+    feature: Float32Array,
+    room: number,
+    depth: number,
+    run: DecodeRun,
+  ): Promise<StepDraft> {
+    const head = this.head;
+    const hs = head.hiddenSize;
+    const v = head.vocabSize;
+    const maxNodes = Math.min(this.treeNodes, room);
+    const depthLimit = Math.min(this.numSpeculativeTokens, depth, maxNodes);
+    const nodes: DraftNode[] = [];
+    const addChildren = (r: Float32Array, parent: number, base: number, depth: number): void => {
+      const lse = logSumExp(r);
+      for (const t of topK(r, this.branching)) {
+        nodes.push({
+          token: t,
+          parent,
+          depth,
+          score: base + r[t]! - lse,
+          slot: -1,
+          hidden: undefined,
+        });
+      }
+    };
+    addChildren(logits, -1, 0, 1);
+    let frontier = nodes.map((_, i) => i);
+    for (let d = 1; d < depthLimit; d++) {
+      const room = head.maxLength - head.kvLength;
+      const sel = best(nodes, frontier, Math.min(this.expandPerDepth, room));
+      if (sel.length === 0) break;
+      const S = sel.length;
+      const start = head.kvLength;
+      const W = start + S - P; // mask columns: slots [P, start + S)
+      const mask = new Uint8Array(S * W); // [S, W] u8
+      const ids: number[] = [];
+      const feats = new Float32Array(S * hs); // [S, H] f32
+      sel.forEach((n, i) => {
+        const node = nodes[n]!;
+        ids.push(node.token);
+        feats.set(node.parent < 0 ? feature : nodes[node.parent]!.hidden!, i * hs);
+        mask[i * W + start - P + i] = 1;
+        for (let a = node.parent; a >= 0; a = nodes[a]!.parent) {
+          mask[i * W + nodes[a]!.slot - P] = 1;
+        }
+      });
+      const pos = new Array<number>(S).fill(P + d - 1);
+      const out = await run.metrics.draft(() =>
+        head.forward(ids, feats, pos, { treeMask: mask, maskStart: P })
+      );
+      frontier = [];
+      sel.forEach((n, i) => {
+        const node = nodes[n]!;
+        node.slot = start + i;
+        node.hidden = out.hidden.subarray(i * hs, (i + 1) * hs);
+        const first = nodes.length;
+        addChildren(out.logits.subarray(i * v, (i + 1) * v), n, node.score, d + 1);
+        for (let c = first; c < nodes.length; c++) frontier.push(c);
+      });
+    }
+    const kept = best(nodes, nodes.map((_, i) => i), maxNodes).sort((x, y) => x - y);
+    const tree = new SpeculationTree(pending);
+    const path = (n: number): number[] => {
+      const out: number[] = [];
+      for (let a = n; a >= 0; a = nodes[a]!.parent) out.push(nodes[a]!.token);
+      return out.reverse();
+    };
+    for (const n of kept) tree.addCandidate(path(n));
+    return { tree, chain: false, q: new Map() };
+  }
+}
+
+/** Positions `[start, start + n)`. */
+function positions(start: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => start + i);
+}
+
+/** Rows `[H]` f32 stacked into `[rows, H]` f32. */
+function concatRows(rows: Float32Array[], h: number): Float32Array {
+  const out = new Float32Array(rows.length * h); // [rows, H] f32
+  rows.forEach((r, i) => out.set(r, i * h));
+  return out;
+}
+
+/** `log(sum(exp(r)))`, stable. */
+function logSumExp(r: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < r.length; i++) if (r[i]! > max) max = r[i]!;
+  let s = 0;
+  for (let i = 0; i < r.length; i++) s += Math.exp(r[i]! - max);
+  return max + Math.log(s);
+}
+
+/** Indices of the `k` largest values, largest first; ties to the lower index. */
+function topK(r: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < r.length; i++) {
+    const x = r[i]!;
+    if (best.length === k && !(x > r[best[k - 1]!]!)) continue;
+    let j = best.length < k ? best.length : k - 1;
+    if (best.length < k) best.push(i);
+    while (j > 0 && x > r[best[j - 1]!]!) {
+      best[j] = best[j - 1]!;
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
+}
+
+/** The `k` candidates of highest score, ties to the earlier node. */
+function best(nodes: readonly DraftNode[], candidates: readonly number[], k: number): number[] {
+  return [...candidates].sort((a, b) => nodes[b]!.score - nodes[a]!.score || a - b).slice(0, k);
+}
