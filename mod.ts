@@ -94,24 +94,9 @@ export { TreeVerifier } from "./lib/tree/tree_verifier.ts";
 export type { TreeAcceptance, TreeVerdict, TreeVerifierOptions } from "./lib/tree/tree_verifier.ts";
 export { MC_SIM_7B_63, MEDUSA_TREE_SIZES, medusaChoices } from "./lib/tree/medusa_choices.ts";
 
-// --- cli (lib/cli) ---
-export { runCli } from "./lib/cli/run_cli.ts";
-export type { RunCliOptions } from "./lib/cli/run_cli.ts";
-export { parseCliArgs } from "./lib/cli/cli_args.ts";
-export type { CliCommand, DecodingMethod, DemoArgs, GenerateArgs } from "./lib/cli/cli_args.ts";
-export { UsageError } from "./lib/cli/usage_error.ts";
-export type { CliIO } from "./lib/cli/cli_io.ts";
-export type {
-  CliBackend,
-  CliDecoder,
-  CliGeneration,
-  DecoderSettings,
-  LoadedModels,
-  LoadRequest,
-} from "./lib/cli/cli_backend.ts";
-export { ProgressBar } from "./lib/cli/progress_bar.ts";
-export type { ProgressBarOptions, ProgressSink } from "./lib/cli/progress_bar.ts";
-import { cliMain } from "./lib/cli/cli_main.ts";
-
-// `deno run -A mod.ts <command>`: the CLI (see `mod.ts --help`).
-if (import.meta.main) await cliMain();
+// The CLI is its own entry, `cli.ts` (exported as `./cli`). Run as the main module, mod.ts hands
+// over to it: `deno run -A mod.ts <command>` (see `mod.ts --help`).
+if (import.meta.main) {
+  const { cliMain } = await import("./lib/cli/cli_main.ts");
+  await cliMain();
+}

@@ -14,14 +14,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { AutoregressiveDecoder } from "../lib/decoding/autoregressive.ts";
-import type { Decoder } from "../lib/decoding/decoder.ts";
-import { DraftTargetDecoder } from "../lib/decoding/draft_target.ts";
-import { MedusaDecoder } from "../lib/decoding/medusa.ts";
-import { PromptLookupDecoder } from "../lib/decoding/prompt_lookup.ts";
-import { MedusaHeads } from "../lib/model/medusa_heads.ts";
-import { CausalLM } from "../lib/model/causal_lm.ts";
-import { Tokenizer } from "../lib/model/tokenizer.ts";
+import {
+  AutoregressiveDecoder,
+  CausalLM,
+  DraftTargetDecoder,
+  MedusaDecoder,
+  MedusaHeads,
+  PromptLookupDecoder,
+  Tokenizer,
+} from "../mod.ts";
+import type { Decoder } from "../mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

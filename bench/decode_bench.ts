@@ -11,13 +11,15 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { loadModelParts } from "../lib/cli/_load_models.ts";
-import type { ModelParts } from "../lib/cli/_decoders.ts";
-import { AutoregressiveDecoder } from "../lib/decoding/autoregressive.ts";
-import { DraftTargetDecoder } from "../lib/decoding/draft_target.ts";
-import { MedusaDecoder } from "../lib/decoding/medusa.ts";
-import { PromptLookupDecoder } from "../lib/decoding/prompt_lookup.ts";
-import type { Decoder, DecodingConfig } from "../lib/decoding/decoder.ts";
+import {
+  AutoregressiveDecoder,
+  DraftTargetDecoder,
+  MedusaDecoder,
+  PromptLookupDecoder,
+} from "../mod.ts";
+import type { Decoder, DecodingConfig } from "../mod.ts";
+import { loadModelParts } from "../cli.ts";
+import type { ModelParts } from "../cli.ts";
 import { readPromptFixtures } from "./report_prompts.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");

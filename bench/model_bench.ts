@@ -14,8 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { CausalLM } from "../lib/model/causal_lm.ts";
-import { Tokenizer } from "../lib/model/tokenizer.ts";
+import { CausalLM, Tokenizer } from "../mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

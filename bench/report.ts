@@ -38,10 +38,9 @@ import {
   probeSpeed,
   runBenchmark,
 } from "./report_runner.ts";
-import { loadModelParts } from "../lib/cli/_load_models.ts";
+import { nativeVersions } from "../mod.ts";
+import { loadModelParts, ProgressBar } from "../cli.ts";
 import { readPromptFixtures } from "./report_prompts.ts";
-import { ProgressBar } from "../lib/cli/progress_bar.ts";
-import { nativeVersions } from "../lib/runtime/library.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const HEADLINE_K = 5;

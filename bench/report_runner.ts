@@ -8,14 +8,20 @@
  * @module
  */
 
-import type { LanguageModel, PredictionHeads } from "../lib/model/language_model.ts";
-import { AutoregressiveDecoder } from "../lib/decoding/autoregressive.ts";
-import { DraftTargetDecoder } from "../lib/decoding/draft_target.ts";
-import { MedusaDecoder } from "../lib/decoding/medusa.ts";
-import { PromptLookupDecoder } from "../lib/decoding/prompt_lookup.ts";
-import type { Decoder, DecodingConfig } from "../lib/decoding/decoder.ts";
-import type { DecodeMetrics } from "../lib/decoding/decode_metrics.ts";
-import type { TextTokenizer } from "../lib/model/language_model.ts";
+import {
+  AutoregressiveDecoder,
+  DraftTargetDecoder,
+  MedusaDecoder,
+  PromptLookupDecoder,
+} from "../mod.ts";
+import type {
+  DecodeMetrics,
+  Decoder,
+  DecodingConfig,
+  LanguageModel,
+  PredictionHeads,
+  TextTokenizer,
+} from "../mod.ts";
 import {
   type BenchMethod,
   type BenchSchedule,

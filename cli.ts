@@ -1,0 +1,48 @@
+/**
+ * The specdec command line: `generate`, `demo` and the other commands of
+ * {@linkcode runCli}, and the pieces it is made of (argument parsing, the model
+ * loader, the progress bar) for scripts and benchmarks that drive it.
+ *
+ * ```sh
+ * deno run --allow-ffi --allow-read --allow-write --allow-env --allow-run --allow-net \
+ *   jsr:@specdec/specdec/cli generate "def parse(" --model org/name --draft org/name-draft
+ * ```
+ *
+ * `deno run ... mod.ts generate ...` runs the same CLI.
+ *
+ * @example Parsing a command line without running it
+ * ```ts
+ * import { parseCliArgs } from "@specdec/specdec/cli";
+ * const command = parseCliArgs(["generate", "def f(", "--max-new-tokens", "8"]);
+ * if (command.command !== "generate") throw new Error("unexpected");
+ * ```
+ *
+ * @module
+ */
+
+import { cliMain } from "./lib/cli/cli_main.ts";
+
+export { cliMain } from "./lib/cli/cli_main.ts";
+export { runCli } from "./lib/cli/run_cli.ts";
+export type { RunCliOptions } from "./lib/cli/run_cli.ts";
+export { parseCliArgs } from "./lib/cli/cli_args.ts";
+export type { CliCommand, DecodingMethod, DemoArgs, GenerateArgs } from "./lib/cli/cli_args.ts";
+export { UsageError } from "./lib/cli/usage_error.ts";
+export type { CliIO } from "./lib/cli/cli_io.ts";
+export type {
+  CliBackend,
+  CliDecoder,
+  CliGeneration,
+  DecoderSettings,
+  LoadedModels,
+  LoadRequest,
+} from "./lib/cli/cli_backend.ts";
+export { loadModelParts, sessionOptions } from "./lib/cli/_load_models.ts";
+export type { SessionOptions, StageRunner } from "./lib/cli/_load_models.ts";
+export { loadedModels } from "./lib/cli/_decoders.ts";
+export type { ModelParts } from "./lib/cli/_decoders.ts";
+export { ProgressBar } from "./lib/cli/progress_bar.ts";
+export type { ProgressBarOptions, ProgressSink } from "./lib/cli/progress_bar.ts";
+
+// `deno run -A cli.ts <command>` (or jsr:@specdec/specdec/cli): run the CLI.
+if (import.meta.main) await cliMain();
