@@ -9,8 +9,17 @@ import { SafeTensors } from "./safetensors.ts";
 import type { WeightSource } from "./graph/decoder_graph.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 
-/** Weights spread over one or more safetensors files. */
-export async function openWeights(dir: string): Promise<WeightSource> {
+/** A {@linkcode WeightSource} over open files, to close after the build. */
+export interface OpenWeights extends WeightSource, Disposable {
+  /** Closes every file. */
+  close(): void;
+}
+
+/**
+ * Weights spread over one or more safetensors files, read one tensor at a time (only the
+ * headers are read here).
+ */
+export async function openWeights(dir: string): Promise<OpenWeights> {
   const single = `${dir}/model.safetensors`;
   const indexPath = `${dir}/model.safetensors.index.json`;
   let index: { weight_map?: Record<string, string> } | undefined;
@@ -23,7 +32,7 @@ export async function openWeights(dir: string): Promise<WeightSource> {
       });
     }
   }
-  if (!index) return await SafeTensors.open(single);
+  if (!index) return await SafeTensors.openFile(single);
   const map = index.weight_map ?? {};
   const files = new Map<string, SafeTensors>();
   for (const f of new Set(Object.values(map))) {
@@ -33,8 +42,16 @@ export async function openWeights(dir: string): Promise<WeightSource> {
         StatusCode.IO,
       );
     }
-    files.set(f, await SafeTensors.open(`${dir}/${f}`));
+    try {
+      files.set(f, await SafeTensors.openFile(`${dir}/${f}`));
+    } catch (e) {
+      for (const open of files.values()) open.close();
+      throw e;
+    }
   }
+  const close = (): void => {
+    for (const open of files.values()) open.close();
+  };
   const fileOf = (name: string): SafeTensors | undefined => {
     const f = map[name];
     return f === undefined ? undefined : files.get(f);
@@ -46,5 +63,7 @@ export async function openWeights(dir: string): Promise<WeightSource> {
       if (!f) throw new SpecDecError(`Tensor "${name}" not listed in ${indexPath}`, StatusCode.IO);
       return f.float32(name, shape);
     },
+    close,
+    [Symbol.dispose]: close,
   };
 }

@@ -135,7 +135,7 @@ export class CausalLM implements LanguageModel, Disposable {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RangeError(`threads must be a positive integer, got ${threads}`);
     }
-    const weights = await openWeights(dir);
+    using weights = await openWeights(dir);
     const build = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
     const attention = options.attention ?? (options.cudaDevice !== undefined ? "tree" : "gqa");
     const graph = build(config, weights, {

@@ -135,7 +135,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
         StatusCode.INVALID_ARGUMENT,
       );
     }
-    const bw = await openWeights(baseDir);
+    using bw = await openWeights(baseDir);
     const embedName = base.family === "gpt2"
       ? (bw.has("transformer.wte.weight") ? "transformer.wte.weight" : "wte.weight")
       : "model.embed_tokens.weight";
