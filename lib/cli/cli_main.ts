@@ -28,11 +28,16 @@ export async function cliMain(): Promise<void> {
   let listening = false;
   try {
     Deno.addSignalListener("SIGINT", onInterrupt);
+    // `serve` shuts down gracefully on SIGTERM too (service managers, containers).
+    Deno.addSignalListener("SIGTERM", onInterrupt);
     listening = true;
   } catch {
     // Signals are not available on every platform; Ctrl-C then ends the process directly.
   }
   const code = await runCli(Deno.args, { signal: controller.signal });
-  if (listening) Deno.removeSignalListener("SIGINT", onInterrupt);
+  if (listening) {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    Deno.removeSignalListener("SIGTERM", onInterrupt);
+  }
   Deno.exit(code);
 }

@@ -6,6 +6,7 @@
  */
 
 import { Prng } from "../../lib/sampling/prng.ts";
+import { SafeTensors } from "../../lib/model/safetensors.ts";
 
 /** A tensor to write: data and shape. */
 export interface NamedTensor {
@@ -137,3 +138,47 @@ export const TINY_EAGLE: EagleFixtureShape = {
   headDim: 32,
   intermediateSize: 352,
 };
+
+/**
+ * A one-layer base made of a Llama checkpoint's first layer (in a temporary folder), and an EAGLE head that is
+ * that same layer with `fc = [I | 0]` (x = embed(token)) and the base's final
+ * norm: the head's logits must equal the one-layer base's, row for row.
+ */
+export async function oneLayerTwins(
+  tiny: string,
+): Promise<{ dir: string; base: string; head: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "eagle_twins_" });
+  const base = `${dir}/base`;
+  const head = `${dir}/base/eagle`;
+  await Deno.mkdir(head, { recursive: true });
+  const config = JSON.parse(await Deno.readTextFile(`${tiny}/config.json`));
+  config.num_hidden_layers = 1;
+  const H: number = config.hidden_size;
+  const shape: EagleFixtureShape = {
+    hiddenSize: H,
+    vocabSize: config.vocab_size,
+    numHeads: config.num_attention_heads,
+    kvHeads: config.num_key_value_heads,
+    headDim: config.head_dim ?? H / config.num_attention_heads,
+    intermediateSize: config.intermediate_size,
+  };
+  await Deno.writeTextFile(`${base}/config.json`, JSON.stringify(config));
+  const st = await SafeTensors.open(`${tiny}/model.safetensors`);
+  const baseT: Record<string, NamedTensor> = {};
+  const headT: Record<string, NamedTensor> = {};
+  for (const name of st.names) {
+    if (name.startsWith("model.layers.") && !name.startsWith("model.layers.0.")) continue;
+    const info = st.info(name)!;
+    const t = { data: st.float32(name), shape: info.shape };
+    baseT[name] = t;
+    if (name.startsWith("model.layers.0.")) headT[name.slice("model.".length)] = t;
+  }
+  headT["norm.weight"] = baseT["model.norm.weight"]!;
+  const fc = new Float32Array(H * 2 * H); // [H, 2H] f32: picks the embedding half
+  for (let i = 0; i < H; i++) fc[i * 2 * H + i] = 1;
+  headT["fc.weight"] = { data: fc, shape: [H, 2 * H] };
+  await writeSafetensors(`${base}/model.safetensors`, baseT);
+  await writeSafetensors(`${head}/model.safetensors`, headT);
+  await Deno.writeTextFile(`${head}/config.json`, JSON.stringify(eagleConfig(shape, "..")));
+  return { dir, base, head };
+}

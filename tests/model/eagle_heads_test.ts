@@ -7,6 +7,7 @@ import { Prng } from "../../lib/sampling/prng.ts";
 import {
   eagleConfig,
   type NamedTensor,
+  oneLayerTwins,
   randomTensor,
   TINY_EAGLE,
   writeRandomEagle,
@@ -18,41 +19,8 @@ const TINY = `${ROOT}models/tiny-target`;
 const H = TINY_EAGLE.hiddenSize;
 const V = TINY_EAGLE.vocabSize;
 
-/**
- * A one-layer base made of tiny-target's first layer, and an EAGLE head that is
- * that same layer with `fc = [I | 0]` (x = embed(token)) and the base's final
- * norm: the head's logits must equal the one-layer base's, row for row.
- */
-async function oneLayerTwins(): Promise<{ dir: string; base: string; head: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "eagle_twins_" });
-  const base = `${dir}/base`;
-  const head = `${dir}/base/eagle`;
-  await Deno.mkdir(head, { recursive: true });
-  const config = JSON.parse(await Deno.readTextFile(`${TINY}/config.json`));
-  config.num_hidden_layers = 1;
-  await Deno.writeTextFile(`${base}/config.json`, JSON.stringify(config));
-  const st = await SafeTensors.open(`${TINY}/model.safetensors`);
-  const baseT: Record<string, NamedTensor> = {};
-  const headT: Record<string, NamedTensor> = {};
-  for (const name of st.names) {
-    if (name.startsWith("model.layers.1.")) continue;
-    const info = st.info(name)!;
-    const t = { data: st.float32(name), shape: info.shape };
-    baseT[name] = t;
-    if (name.startsWith("model.layers.0.")) headT[name.slice("model.".length)] = t;
-  }
-  headT["norm.weight"] = baseT["model.norm.weight"]!;
-  const fc = new Float32Array(H * 2 * H); // [H, 2H] f32: picks the embedding half
-  for (let i = 0; i < H; i++) fc[i * 2 * H + i] = 1;
-  headT["fc.weight"] = { data: fc, shape: [H, 2 * H] };
-  await writeSafetensors(`${base}/model.safetensors`, baseT);
-  await writeSafetensors(`${head}/model.safetensors`, headT);
-  await Deno.writeTextFile(`${head}/config.json`, JSON.stringify(eagleConfig(TINY_EAGLE, "..")));
-  return { dir, base, head };
-}
-
 Deno.test("EagleHeads equal a one-layer base built from the same layer (chain, tree, maskStart, rewind, keep)", async () => {
-  const twins = await oneLayerTwins();
+  const twins = await oneLayerTwins(`${ROOT}models/tiny-target`);
   try {
     using base = await CausalLM.load(twins.base, { maxLength: 64, threads: 1 });
     using head = await EagleHeads.load(twins.head, { maxLength: 64, threads: 1 });
