@@ -27,7 +27,7 @@ from .draft import *
 from .medusa import *
 from .evaluate import *
 from .card import *
-from . import eagle, feature_cache
+from . import draft, eagle, feature_cache, medusa
 
 # ----------------------------------------------------------------------------------------------
 # pipeline
@@ -172,6 +172,9 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", required=True)
     c.add_argument("--draft", default=None)
     c.add_argument("--medusa", action="store_true")
+    c.add_argument("--medusa-dir", default="medusa", help="heads folder under models/<target>/")
+    c.add_argument("--eagle", default=None, nargs="?", const="eagle",
+                   help="also measure the EAGLE head in models/<target>/<EAGLE> (default eagle)")
     c.add_argument("--prompts", type=int, default=64)
     c.add_argument("--prompt-len", type=int, default=64)
     c.add_argument("--new", type=int, default=48)
@@ -187,6 +190,7 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--new", type=int, default=64)
     c.add_argument("--full-vocab-max", type=int, default=8192)
     c.add_argument("--no-medusa", dest="medusa", action="store_false")
+    c.add_argument("--no-eagle", dest="eagle", action="store_false")
     c.add_argument("--new-prompts", action="store_true", help="rewrite prompts.json")
     c.add_argument("--threads", type=int, default=2)
     c.set_defaults(func=cmd_reference)
@@ -201,6 +205,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     feature_cache.add_parsers(sp)
     eagle.add_parsers(sp)
+    medusa.add_cache_parser(sp)
+    draft.add_distill_parser(sp)
 
     c = sp.add_parser("pipeline", help="everything in order with wall-time budgets (minutes)")
     c.add_argument("--only", choices=["all", "tiny", "bench"], default="all")

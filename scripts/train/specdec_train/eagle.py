@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .common import MODELS, RUNS, autocast, log, seed_all, setup_torch
 from .models import load_model
-from .train_loop import PauseTolerantClock, write_pid
+from .train_loop import PauseTolerantClock, parse_fracs, until_budget, write_pid
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def eagle_loss(head: EagleHead, feats: torch.Tensor, next_emb: torch.Tensor,
 
 
 def cmd_eagle(args: argparse.Namespace) -> None:
-    from .feature_cache import FeatureCache, cache_dir_for
+    from .feature_cache import FeatureCache, Mixture, cache_dir_for
     setup_torch(args.threads)
     seed_all(args.seed)
     write_pid(args.pid_file)
@@ -362,10 +362,9 @@ def cmd_eagle(args: argparse.Namespace) -> None:
     emb, lm_head = base_tables(base)
     del base
     cache = FeatureCache(Path(args.cache) if args.cache else cache_dir_for(base_dir))
-    train = cache.split("train")
+    train = Mixture(cache, args.train_splits.split(","), parse_fracs(args.fracs))
     held = cache.split("heldout")
-    log(f"eagle {args.base}: cache {cache.root}: train {train.windows} windows, "
-        f"held-out {held.windows}")
+    log(f"eagle {args.base}: cache {cache.root}: {train.describe()}, held-out {held.windows}")
     base_cfg = json.loads((base_dir / "config.json").read_text())
     c = eagle_config(base_cfg, args.base, input_layernorm=args.input_norm,
                      final_norm=args.final_norm)
@@ -432,7 +431,7 @@ def cmd_eagle(args: argparse.Namespace) -> None:
                     torch.from_numpy(b["topk_ids"][:, 1:].astype(np.int64)))
         return feats, nemb, tf, tlp, topk
 
-    budget = args.max_minutes * 60.0
+    budget = until_budget(args.until, args.max_minutes) * 60.0
     last_save = time.time()
     rng = np.random.default_rng([args.seed, 11])
     if step == 0:
@@ -447,7 +446,7 @@ def cmd_eagle(args: argparse.Namespace) -> None:
         for g in opt.param_groups:
             g["lr"] = lr
         rng = np.random.default_rng([args.seed, step])
-        b = train.batch(rng.integers(0, train.windows, size=args.batch), args.seq, rng=rng)
+        b = train.batch(rng, args.batch, args.seq)
         feats, nemb, tf, tlp, topk = prepare(b)
         with autocast(args.precision):
             loss, parts = eagle_loss(head, feats, nemb, tf, tlp, topk, lm_head, args)
@@ -523,6 +522,9 @@ def add_parsers(sp) -> None:
     c.add_argument("--base", required=True)
     c.add_argument("--out", default="eagle", help="folder under models/<base>/")
     c.add_argument("--cache", default=None, help="feature cache folder (default: SPECDEC_FEATURES)")
+    c.add_argument("--train-splits", default="train,selfgen")
+    c.add_argument("--fracs", default="selfgen=0.3", help="fixed batch shares, e.g. selfgen=0.3")
+    c.add_argument("--until", default=None, help="HH:MM local: the budget ends then")
     c.add_argument("--batch", type=int, default=8)
     c.add_argument("--seq", type=int, default=256, help="cached positions per sample")
     c.add_argument("--lr", type=float, default=1e-3)

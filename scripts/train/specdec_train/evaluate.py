@@ -91,8 +91,14 @@ def cmd_agreement(args: argparse.Namespace) -> None:
             np.unique(paths[:, P:].numpy()).size)
         log(f"agreement {args.draft} vs {args.target}: {json.dumps(result['draft_target'])}")
         (MODELS / args.draft / "agreement.json").write_text(json.dumps(result, indent=1) + "\n")
+    if getattr(args, "eagle", None):
+        result_e = dict(result)
+        result_e["eagle"] = eagle_agreement(target, target_dir, paths, P, args.new, args.eagle)
+        log(f"agreement eagle {args.target}: {json.dumps(result_e['eagle'])}")
+        (target_dir / args.eagle / "agreement.json").write_text(
+            json.dumps(result_e, indent=1) + "\n")
     if args.medusa:
-        heads = load_medusa(target_dir)
+        heads = load_medusa(target_dir, getattr(args, "medusa_dir", "medusa"))
         hidden, _ = base_hidden_logits(target, paths)  # [N, P + new, H]
         outs = heads(hidden, target.lm_head)
         K = len(outs)
@@ -129,7 +135,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
             "note": "position 1 is the base's own next token; positions 2..5 are heads 0..3",
         }
         log(f"agreement medusa {args.target}: {json.dumps(result['medusa'])}")
-        (target_dir / "medusa" / "agreement.json").write_text(json.dumps(result, indent=1) + "\n")
+        (target_dir / getattr(args, "medusa_dir", "medusa") / "agreement.json").write_text(json.dumps(result, indent=1) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,6 +233,9 @@ def cmd_reference(args: argparse.Namespace) -> None:
                                     for o in head_logits]}
                 if full and i < 2:
                     case["medusa"]["heads_logits"] = [f32(o) for o in head_logits]
+            if args.eagle and (mdir / "eagle" / "model.safetensors").exists():
+                case["eagle"] = eagle_reference(model, mdir, x, out.hidden_states[-1][0],
+                                                int(last.argmax()), full and i < 2)
             cases.append(case)
         fixture = {
             "model": name,
@@ -300,3 +309,94 @@ def cmd_check(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+
+
+# ----------------------------------------------------------------------------------------------
+# EAGLE
+
+
+def chain_table(m: np.ndarray) -> dict:
+    """`m[start, step, prompt]`: drafting step `step` (0-based) from chain start `start` proposes
+    the target's token, given the earlier steps did. Position 1 is the base's own token."""
+    K = m.shape[1]
+    cond, prefix = [], []
+    for k in range(K):
+        all_k = m[:, :k + 1].all(1)
+        prev = m[:, :k].all(1) if k > 0 else np.ones_like(all_k)
+        prefix.append(round(float(all_k.mean()), 4))
+        cond.append(round(float(all_k.sum() / max(1, prev.sum())), 4))
+    return {"chains": int(m.shape[0] * m.shape[2]),
+            "step_top1_match_rate": [round(float(m[:, k].mean()), 4) for k in range(K)],
+            "position_match_rate": [1.0] + cond,
+            "prefix_all_match_rate": [1.0] + prefix,
+            "expected_tokens_per_base_step": [round(1 + sum(prefix[:g]), 4)
+                                              for g in range(1, K + 1)]}
+
+
+@torch.no_grad()
+def eagle_agreement(target, target_dir: Path, paths: torch.Tensor, P: int, new: int,
+                    sub: str = "eagle", depth: int = 5) -> dict:
+    """Chain drafting from every position of the target's greedy continuations: step 1 reads the
+    target's feature f_t and its token t+1 and proposes token t+2; step p reads step p-1's output
+    as the feature (the head's KV holds true features up to t and its own earlier steps). With
+    the target's tokens as inputs this is exact for every chain whose earlier steps matched."""
+    from .eagle import base_tables, load_eagle
+    head = load_eagle(target_dir, sub)
+    emb, lm = base_tables(target)
+    hidden = target.model(input_ids=paths).last_hidden_state.float()  # [N, T, H]
+    feats = hidden[:, :-1]  # f_u, u = 0..T-2
+    nemb = emb[paths[:, 1:]]  # embed(token_{u+1})
+    outs = head(feats, nemb, depth=depth)  # depth x [N, T - 1, H]
+    preds = [head.logits(o, lm) for o in outs]  # [N, T - 1, V]
+    per_start, top5 = [], [[] for _ in range(depth)]
+    for s in range(new - depth - 1):
+        t = P - 1 + s  # the chain starts after the target's token t + 1
+        row = []
+        for p in range(depth):
+            lg = preds[p][:, t + p]
+            gold = paths[:, t + p + 2]
+            row.append((lg.argmax(-1) == gold).numpy())
+            top5[p].append((lg.topk(5, -1).indices == gold[:, None]).any(-1).numpy())
+        per_start.append(row)
+    m = np.array(per_start)  # [starts, depth, N]
+    r = chain_table(m)
+    r["step_top5_match_rate"] = [round(float(np.mean(t)), 4) for t in top5]
+    r["note"] = ("position 1 is the base's own next token; positions 2..6 are drafting steps "
+                 "1..5 (chain, greedy); expected tokens for chains of 1..5 drafted tokens")
+    return r
+
+
+@torch.no_grad()
+def eagle_reference(model, mdir: Path, x: torch.Tensor, f: torch.Tensor, next_id: int,
+                    full: bool, steps: int = 4) -> dict:
+    """A greedy EAGLE chain after the prompt: prefill over the prompt's features, then `steps`
+    drafting steps, each feeding back its output. x `[1, P]`, f `[P, H]` (after the final norm)."""
+    from .eagle import base_tables, load_eagle
+    head = load_eagle(mdir)
+    emb, lm = base_tables(model)
+    ids = x[0].tolist() + [next_id]
+    feats = [f[i].float() for i in range(f.size(0))]
+    drafts, tops, logits_full, hidden_first = [], [], [], None
+    for step in range(steps):
+        F_ = torch.stack(feats)[None]  # [1, n, H]
+        E_ = emb[torch.tensor(ids[1:len(feats) + 1])][None]  # [1, n, H]
+        h = head(F_, E_, depth=1)[0][0, -1]  # [H]
+        lg = head.logits(h, lm).float()  # [V]
+        d = int(lg.argmax())
+        if step == 0:
+            hidden_first = h
+        if full and step == 0:
+            logits_full = f32(lg)
+        top = lg.topk(20)
+        tops.append({"ids": top.indices.tolist(), "values": f32(top.values)})
+        drafts.append(d)
+        feats.append(h)
+        ids.append(d)
+    r = {"next_token": next_id, "draft_ids": drafts, "draft_top20": tops,
+         "hidden_first": f32(hidden_first),
+         "note": "prefill: positions 0..P-1 read (f_t, token t+1), the last one the base's "
+                 "greedy token; step k >= 2 reads step k-1's output and draft token at position "
+                 "P - 2 + k"}
+    if logits_full is not None:
+        r["logits_first"] = logits_full
+    return r

@@ -175,7 +175,7 @@ def cmd_features(args: argparse.Namespace) -> None:
                 if args.max_train_windows:
                     order = order[:args.max_train_windows]
             else:
-                order = np.arange(n_win)
+                order = np.arange(n_win)[:args.max_heldout_windows]
             sm["windows_total"] = int(order.size)
             sm["source"] = (f"runs/data/{split}.bin, non-overlapping windows of {W} + 1 tokens"
                             + (f", seeded order (seed {args.seed})" if split == "train" else ""))
@@ -254,6 +254,7 @@ def add_parsers(sp) -> None:
     c.add_argument("--chunk", type=int, default=64, help="windows per chunk file")
     c.add_argument("--batch", type=int, default=8)
     c.add_argument("--max-train-windows", type=int, default=None, help="subsample the corpus")
+    c.add_argument("--max-heldout-windows", type=int, default=None)
     c.add_argument("--selfgen-windows", type=int, default=512)
     c.add_argument("--prompt-len", type=int, default=32)
     c.add_argument("--gen-batch", type=int, default=64)
@@ -266,3 +267,40 @@ def add_parsers(sp) -> None:
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--pid-file", default=str(RUNS / "train.pid"))
     c.set_defaults(func=cmd_features)
+
+
+class Mixture:
+    """Random training windows from several splits of one cache: `fracs` gives a split's share
+    of each batch (None: in proportion to its windows). Reloads the manifest every
+    `refresh_every` batches, so training reads chunks a running `features` job adds."""
+
+    def __init__(self, cache: FeatureCache, names: list[str], fracs: dict[str, float] | None = None,
+                 refresh_every: int = 50) -> None:
+        self.splits = [cache.split(n) for n in names]
+        self.fracs = fracs or {}
+        self.refresh_every = refresh_every
+        self.calls = 0
+
+    def describe(self) -> str:
+        return ", ".join(f"{s.name} {s.windows} windows" for s in self.splits)
+
+    def batch(self, rng: np.random.Generator, size: int, seq: int) -> dict:
+        self.calls += 1
+        if self.calls % self.refresh_every == 0:
+            for s in self.splits:
+                s.refresh()
+        live = [s for s in self.splits if s.windows > 0]
+        fixed = {s.name: self.fracs[s.name] for s in live if s.name in self.fracs}
+        rest = [s for s in live if s.name not in fixed]
+        left = max(0.0, 1.0 - sum(fixed.values()))
+        total = sum(s.windows for s in rest)
+        p = np.array([fixed[s.name] if s.name in fixed else left * s.windows / max(1, total)
+                      for s in live])
+        p = p / p.sum()
+        which = rng.choice(len(live), size=size, p=p)
+        parts = []
+        for i, s in enumerate(live):
+            n = int((which == i).sum())
+            if n:
+                parts.append(s.batch(rng.integers(0, s.windows, size=n), seq, rng=rng))
+        return {k: np.concatenate([b[k] for b in parts]) for k in parts[0]}

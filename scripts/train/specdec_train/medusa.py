@@ -48,9 +48,10 @@ class MedusaHeads(nn.Module):
     Tensor names: `medusa_head.{k}.0.linear.weight` [H, H], `medusa_head.{k}.0.linear.bias` [H].
     """
 
-    def __init__(self, hidden: int, num_heads: int) -> None:
+    def __init__(self, hidden: int, num_heads: int, num_layers: int = 1) -> None:
         super().__init__()
-        self.medusa_head = nn.ModuleList([nn.Sequential(ResBlock(hidden))
+        self.medusa_head = nn.ModuleList([nn.Sequential(*[ResBlock(hidden)
+                                                          for _ in range(num_layers)])
                                           for _ in range(num_heads)])
 
     def forward(self, hidden: torch.Tensor, lm_head: nn.Module) -> list[torch.Tensor]:
@@ -222,12 +223,201 @@ def cmd_medusa(args: argparse.Namespace) -> None:
     log(f"medusa {args.base}: done, {step} steps, {wall:.0f}s -> {out}")
 
 
-def load_medusa(base_dir: Path) -> MedusaHeads:
+def load_medusa(base_dir: Path, sub: str = "medusa") -> MedusaHeads:
     from safetensors.torch import load_file
-    cfg = json.loads((base_dir / "medusa" / "config.json").read_text())
-    heads = MedusaHeads(cfg["hidden_size"], cfg["medusa_num_heads"])
+    cfg = json.loads((base_dir / sub / "config.json").read_text())
+    heads = MedusaHeads(cfg["hidden_size"], cfg["medusa_num_heads"],
+                        cfg.get("medusa_num_layers", 1))
     heads.load_state_dict({k: v.float() for k, v in
-                           load_file(str(base_dir / "medusa" / "model.safetensors")).items()})
+                           load_file(str(base_dir / sub / "model.safetensors")).items()})
     return heads.eval()
 
 
+
+
+# ----------------------------------------------------------------------------------------------
+# medusa-cache: heads trained from the feature cache (no base forward per step)
+
+
+def medusa_cache_loss(heads: MedusaHeads, f: torch.Tensor, lm_head: torch.Tensor,
+                      decay: float) -> tuple[torch.Tensor, list[float], list[float]]:
+    """f `[B, S, H]`: cached hidden states. Head k at position t learns the base's distribution
+    at t + k + 1 (for token t + k + 2): lm_head(f_(t+k+1)), soft cross-entropy (= KL + const)."""
+    S = f.size(1)
+    total = 0.0
+    parts, accs = [], []
+    for k, block in enumerate(heads.medusa_head):
+        shift = k + 1
+        with torch.no_grad():
+            t = F.log_softmax((f[:, shift:] @ lm_head.t()).float(), -1)  # [B, S - shift, V]
+        logits = (block(f[:, :S - shift]) @ lm_head.t().to(f.dtype)).float()
+        logp = F.log_softmax(logits, -1)
+        ce = -(t.exp() * logp).sum(-1).mean()
+        kl = ce + (t.exp() * t).sum(-1).mean()
+        total = total + (decay ** k) * ce
+        parts.append(round(kl.item(), 4))
+        accs.append(round((logits.argmax(-1) == t.argmax(-1)).float().mean().item(), 4))
+    return total, parts, accs
+
+
+def cmd_medusa_cache(args: argparse.Namespace) -> None:
+    from .feature_cache import FeatureCache, Mixture, cache_dir_for
+    from .train_loop import PauseTolerantClock, parse_fracs, until_budget, write_pid
+    setup_torch(args.threads)
+    seed_all(args.seed)
+    write_pid(args.pid_file)
+    base_dir = MODELS / args.base
+    base = load_model(base_dir, torch.float32)
+    lm_head = base.get_output_embeddings().weight.detach().float()  # [V, H]
+    H, V = base.config.hidden_size, base.config.vocab_size
+    del base
+    cache = FeatureCache(Path(args.cache) if args.cache else cache_dir_for(base_dir))
+    train = Mixture(cache, args.train_splits.split(","), parse_fracs(args.fracs))
+    held = cache.split("heldout")
+    log(f"medusa-cache {args.base}: {train.describe()}, held-out {held.windows}")
+    heads = MedusaHeads(H, args.num_heads, args.num_layers)
+    opt = torch.optim.AdamW(heads.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    run_dir = RUNS / f"{args.base}-{args.out}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.pt"
+    step, history, best = 0, [], None
+    clock = PauseTolerantClock()
+    if args.resume and state_path.exists():
+        st = torch.load(state_path, weights_only=False)
+        heads.load_state_dict(st["heads"])
+        opt.load_state_dict(st["opt"])
+        step, history, best = st["step"], st["history"], st.get("best")
+        clock.before = st["elapsed"]
+        log(f"medusa-cache {args.base}: resumed at step {step}")
+
+    def evaluate() -> dict:
+        heads.eval()
+        kls, accs, n = None, None, 0
+        with torch.no_grad():
+            for i in range(0, min(held.windows, args.eval_windows), args.batch):
+                b = held.batch(np.arange(i, min(i + args.batch, held.windows, args.eval_windows)),
+                               args.seq, with_topk=False)
+                f = torch.from_numpy(b["hidden"].astype(np.float32))
+                with autocast(args.precision):
+                    _, parts, acc = medusa_cache_loss(heads, f, lm_head, args.decay)
+                kls = parts if kls is None else [a + x for a, x in zip(kls, parts)]
+                accs = acc if accs is None else [a + x for a, x in zip(accs, acc)]
+                n += 1
+        heads.train()
+        return {"heldout_kl": [round(x / n, 4) for x in kls],
+                "heldout_top1": [round(x / n, 4) for x in accs]}
+
+    def export(dests: list[Path]) -> None:
+        from safetensors.torch import save_file
+        tensors = {k: v.detach().to(torch.float16).contiguous()
+                   for k, v in heads.state_dict().items()}
+        L = args.num_layers
+        config = {
+            "architecture": "medusa-1",
+            "medusa_num_heads": args.num_heads,
+            "medusa_num_layers": L,
+            "hidden_size": H,
+            "vocab_size": V,
+            "shares_base_lm_head": True,
+            "base_model": "..",
+            "base_model_name": args.base,
+            "head_offset": "head k (0-based) predicts the token k + 2 positions after the hidden "
+                           "state's token",
+            "block": "x_0 = h; x_(l+1) = x_l + silu(x_l @ W_(k,l)^T + b_(k,l)), l = 0..L-1; "
+                     "logits_k = base.lm_head(x_L)",
+            "input": "base last hidden state after the final norm",
+            "tensors": {"medusa_head.{k}.{l}.linear.weight": [H, H],
+                        "medusa_head.{k}.{l}.linear.bias": [H]},
+            "dtype": "float16",
+        }
+        summary = {"base": args.base, "num_heads": args.num_heads, "num_layers": L,
+                   "steps": step, "completed": False, "batch": args.batch, "seq_len": args.seq,
+                   "training_tokens": step * args.batch * args.seq,
+                   "wall_time_s": round(clock.elapsed(), 1),
+                   "parameters": sum(p.numel() for p in heads.parameters()),
+                   "loss_decay": args.decay, "seed": args.seed, "lr": args.lr,
+                   "source": "feature cache (train.py features): corpus windows and the base's "
+                             "greedy continuations (%s)" % args.fracs,
+                   "objective": "soft cross-entropy against lm_head(f_(t+k+1)) recomputed from "
+                                "the cached hidden states, weight %s^k" % args.decay,
+                   "reproduce": f"train.py medusa-cache --base {args.base} --num-layers {L} "
+                                f"--batch {args.batch} --seq {args.seq} --lr {args.lr} "
+                                f"--train-splits {args.train_splits} --fracs {args.fracs} "
+                                f"--seed {args.seed}",
+                   "history": history}
+        for d in dests:
+            d.mkdir(parents=True, exist_ok=True)
+            save_file(tensors, str(d / "model.safetensors"), metadata={"format": "pt"})
+            (d / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+            (d / "train_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+
+    budget = until_budget(args.until, args.max_minutes) * 60.0
+    last_save = time.time()
+    if step == 0:
+        history.append({"step": 0, "tokens": 0, "elapsed_s": 0.0, **evaluate()})
+        log(f"medusa-cache {args.base}: {json.dumps(history[-1])}")
+    while clock.elapsed() < budget and (args.steps is None or step < args.steps):
+        lr = args.lr * min(1.0, (step + 1) / 50)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rng = np.random.default_rng([args.seed, step])
+        b = train.batch(rng, args.batch, args.seq)
+        f = torch.from_numpy(b["hidden"].astype(np.float32))  # [B, S, H]
+        with autocast(args.precision):
+            loss, parts, accs = medusa_cache_loss(heads, f, lm_head, args.decay)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(heads.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 10 == 0 or step == 1:
+            rec = {"step": step, "tokens": step * args.batch * args.seq,
+                   "loss": round(loss.item(), 4), "head_kl": parts, "head_top1": accs,
+                   "elapsed_s": round(clock.elapsed(), 1)}
+            if step % args.eval_every == 0:
+                rec.update(evaluate())
+                score = sum(rec["heldout_kl"])
+                if best is None or score < best:
+                    best = score
+                    export([run_dir / "best"])
+            history.append(rec)
+            if step % 50 == 0 or "heldout_kl" in rec:
+                log(f"medusa-cache {args.base}: {json.dumps(rec)}")
+        if time.time() - last_save > args.save_minutes * 60:
+            torch.save({"heads": heads.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "history": history, "best": best, "elapsed": clock.elapsed()},
+                       state_path)
+            export([run_dir / "last"])
+            last_save = time.time()
+    torch.save({"heads": heads.state_dict(), "opt": opt.state_dict(), "step": step,
+                "history": history, "best": best, "elapsed": clock.elapsed()}, state_path)
+    export([run_dir / "last"] + ([base_dir / args.out] if args.write_models else []))
+    log(f"medusa-cache {args.base}: done at step {step} -> {run_dir}")
+
+
+def add_cache_parser(sp) -> None:
+    c = sp.add_parser("medusa-cache", help="train Medusa heads from the feature cache")
+    c.add_argument("--base", required=True)
+    c.add_argument("--out", default="medusa", help="folder under models/<base>/")
+    c.add_argument("--cache", default=None)
+    c.add_argument("--train-splits", default="train,selfgen")
+    c.add_argument("--fracs", default="selfgen=0.3")
+    c.add_argument("--num-heads", type=int, default=4)
+    c.add_argument("--num-layers", type=int, default=1, help="residual blocks per head")
+    c.add_argument("--batch", type=int, default=8)
+    c.add_argument("--seq", type=int, default=256)
+    c.add_argument("--lr", type=float, default=1e-3)
+    c.add_argument("--decay", type=float, default=0.8)
+    c.add_argument("--steps", type=int, default=None)
+    c.add_argument("--max-minutes", type=float, default=60.0)
+    c.add_argument("--until", default=None)
+    c.add_argument("--save-minutes", type=float, default=5.0)
+    c.add_argument("--eval-every", type=int, default=200)
+    c.add_argument("--eval-windows", type=int, default=64)
+    c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    c.add_argument("--resume", action="store_true")
+    c.add_argument("--write-models", action="store_true")
+    c.add_argument("--pid-file", default=str(RUNS / "train.pid"))
+    c.set_defaults(func=cmd_medusa_cache)

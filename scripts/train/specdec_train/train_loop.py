@@ -9,29 +9,41 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
 
 class PauseTolerantClock:
-    """Elapsed training seconds: wall time between calls, minus gaps longer than `pause_s`."""
+    """Elapsed training seconds: wall time minus the time the process was stopped.
 
-    def __init__(self, pause_s: float = 90.0) -> None:
+    A daemon thread ticks every second; a stopped process stops it too, so a gap longer than
+    `pause_s` between two ticks is a pause (SIGSTOP ... SIGCONT), not training time."""
+
+    def __init__(self, pause_s: float = 15.0) -> None:
         self.before = 0.0  # seconds from earlier runs (resume)
         self.pause_s = pause_s
-        self._last = time.time()
-        self._run = 0.0
+        self.start = time.time()
         self.paused_s = 0.0
+        self._lock = threading.Lock()
+        t = threading.Thread(target=self._tick, daemon=True)
+        t.start()
+
+    def _tick(self) -> None:
+        last = time.time()
+        while True:
+            time.sleep(1.0)
+            now = time.time()
+            if now - last > self.pause_s:
+                with self._lock:
+                    self.paused_s += now - last - 1.0
+            last = now
 
     def elapsed(self) -> float:
-        now = time.time()
-        gap = now - self._last
-        self._last = now
-        if gap > self.pause_s:
-            self.paused_s += gap
-        else:
-            self._run += gap
-        return self.before + self._run
+        with self._lock:
+            return self.before + (time.time() - self.start) - self.paused_s
 
 
 def _alive(pid: int) -> bool:
@@ -65,6 +77,7 @@ def write_pid(path: str | None) -> None:
             p.write_text("".join(f"{i}\n" for i in left))
 
     atexit.register(remove)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def until_budget(until: str | None, max_minutes: float) -> float:
@@ -75,3 +88,13 @@ def until_budget(until: str | None, max_minutes: float) -> float:
     now = time.localtime()
     target = time.mktime((now.tm_year, now.tm_mon, now.tm_mday, h, m, 0, 0, 0, -1))
     return max(0.0, (target - time.time()) / 60.0)
+
+
+def parse_fracs(text: str | None) -> dict[str, float]:
+    """`"selfgen=0.3,train=0.5"` -> {"selfgen": 0.3, "train": 0.5}."""
+    out = {}
+    for part in (text or "").split(","):
+        if part.strip():
+            k, v = part.split("=")
+            out[k.strip()] = float(v)
+    return out
