@@ -29,6 +29,9 @@ export type { NativeVersions } from "./lib/runtime/library.ts";
 export type {
   ForwardOptions,
   ForwardResult,
+  DrafterForwardOptions,
+  DrafterResult,
+  FeatureDrafter,
   LanguageModel,
   PredictionHeads,
   TextTokenizer,
@@ -38,6 +41,8 @@ export type { CausalLMOptions } from "./lib/model/causal_lm.ts";
 export type { AttentionKind } from "./lib/model/graph/decoder_graph.ts";
 export { MedusaHeads } from "./lib/model/medusa_heads.ts";
 export type { MedusaHeadsOptions } from "./lib/model/medusa_heads.ts";
+export { EagleHeads, readEagleConfig } from "./lib/model/eagle_heads.ts";
+export type { EagleHeadConfig, EagleHeadsOptions } from "./lib/model/eagle_heads.ts";
 export { OnnxDecoder } from "./lib/model/onnx_decoder.ts";
 export type { OnnxDecoderOptions } from "./lib/model/onnx_decoder.ts";
 export { Tokenizer } from "./lib/model/tokenizer.ts";
@@ -58,6 +63,8 @@ export type {
 } from "./lib/decoding/draft_target.ts";
 export { MedusaDecoder } from "./lib/decoding/medusa.ts";
 export type { MedusaConfig, MedusaDecoderOptions } from "./lib/decoding/medusa.ts";
+export { EagleDecoder, MAX_EAGLE_DEPTH, MAX_EAGLE_TREE_NODES } from "./lib/decoding/eagle.ts";
+export type { EagleConfig, EagleDecoderOptions } from "./lib/decoding/eagle.ts";
 export {
   lookupDraft,
   MAX_LOOKUP_TOKENS,
