@@ -4,6 +4,7 @@ import { CausalLM, type CausalLMOptions } from "../model/causal_lm.ts";
 import { Tokenizer } from "../model/tokenizer.ts";
 import { MedusaHeads, type MedusaHeadsOptions } from "../model/medusa_heads.ts";
 import { readModelConfig } from "../model/config.ts";
+import { resolveModelPath } from "../model/hub/resolve_model.ts";
 import type { LoadRequest } from "./cli_backend.ts";
 import type { ModelParts } from "./_decoders.ts";
 
@@ -50,6 +51,12 @@ export async function loadModelParts(
   request: LoadRequest,
   stage: StageRunner,
 ): Promise<ModelParts> {
+  // Hub ids (org/name[@revision]) become folders of the Hugging Face cache, once, here.
+  request = { ...request, model: await resolveModelPath(request.model, "model") };
+  if (request.draft !== undefined) request.draft = await resolveModelPath(request.draft, "model");
+  if (request.medusa !== undefined) {
+    request.medusa = await resolveModelPath(request.medusa, "medusa");
+  }
   const options = sessionOptions(request);
   if (request.draft !== undefined) {
     // One context for both: a draft built for fewer positions than the target caps it.

@@ -2,6 +2,7 @@
 
 import { fileURLToPath } from "node:url";
 import { UsageError } from "./usage_error.ts";
+import { parseHubId } from "../model/hub/hub_id.ts";
 
 /**
  * Folder of a bundled checkpoint under the repository's `models/`, or
@@ -37,7 +38,10 @@ export async function isDir(dir: string): Promise<boolean> {
  * Throws a one-line {@link UsageError} naming the flag and the path.
  */
 export async function requireModelDir(dir: string, flag: string, command: string): Promise<string> {
-  if (!(await isDir(dir))) throw new UsageError(`${flag}: model folder not found: ${dir}`, command);
+  if (!(await isDir(dir))) {
+    if (parseHubId(dir) !== undefined) return dir; // a hub id: the loaders fetch it
+    throw new UsageError(`${flag}: model folder not found: ${dir}`, command);
+  }
   if (!(await isModelDir(dir))) {
     throw new UsageError(`${flag}: no config.json in model folder ${dir}`, command);
   }

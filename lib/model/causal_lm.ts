@@ -13,6 +13,7 @@ import { buildGpt2Graph } from "./graph/gpt2.ts";
 import { type AttentionKind, type DecoderGraph, MASKED } from "./graph/decoder_graph.ts";
 import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
+import { resolveModelPath } from "./hub/resolve_model.ts";
 import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_checks.ts";
 import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
 import type { QuantizationOptions } from "./graph/decoder_graph.ts";
@@ -120,6 +121,7 @@ export class CausalLM implements LanguageModel, Disposable {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError("dir must be a non-empty string");
     }
+    dir = await resolveModelPath(dir, "model"); // a folder, or a hub id fetched into the HF cache
     checkWeightsOption(options.weights, "weights");
     const config = await readModelConfig(dir);
     const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);

@@ -22,6 +22,7 @@ import { openWeights } from "./_weights.ts";
 import { buildMedusaGraph } from "./graph/medusa.ts";
 import { openSession, type OrtSession } from "./_ort.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
+import { resolveModelPath } from "./hub/resolve_model.ts";
 
 /** Options of {@linkcode MedusaHeads.load}. */
 export interface MedusaHeadsOptions {
@@ -92,6 +93,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError("dir must be a non-empty string");
     }
+    dir = await resolveModelPath(dir, "medusa"); // a folder, or a hub id fetched into the HF cache
     checkWeightsOption(options.weights, "weights");
     const path = `${dir}/config.json`;
     let c: Record<string, unknown>;

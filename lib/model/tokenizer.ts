@@ -10,6 +10,7 @@ import type { TextTokenizer } from "./language_model.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { type ChatMessage, type ChatRenderOptions, ChatTemplate } from "./chat_template.ts";
 import { readGenerationConfig } from "./generation_config.ts";
+import { resolveModelPath } from "./hub/resolve_model.ts";
 
 /** Options of {@linkcode Tokenizer.load}. */
 export interface TokenizerOptions {
@@ -125,6 +126,7 @@ export class Tokenizer implements TextTokenizer {
    * @throws {SpecDecError} When a file is missing or malformed, or the vocabulary is larger than the model's (both sizes named).
    */
   static async load(dir: string, options: TokenizerOptions = {}): Promise<Tokenizer> {
+    dir = await resolveModelPath(dir, "tokenizer"); // a folder, or a hub id fetched into the HF cache
     const path = `${dir}/tokenizer.json`;
     const json = (await readJson(path, true))!;
     const config = (await readJson(`${dir}/tokenizer_config.json`, false)) ?? {};
