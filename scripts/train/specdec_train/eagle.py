@@ -298,15 +298,16 @@ def cmd_eagle_init(args: argparse.Namespace) -> None:
                      final_norm=args.final_norm,
                      description="random weights (seed %d) for tests; not trained" % args.seed)
     head = EagleHead(c)
-    head.init_weights(args.seed)
-    # Make every tensor matter in tests: random norms and biases, a stronger token term.
-    g = torch.Generator().manual_seed(args.seed + 1)
+    # Random weights at unit scale (no pass-through of the feature), so every tensor changes
+    # the drafts: matrices N(0, 1/fan_in), norms 1 + N(0, 0.1^2), biases N(0, 0.1^2).
+    g = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():
         for name, p in head.named_parameters():
-            if p.dim() == 1:
+            if p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[1]))
+            else:
                 base = 1.0 if name.endswith("norm.weight") else 0.0
                 p.copy_(base + 0.1 * torch.randn(p.shape, generator=g))
-        head.fc.weight[:, :c["hidden_size"]] *= 10
     save_eagle(head, base_dir / args.out, c)
     summary = {"base": args.base, "trained": False, "seed": args.seed,
                "parameters": sum(p.numel() for p in head.parameters()),
