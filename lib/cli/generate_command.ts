@@ -6,7 +6,7 @@
  */
 
 import { DEFAULT_DRAFT_THREADS, type GenerateArgs } from "./cli_args.ts";
-import type { CliBackend, DecoderSettings, LoadRequest } from "./cli_backend.ts";
+import type { CliBackend, DecoderSettings, LoadedModels, LoadRequest } from "./cli_backend.ts";
 import type { CliIO } from "./cli_io.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { UsageError } from "./usage_error.ts";
@@ -64,7 +64,7 @@ export async function generateCommand(
   const sink = { write: (t: string) => io.writeErr(t), isTerminal: io.stderrIsTerminal };
   const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
     new ProgressBar(label, sink).wrap(work);
-  using models = await backend.load(request, stage);
+  using models = await loadOrExplain(backend, request, stage);
   const decoder = makeDecoder(() => models.decoder(args.method, settings), "generate");
   const options = signal !== undefined ? { signal } : {};
 
@@ -92,6 +92,25 @@ export async function generateCommand(
   const figures = summaryFigures(out.metrics, out.tokens.length);
   await io.writeErr(`${summaryLine(figures, decoder.description)}\n`);
   return 0;
+}
+
+/** Loads the models; a context the models cannot hold is the user's `--max-length` mistake. */
+export async function loadOrExplain(
+  backend: CliBackend,
+  request: LoadRequest,
+  stage: <T>(label: string, work: () => Promise<T>) => Promise<T>,
+  command = "generate",
+): Promise<LoadedModels> {
+  try {
+    return await backend.load(request, stage);
+  } catch (err) {
+    if (
+      request.maxLength !== undefined && err instanceof RangeError && /maxLength/.test(err.message)
+    ) {
+      throw new UsageError(`--max-length: ${err.message}`, command);
+    }
+    throw err;
+  }
 }
 
 async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {

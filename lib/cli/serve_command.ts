@@ -12,6 +12,7 @@ import { ProgressBar } from "./progress_bar.ts";
 import { UsageError } from "./usage_error.ts";
 import { isDir, resolveModelDir } from "./_paths.ts";
 import { OpenAIServer } from "../server/openai_server.ts";
+import { loadOrExplain } from "./generate_command.ts";
 
 /**
  * Runs `serve` with parsed arguments: loads the models, listens, and on
@@ -65,7 +66,7 @@ export async function serveCommand(
   const sink = { write: (t: string) => io.writeErr(t), isTerminal: io.stderrIsTerminal };
   const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
     new ProgressBar(label, sink).wrap(work);
-  using models = await backend.load(request, stage);
+  using models = await loadOrExplain(backend, request, stage, cmd);
   const name = args.name ?? model.replace(/\/+$/, "").split("/").pop() ?? "model";
   const server = new OpenAIServer(models, { modelName: name, queueSize: args.queueSize });
   if (signal?.aborted) return 0;
