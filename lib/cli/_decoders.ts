@@ -1,9 +1,15 @@
 // The CLI's decoder factory: the project's decoders over already loaded models.
 
-import type { LanguageModel, PredictionHeads, TextTokenizer } from "../model/language_model.ts";
+import type {
+  FeatureDrafter,
+  LanguageModel,
+  PredictionHeads,
+  TextTokenizer,
+} from "../model/language_model.ts";
 import { AutoregressiveDecoder } from "../decoding/autoregressive.ts";
 import { DraftTargetDecoder } from "../decoding/draft_target.ts";
 import { MedusaDecoder } from "../decoding/medusa.ts";
+import { type EagleConfig, EagleDecoder } from "../decoding/eagle.ts";
 import { PromptLookupDecoder } from "../decoding/prompt_lookup.ts";
 import type { Decoder, DecodingConfig, GenerateOptions } from "../decoding/decoder.ts";
 import type { DecodingMethod } from "./cli_args.ts";
@@ -22,6 +28,8 @@ export interface ModelParts {
   draftTokenizer?: TextTokenizer;
   /** Medusa heads, for `medusa`. */
   heads?: PredictionHeads;
+  /** An EAGLE head, for `eagle`. */
+  eagle?: FeatureDrafter;
   /** Frees the models (called once by `close()`). */
   close?: () => void;
 }
@@ -32,6 +40,7 @@ export function loadedModels(parts: ModelParts): LoadedModels {
   const methods: DecodingMethod[] = ["ar", "lookup"];
   if (parts.draft !== undefined) methods.push("speculative");
   if (parts.heads !== undefined) methods.push("medusa");
+  if (parts.eagle !== undefined) methods.push("eagle");
   const close = (): void => {
     if (closed) return;
     closed = true;
@@ -107,6 +116,17 @@ function makeDecoder(
         description: `medusa (${d.numHeads} heads, ${d.tree.size}-node tree)`,
       };
     }
+    case "eagle": {
+      if (parts.eagle === undefined) throw new TypeError("--method eagle needs an EAGLE head");
+      const config: EagleConfig = { ...baseConfig(s), ...eagleShape(s) };
+      const d = new EagleDecoder({
+        targetModel: parts.target,
+        head: parts.eagle,
+        tokenizer,
+        config,
+      });
+      return { decoder: d, description: `eagle (${describeEagle(d)})` };
+    }
     case "lookup": {
       const config = {
         ...baseConfig(s),
@@ -116,6 +136,24 @@ function makeDecoder(
       return { decoder: d, description: `prompt lookup (K=${d.numSpeculativeTokens})` };
     }
   }
+}
+
+/**
+ * EAGLE's draft shape from the CLI's numbers: `tree` alone or with `k` (its depth) is a dynamic
+ * tree; `k` alone is a chain of K; neither keeps the decoder's measured defaults.
+ */
+function eagleShape(s: DecoderSettings): EagleConfig {
+  if (s.tree !== undefined) {
+    return { treeNodes: s.tree, ...(s.k !== undefined ? { numSpeculativeTokens: s.k } : {}) };
+  }
+  if (s.k !== undefined) return { treeNodes: 0, numSpeculativeTokens: s.k };
+  return {};
+}
+
+function describeEagle(d: EagleDecoder): string {
+  return d.treeNodes > 0
+    ? `${d.treeNodes}-node tree, depth ${d.numSpeculativeTokens}, top-${d.branching}`
+    : `chain K=${d.numSpeculativeTokens}`;
 }
 
 function wrap(

@@ -3,10 +3,14 @@
 import { CausalLM, type CausalLMOptions } from "../model/causal_lm.ts";
 import { Tokenizer } from "../model/tokenizer.ts";
 import { MedusaHeads, type MedusaHeadsOptions } from "../model/medusa_heads.ts";
+import { EagleHeads, type EagleHeadsOptions } from "../model/eagle_heads.ts";
 import { readModelConfig } from "../model/config.ts";
 import { resolveModelPath } from "../model/hub/resolve_model.ts";
 import type { LoadRequest } from "./cli_backend.ts";
 import type { ModelParts } from "./_decoders.ts";
+
+/** KV rows an EAGLE head keeps beyond the target's context, for one step's tree expansions. */
+const EAGLE_EXPANSION_ROWS = 64;
 
 /** Runs `work` under a progress label. */
 export type StageRunner = <T>(label: string, work: () => Promise<T>) => Promise<T>;
@@ -111,6 +115,21 @@ export async function loadModelParts(
       );
       opened.push(heads);
       parts.heads = heads;
+    }
+    if (request.eagle !== undefined) {
+      const eagleDir = request.eagle;
+      // The head's cache holds the target's rows plus one step's tree expansion rows.
+      const eagleOptions: EagleHeadsOptions = {
+        ...options.heads,
+        base: request.model,
+        maxLength: target.maxLength + EAGLE_EXPANSION_ROWS,
+      };
+      const head = await stage(
+        `building EAGLE head session for ${eagleDir}`,
+        () => EagleHeads.load(eagleDir, eagleOptions),
+      );
+      opened.push(head);
+      parts.eagle = head;
     }
     return parts;
   } catch (err) {

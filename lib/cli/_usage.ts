@@ -35,11 +35,15 @@ Models:
       --draft DIR           Draft model for --method speculative
                             (default: models/bench-draft with the default model)
       --medusa DIR          Medusa heads folder (default: <model>/medusa)
+      --eagle DIR           EAGLE head folder (default: <model>/eagle)
 
 Decoding:
-      --method METHOD       ar | speculative | medusa | lookup (default: speculative)
-      --k N                 Draft tokens per step, 1-32 (speculative, lookup)
-      --tree N              Medusa tree size in nodes (e.g. 4, 8, 16, 64)
+      --method METHOD       ar | speculative | medusa | eagle | lookup
+                            (default: speculative)
+      --k N                 Draft tokens per step, 1-32 (speculative, lookup; eagle:
+                            a chain of N, or with --tree the tree's depth)
+      --tree N              Tree size in nodes: Medusa's (e.g. 4, 8, 16, 64) or
+                            EAGLE-2's dynamic tree (1-128)
   -n, --max-new-tokens N    Tokens to generate at most (default: 128)
       --stop TEXT           Stop when TEXT is generated (repeatable; \\n escapes)
       --max-length N        Context in tokens, prompt + generation, up to the
@@ -63,8 +67,8 @@ Output and runtime:
       --threads N           ONNX Runtime intra-op threads of the target
                             (default: all cores)
       --draft-threads N     Intra-op threads of the draft (--method speculative,
-                            default: 1) or of the Medusa heads (--method medusa,
-                            default: --threads)
+                            default: 1) or of the Medusa or EAGLE heads (--method
+                            medusa or eagle, default: --threads)
   -h, --help                Show this help
 
 Exit codes: 0 ok, 1 runtime error, 2 usage error.
@@ -72,6 +76,7 @@ Exit codes: 0 ok, 1 runtime error, 2 usage error.
 Examples:
   deno run -A mod.ts generate "def fibonacci(n):"
   echo "import os" | deno run -A mod.ts generate --method medusa --json
+  deno run -A mod.ts generate --method eagle --tree 8 "def parse(line):"
   deno run -A mod.ts generate --method ar -t 0.8 --seed 7 "class Stack:"
 `;
 

@@ -9,8 +9,8 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./usage_error.ts";
 
-/** Decoding methods the CLI offers: `--method ar|speculative|medusa|lookup`. */
-export type DecodingMethod = "ar" | "speculative" | "medusa" | "lookup";
+/** Decoding methods the CLI offers: `--method ar|speculative|medusa|eagle|lookup`. */
+export type DecodingMethod = "ar" | "speculative" | "medusa" | "eagle" | "lookup";
 
 /** Parsed options of `generate`. Absent numbers mean "the decoder's default". */
 export interface GenerateArgs {
@@ -22,11 +22,13 @@ export interface GenerateArgs {
   draft: string | undefined;
   /** Medusa heads folder (`--medusa`); defaults to `<model>/medusa`. */
   medusa: string | undefined;
+  /** EAGLE head folder (`--eagle`) for `--method eagle`; defaults to `<model>/eagle`. */
+  eagle: string | undefined;
   /** Decoding method (`--method`), default `speculative`. */
   method: DecodingMethod;
-  /** Speculation length K (`--k`): draft tokens per step (speculative, lookup). */
+  /** Speculation length K (`--k`): draft tokens per step (speculative, lookup, EAGLE chain). */
   k: number | undefined;
-  /** Medusa tree size in nodes (`--tree`). */
+  /** Tree size in nodes (`--tree`): Medusa's tree, or EAGLE's dynamic tree. */
   tree: number | undefined;
   /** Sampling temperature (`--temperature`), 0 = greedy (default). */
   temperature: number;
@@ -129,7 +131,7 @@ const MAX_THREADS = 1024;
 /** Largest `--max-length` the CLI accepts (the model's max_position_embeddings decides too). */
 const MAX_LENGTH = 1 << 20;
 
-const METHODS: readonly DecodingMethod[] = ["ar", "speculative", "medusa", "lookup"];
+const METHODS: readonly DecodingMethod[] = ["ar", "speculative", "medusa", "eagle", "lookup"];
 
 /**
  * Parses the CLI's arguments (without the program name).
@@ -171,6 +173,7 @@ function parseGenerate(argv: string[]): CliCommand {
     model: { type: "string", short: "m" },
     draft: { type: "string" },
     medusa: { type: "string" },
+    eagle: { type: "string" },
     method: { type: "string" },
     k: { type: "string" },
     tree: { type: "string" },
@@ -214,6 +217,7 @@ function parseGenerate(argv: string[]): CliCommand {
       model: path(values.model, "--model", cmd),
       draft: path(values.draft, "--draft", cmd),
       medusa: path(values.medusa, "--medusa", cmd),
+      eagle: path(values.eagle, "--eagle", cmd),
       method: method as DecodingMethod,
       k: int(values.k, "--k", cmd, 1, MAX_K),
       tree: int(values.tree, "--tree", cmd, 1, 256),

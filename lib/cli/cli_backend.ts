@@ -18,6 +18,8 @@ export interface LoadRequest {
   draft?: string;
   /** Medusa heads folder, needed by `medusa`. */
   medusa?: string;
+  /** EAGLE head folder, needed by `eagle`. */
+  eagle?: string;
   /** ONNX Runtime intra-op threads of the target session; absent: the runtime's default. */
   threads?: number;
   /**
@@ -34,9 +36,9 @@ export interface LoadRequest {
 
 /** Decoder settings the CLI passes through; absent values take the decoder's defaults. */
 export interface DecoderSettings {
-  /** Speculation length K (speculative, lookup). */
+  /** Speculation length K (speculative, lookup; EAGLE: the chain length, or the tree's depth). */
   k?: number;
-  /** Medusa tree size in nodes. */
+  /** Tree size in nodes (Medusa; EAGLE: draft nodes of its dynamic tree). */
   tree?: number;
   /** Sampling temperature, 0 = greedy. */
   temperature: number;
@@ -97,7 +99,7 @@ export interface CliDecoder {
 export interface LoadedModels extends Disposable {
   /** The shared tokenizer. */
   readonly tokenizer: TextTokenizer;
-  /** Methods these models can run (`speculative` needs a draft, `medusa` heads). */
+  /** Methods these models can run (`speculative` needs a draft, `medusa` and `eagle` heads). */
   readonly methods: readonly DecodingMethod[];
   /** KV capacity shared by the loaded models, in tokens (prompt + generation), when known. */
   readonly contextLength?: number;

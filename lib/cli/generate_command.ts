@@ -10,7 +10,7 @@ import type { CliBackend, DecoderSettings, LoadedModels, LoadRequest } from "./c
 import type { CliIO } from "./cli_io.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { UsageError } from "./usage_error.ts";
-import { isDir, makeDecoder, resolveModelDir } from "./_paths.ts";
+import { isDir, isModelDir, makeDecoder, resolveModelDir } from "./_paths.ts";
 import { summaryFigures, summaryLine, toJsonValue } from "./_metrics.ts";
 
 /**
@@ -119,10 +119,12 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
   const request: LoadRequest = { model };
   if (args.threads !== undefined) request.threads = args.threads;
   if (args.maxLength !== undefined) request.maxLength = args.maxLength;
+  const twoSessions = args.method === "speculative" || args.method === "medusa" ||
+    args.method === "eagle";
   if (args.draftThreads !== undefined) {
-    if (args.method !== "speculative" && args.method !== "medusa") {
+    if (!twoSessions) {
       throw new UsageError(
-        `--draft-threads is only used by --method speculative or medusa, not ${args.method}`,
+        `--draft-threads is only used by --method speculative, medusa or eagle, not ${args.method}`,
         cmd,
       );
     }
@@ -136,9 +138,7 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
   // Two sessions alternate (draft and target, base and heads): idle threads spinning in both
   // steal the cores the other needs. A 1-thread draft or heads session has no thread pool, so
   // then only the target's workers spin, which the benchmark's thread probe measured fastest.
-  if (args.method === "speculative" || args.method === "medusa") {
-    request.spinning = request.draftThreads === 1;
-  }
+  if (twoSessions) request.spinning = request.draftThreads === 1;
   if (args.method === "speculative") {
     if (args.draft === undefined && args.model !== undefined) {
       throw new UsageError("--method speculative needs --draft DIR with --model", cmd);
@@ -156,11 +156,31 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
   } else if (args.medusa !== undefined) {
     throw new UsageError(`--medusa is only used by --method medusa, not ${args.method}`, cmd);
   }
-  if (args.tree !== undefined && args.method !== "medusa") {
-    throw new UsageError(`--tree is only used by --method medusa, not ${args.method}`, cmd);
+  if (args.method === "eagle") {
+    const eagle = args.eagle ?? `${model}/eagle`;
+    if (!(await isModelDir(eagle))) {
+      throw new UsageError(
+        args.eagle === undefined
+          ? `--method eagle needs EAGLE weights: no ${eagle}/config.json (pass --eagle DIR)`
+          : `--eagle: no EAGLE head (config.json) in ${eagle}`,
+        cmd,
+      );
+    }
+    request.eagle = eagle;
+  } else if (args.eagle !== undefined) {
+    throw new UsageError(`--eagle is only used by --method eagle, not ${args.method}`, cmd);
   }
-  if (args.k !== undefined && args.method !== "speculative" && args.method !== "lookup") {
-    throw new UsageError(`--k is only used by --method speculative or lookup`, cmd);
+  if (args.tree !== undefined && args.method !== "medusa" && args.method !== "eagle") {
+    throw new UsageError(
+      `--tree is only used by --method medusa or eagle, not ${args.method}`,
+      cmd,
+    );
+  }
+  if (
+    args.k !== undefined && args.method !== "speculative" && args.method !== "lookup" &&
+    args.method !== "eagle"
+  ) {
+    throw new UsageError(`--k is only used by --method speculative, lookup or eagle`, cmd);
   }
   return request;
 }

@@ -45,6 +45,7 @@ Deno.test("parseCliArgs() reads generate flags and the prompt", () => {
     model: undefined,
     draft: undefined,
     medusa: undefined,
+    eagle: undefined,
     method: "lookup",
     k: 6,
     tree: undefined,
@@ -150,7 +151,7 @@ Deno.test("parseCliArgs() rejects bad numbers naming the flag", () => {
 Deno.test("parseCliArgs() rejects bad values and shapes", () => {
   assert.equal(
     usage(["generate", "--method", "beam", "p"]),
-    "--method must be one of ar, speculative, medusa, lookup, got 'beam'",
+    "--method must be one of ar, speculative, medusa, eagle, lookup, got 'beam'",
   );
   assert.equal(usage(["generate", "--k"]), "option '--k' needs a value");
   assert.equal(usage(["generate", "--json=yes"]), "option '--json' does not take a value");

@@ -98,8 +98,14 @@ Deno.test("runCli() flags that do not fit the method are usage errors", async ()
     [["--method", "speculative"], /needs --draft DIR/],
     [["--method", "ar", "--k", "3"], /--k is only used by/],
     [["--method", "ar", "--draft", dir], /--draft is only used by --method speculative/],
-    [["--method", "lookup", "--tree", "8"], /--tree is only used by --method medusa/],
+    [["--method", "lookup", "--tree", "8"], /--tree is only used by --method medusa or eagle/],
     [["--method", "medusa"], /Medusa heads folder not found/],
+    [
+      ["--method", "eagle"],
+      /^error: --method eagle needs EAGLE weights: no .*\/eagle\/config\.json \(pass --eagle DIR\)/,
+    ],
+    [["--method", "eagle", "--eagle", dir + "/none"], /--eagle: no EAGLE head \(config\.json\) in/],
+    [["--method", "ar", "--eagle", dir], /--eagle is only used by --method eagle, not ar/],
   ];
   for (const [flags, re] of cases) {
     const io = captureIO();
@@ -309,7 +315,7 @@ Deno.test("runCli() --threads and --draft-threads reach the load request", async
     assert.equal(code, 2);
     assert.equal(
       io.err,
-      `error: --draft-threads is only used by --method speculative or medusa, not ${method} ` +
+      `error: --draft-threads is only used by --method speculative, medusa or eagle, not ${method} ` +
         "(see 'mod.ts generate --help')\n",
     );
     assert.equal(requests.length, 0);
