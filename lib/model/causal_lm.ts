@@ -7,11 +7,10 @@
 
 import type { ForwardOptions, ForwardResult, LanguageModel } from "./language_model.ts";
 import { type ModelConfig, readModelConfig } from "./config.ts";
-import { openWeights } from "./_weights.ts";
-import { buildLlamaGraph } from "./graph/llama.ts";
-import { buildGpt2Graph } from "./graph/gpt2.ts";
-import { type AttentionKind, type DecoderGraph, MASKED } from "./graph/decoder_graph.ts";
-import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
+import { type AttentionKind, MASKED } from "./graph/decoder_graph.ts";
+import { kvKeep, type OrtSession, type TensorArg } from "./_ort.ts";
+import { openDecoderSession } from "./_decoder_session.ts";
+import type { CacheStatus, PreparedShapes } from "./prepared_cache.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { resolveModelPath } from "./hub/resolve_model.ts";
 import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_checks.ts";
@@ -52,6 +51,13 @@ export interface CausalLMOptions {
   weights?: WeightPrecision;
   /** Quantization details, for measurements (defaults are the measured best). */
   quantization?: QuantizationOptions;
+  /**
+   * The prepared-model cache: the converted graph and weights are kept in a folder so later
+   * loads skip the conversion and ONNX Runtime reads the weights from the file (default: on,
+   * under `SPECDEC_CACHE`, else `$XDG_CACHE_HOME/specdec` or `~/.cache/specdec`; `false`: off;
+   * a string: that folder). An unwritable folder only costs a warning line.
+   */
+  cache?: boolean | string;
 }
 
 /**
@@ -77,20 +83,27 @@ export class CausalLM implements LanguageModel, Disposable {
   readonly maxLength: number;
   /** Checkpoint directory. */
   readonly path: string;
+  /**
+   * Where the graph came from: `hit` (prepared-model cache), `built` / `rebuilt` (converted
+   * now, into the cache), `off` (cache disabled) or `unavailable` (cache folder unwritable).
+   */
+  readonly cache: CacheStatus;
   #kvLength = 0;
   #session: OrtSession | undefined;
   #kv: Float32Array[]; // [2 * layers][1, kvHeads, maxLength, headDim] f32 (key, value per layer)
-  #graph: Omit<DecoderGraph, "model" | "externals">;
+  #graph: PreparedShapes;
   #busy = false;
 
   private constructor(
     path: string,
     config: ModelConfig,
-    graph: DecoderGraph,
+    graph: PreparedShapes,
     session: OrtSession,
     kv: Float32Array[],
+    cache: CacheStatus,
   ) {
     this.path = path;
+    this.cache = cache;
     this.config = config;
     this.vocabSize = config.vocabSize;
     this.hiddenSize = config.hiddenSize;
@@ -121,8 +134,8 @@ export class CausalLM implements LanguageModel, Disposable {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError("dir must be a non-empty string");
     }
-    dir = await resolveModelPath(dir, "model"); // a folder, or a hub id fetched into the HF cache
     checkWeightsOption(options.weights, "weights");
+    dir = await resolveModelPath(dir, "model"); // a folder, or a hub id fetched into the HF cache
     const config = await readModelConfig(dir);
     const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);
     if (!Number.isInteger(maxLength) || maxLength < 1) {
@@ -137,24 +150,25 @@ export class CausalLM implements LanguageModel, Disposable {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RangeError(`threads must be a positive integer, got ${threads}`);
     }
-    using weights = await openWeights(dir);
-    const build = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
+    if (options.cache !== undefined && typeof options.cache !== "boolean") {
+      if (typeof options.cache !== "string" || options.cache === "") {
+        throw new TypeError("cache must be a boolean or a non-empty folder path");
+      }
+    }
     const attention = options.attention ?? (options.cudaDevice !== undefined ? "tree" : "gqa");
-    const graph = build(config, weights, {
+    const { session, shapes: graph, cache } = await openDecoderSession(dir, config, {
       maxLength,
       attention,
       ...(options.rotary ? { rotary: options.rotary } : {}),
       ...(options.weights ? { weights: options.weights } : {}),
       ...(options.quantization ? { quantization: options.quantization } : {}),
-    });
-    const session = await openSession(graph.model, {
+    }, {
       threads,
       spinning: options.spinning ?? false,
-      externals: graph.externals,
       treeAttention: attention === "tree",
       ...(options.cudaDevice !== undefined ? { cudaDevice: options.cudaDevice } : {}),
       name: dir,
-    });
+    }, options.cache);
     const kvShape = [1, graph.kvHeads, maxLength, graph.headDim];
     const kv: Float32Array[] = [];
     const bound: Record<string, TensorArg> = {};
@@ -174,7 +188,7 @@ export class CausalLM implements LanguageModel, Disposable {
       session.close();
       throw e;
     }
-    return new CausalLM(dir, config, graph, session, kv);
+    return new CausalLM(dir, config, graph, session, kv, cache);
   }
 
   /** Number of cached tokens: the next forward writes at this slot. */

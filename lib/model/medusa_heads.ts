@@ -93,8 +93,8 @@ export class MedusaHeads implements PredictionHeads, Disposable {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError("dir must be a non-empty string");
     }
-    dir = await resolveModelPath(dir, "medusa"); // a folder, or a hub id fetched into the HF cache
     checkWeightsOption(options.weights, "weights");
+    dir = await resolveModelPath(dir, "medusa"); // a folder, or a hub id fetched into the HF cache
     const path = `${dir}/config.json`;
     let c: Record<string, unknown>;
     try {

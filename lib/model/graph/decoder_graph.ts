@@ -14,7 +14,7 @@
  */
 
 import type { AttentionKind } from "./_attention.ts";
-import type { ExternalTensor } from "../onnx/graph_builder.ts";
+import type { ExternalSink, ExternalTensor } from "../onnx/graph_builder.ts";
 import type { WeightPrecision } from "./quantize_blockwise.ts";
 
 export type { AttentionKind } from "./_attention.ts";
@@ -55,6 +55,8 @@ export interface BuildOptions {
   weights?: WeightPrecision;
   /** Quantization details (defaults: block 32, zero points, accuracy level 4). */
   quantization?: QuantizationOptions;
+  /** Write external weights here as they are made (a prepared-model cache file). */
+  sink?: ExternalSink;
 }
 
 /** Details of block-wise quantization (for measurements; the defaults are the measured best). */

@@ -56,7 +56,7 @@ export function buildGpt2Graph(
     has: (n) => source.has(map(n)),
     float32: (n, s) => source.float32(map(n), s),
   };
-  const g = new GraphBuilder("gpt2");
+  const g = new GraphBuilder("gpt2", options.sink);
   const inp = declareDecoderInputs(g);
   const axis0 = g.initializer("axis0", new BigInt64Array([0n]), [1]);
   const wteData = w.float32("transformer.wte.weight", [V, H]); // [V, H] f32

@@ -50,7 +50,7 @@ export function buildLlamaGraph(
   const ext = plan.external;
   const { hiddenSize: H, numHeads: NH, numKvHeads: KV, headDim: D, vocabSize: V } = config;
   const L = config.numLayers;
-  const g = new GraphBuilder(config.modelType);
+  const g = new GraphBuilder(config.modelType, options.sink);
   const inp = declareDecoderInputs(g);
   // GroupQueryAttention's built-in rotary needs D % 16 == 0; other widths rotate in the graph.
   const inAttention = D % 16 === 0 && options.rotary !== "graph";

@@ -53,6 +53,21 @@ export interface ExternalTensor {
   location: string;
 }
 
+/**
+ * Receives external initializers as they are made, for a model whose weights live in a file
+ * beside it (the builder then keeps no reference to their data).
+ */
+export interface ExternalSink {
+  /**
+   * Stores one tensor's bytes.
+   *
+   * @param name Initializer name.
+   * @param bytes Its raw little-endian bytes.
+   * @returns The file (relative to the model) and the byte offset it was written at.
+   */
+  write(name: string, bytes: Uint8Array): { location: string; offset: number };
+}
+
 function elemTypeOf(data: TensorData): number {
   if (data instanceof Float32Array) return ElemType.float32;
   if (data instanceof Int32Array) return ElemType.int32;
@@ -107,10 +122,16 @@ export class GraphBuilder {
   /** Initializers to hand to ONNX Runtime by reference, by name. */
   readonly externals: Map<string, ExternalTensor> = new Map();
 
+  #sink: ExternalSink | undefined;
+
   /**
    * @param name Graph name.
+   * @param sink Where external initializers go (default: kept in
+   *   {@linkcode GraphBuilder.externals} for in-memory hand-over).
    */
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, sink?: ExternalSink) {
+    this.#sink = sink;
+  }
 
   /**
    * A fresh value name with a prefix.
@@ -179,12 +200,17 @@ export class GraphBuilder {
     const externalKind = data instanceof Float32Array || data instanceof Uint8Array ||
       data instanceof Uint16Array;
     if (options.external && externalKind) {
-      const location = `specdec_weight_${this.externals.size}.bin`;
-      this.externals.set(name, { data, dims, location });
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      let location: string, offset = 0;
+      if (this.#sink) ({ location, offset } = this.#sink.write(name, bytes));
+      else {
+        location = `specdec_weight_${this.externals.size}.bin`;
+        this.externals.set(name, { data, dims, location });
+      }
       const entry = (k: string, v: string): ProtoWriter =>
         new ProtoWriter().string(1, k).string(2, v);
       t.message(13, entry("location", location));
-      t.message(13, entry("offset", "0"));
+      t.message(13, entry("offset", String(offset)));
       t.message(13, entry("length", String(data.byteLength)));
       t.int(14, 1);
     } else {
