@@ -227,7 +227,7 @@ def reproduce_flags(args: argparse.Namespace, total_steps, decay_start=None) -> 
 def cmd_distill(args: argparse.Namespace) -> None:
     from transformers import AutoModelForCausalLM
     from .feature_cache import FeatureCache, Mixture, cache_dir_for
-    from .train_loop import PauseTolerantClock, parse_fracs, until_budget, write_pid
+    from .train_loop import PauseTolerantClock, parse_fracs, time_lr, until_budget, write_pid
     setup_torch(args.threads)
     seed_all(args.seed)
     write_pid(args.pid_file)
@@ -333,10 +333,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
     last_save = time.time()
     ema = None
     while clock.elapsed() < budget and (args.steps is None or step < args.steps):
-        if args.decay_start is not None and args.steps:
-            lr = wsd_lr_at(step, args.decay_start, args.steps, args.lr, args.warmup)
-        else:
-            lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        lr = time_lr(args.lr, step, args.warmup, clock.elapsed(), budget, args.decay_frac)
         for g in opt.param_groups:
             g["lr"] = lr
         rng = np.random.default_rng([args.seed, step])
@@ -398,7 +395,7 @@ def add_distill_parser(sp) -> None:
     c.add_argument("--warmup", type=int, default=50)
     c.add_argument("--weight-decay", type=float, default=0.1)
     c.add_argument("--steps", type=int, default=None)
-    c.add_argument("--decay-start", type=int, default=None)
+    c.add_argument("--decay-frac", type=float, default=0.25)
     c.add_argument("--max-minutes", type=float, default=60.0)
     c.add_argument("--until", default=None)
     c.add_argument("--save-minutes", type=float, default=5.0)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .common import MODELS, RUNS, autocast, log, seed_all, setup_torch
 from .models import load_model
-from .train_loop import PauseTolerantClock, parse_fracs, until_budget, write_pid
+from .train_loop import PauseTolerantClock, parse_fracs, time_lr, until_budget, write_pid
 
 
 # ----------------------------------------------------------------------------------------------
@@ -441,9 +441,7 @@ def cmd_eagle(args: argparse.Namespace) -> None:
         log(f"eagle {args.base}: {json.dumps(rec)}")
     head.train()
     while clock.elapsed() < budget and (args.steps is None or step < args.steps):
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        if args.steps:
-            lr *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps)))
+        lr = time_lr(args.lr, step, args.warmup, clock.elapsed(), budget, args.decay_frac)
         for g in opt.param_groups:
             g["lr"] = lr
         rng = np.random.default_rng([args.seed, step])
@@ -541,7 +539,9 @@ def add_parsers(sp) -> None:
                         "cached hidden state; topk: the cached top-k logits")
     c.add_argument("--input-norm", action="store_true")
     c.add_argument("--final-norm", action="store_true")
-    c.add_argument("--steps", type=int, default=None, help="cosine schedule over this many")
+    c.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+    c.add_argument("--decay-frac", type=float, default=0.25,
+                   help="linear decay to 10%% over this last fraction of the budget")
     c.add_argument("--max-minutes", type=float, default=30.0)
     c.add_argument("--save-minutes", type=float, default=5.0)
     c.add_argument("--eval-every", type=int, default=200)

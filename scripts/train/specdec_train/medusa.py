@@ -246,10 +246,11 @@ def medusa_cache_loss(heads: MedusaHeads, f: torch.Tensor, lm_head: torch.Tensor
     S = f.size(1)
     total = 0.0
     parts, accs = [], []
+    with torch.no_grad():
+        t_all = F.log_softmax((f.float() @ lm_head.t()), -1)  # [B, S, V]
     for k, block in enumerate(heads.medusa_head):
         shift = k + 1
-        with torch.no_grad():
-            t = F.log_softmax((f[:, shift:] @ lm_head.t()).float(), -1)  # [B, S - shift, V]
+        t = t_all[:, shift:]  # [B, S - shift, V]
         logits = (block(f[:, :S - shift]) @ lm_head.t().to(f.dtype)).float()
         logp = F.log_softmax(logits, -1)
         ce = -(t.exp() * logp).sum(-1).mean()
@@ -262,7 +263,7 @@ def medusa_cache_loss(heads: MedusaHeads, f: torch.Tensor, lm_head: torch.Tensor
 
 def cmd_medusa_cache(args: argparse.Namespace) -> None:
     from .feature_cache import FeatureCache, Mixture, cache_dir_for
-    from .train_loop import PauseTolerantClock, parse_fracs, until_budget, write_pid
+    from .train_loop import PauseTolerantClock, parse_fracs, time_lr, until_budget, write_pid
     setup_torch(args.threads)
     seed_all(args.seed)
     write_pid(args.pid_file)
@@ -357,7 +358,7 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
         history.append({"step": 0, "tokens": 0, "elapsed_s": 0.0, **evaluate()})
         log(f"medusa-cache {args.base}: {json.dumps(history[-1])}")
     while clock.elapsed() < budget and (args.steps is None or step < args.steps):
-        lr = args.lr * min(1.0, (step + 1) / 50)
+        lr = time_lr(args.lr, step, 50, clock.elapsed(), budget, args.decay_frac)
         for g in opt.param_groups:
             g["lr"] = lr
         rng = np.random.default_rng([args.seed, step])
@@ -411,6 +412,7 @@ def add_cache_parser(sp) -> None:
     c.add_argument("--steps", type=int, default=None)
     c.add_argument("--max-minutes", type=float, default=60.0)
     c.add_argument("--until", default=None)
+    c.add_argument("--decay-frac", type=float, default=0.25)
     c.add_argument("--save-minutes", type=float, default=5.0)
     c.add_argument("--eval-every", type=int, default=200)
     c.add_argument("--eval-windows", type=int, default=64)

@@ -98,3 +98,14 @@ def parse_fracs(text: str | None) -> dict[str, float]:
             k, v = part.split("=")
             out[k.strip()] = float(v)
     return out
+
+
+def time_lr(peak: float, step: int, warmup: int, elapsed: float, budget: float,
+            decay_frac: float) -> float:
+    """Warmup over `warmup` steps, constant, then a linear decay to 10% over the last
+    `decay_frac` of the wall-time budget (time-based: no step count to plan)."""
+    lr = peak * min(1.0, (step + 1) / warmup)
+    start = budget * (1.0 - decay_frac)
+    if decay_frac > 0 and elapsed > start:
+        lr *= 1.0 - 0.9 * min(1.0, (elapsed - start) / max(1.0, budget - start))
+    return lr
