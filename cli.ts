@@ -26,11 +26,18 @@ export { cliMain } from "./lib/cli/cli_main.ts";
 export { runCli } from "./lib/cli/run_cli.ts";
 export type { RunCliOptions } from "./lib/cli/run_cli.ts";
 export { parseCliArgs } from "./lib/cli/cli_args.ts";
-export type { CliCommand, DecodingMethod, DemoArgs, GenerateArgs } from "./lib/cli/cli_args.ts";
+export type {
+  CliCommand,
+  DecodingMethod,
+  DemoArgs,
+  GenerateArgs,
+  ServeArgs,
+} from "./lib/cli/cli_args.ts";
 export { UsageError } from "./lib/cli/usage_error.ts";
 export type { CliIO } from "./lib/cli/cli_io.ts";
 export type {
   CliBackend,
+  CliChatPrompt,
   CliDecoder,
   CliGeneration,
   DecoderSettings,
@@ -43,6 +50,19 @@ export { loadedModels } from "./lib/cli/_decoders.ts";
 export type { ModelParts } from "./lib/cli/_decoders.ts";
 export { ProgressBar } from "./lib/cli/progress_bar.ts";
 export type { ProgressBarOptions, ProgressSink } from "./lib/cli/progress_bar.ts";
+export { serveCommand } from "./lib/cli/serve_command.ts";
+export { OpenAIServer } from "./lib/server/openai_server.ts";
+export type { ListenOptions, OpenAIServerOptions } from "./lib/server/openai_server.ts";
+export { parseRequest } from "./lib/server/parse_request.ts";
+export type {
+  ParsedRequest,
+  RequestKind,
+  RequestLimits,
+  ServerChatMessage,
+} from "./lib/server/parse_request.ts";
+export { RequestError } from "./lib/server/request_error.ts";
+export type { RequestErrorType } from "./lib/server/request_error.ts";
+export { QueueFullError, RequestQueue } from "./lib/server/request_queue.ts";
 
 // `deno run -A cli.ts <command>` (or jsr:@specdec/specdec/cli): run the CLI.
 if (import.meta.main) await cliMain();

@@ -47,6 +47,10 @@ export { OnnxDecoder } from "./lib/model/onnx_decoder.ts";
 export type { OnnxDecoderOptions } from "./lib/model/onnx_decoder.ts";
 export { Tokenizer } from "./lib/model/tokenizer.ts";
 export type { TokenizerOptions } from "./lib/model/tokenizer.ts";
+export { ChatTemplate, checkMessages } from "./lib/model/chat_template.ts";
+export type { ChatMessage, ChatRenderOptions } from "./lib/model/chat_template.ts";
+export { eosIds, readGenerationConfig } from "./lib/model/generation_config.ts";
+export type { GenerationConfig } from "./lib/model/generation_config.ts";
 export { resolveModelPath } from "./lib/model/hub/resolve_model.ts";
 export type { ModelFiles, ResolveModelOptions } from "./lib/model/hub/resolve_model.ts";
 export { hubCacheDir, hubDownload, hubOffline } from "./lib/model/hub/hub_download.ts";
@@ -81,6 +85,7 @@ export type {
   PromptLookupDecoderOptions,
 } from "./lib/decoding/prompt_lookup.ts";
 export type {
+  ChatPrompt,
   Decoder,
   DecodingConfig,
   FinishReason,
