@@ -39,10 +39,16 @@ export function sessionOptions(request: LoadRequest): SessionOptions {
   if (request.maxLength !== undefined) common.maxLength = request.maxLength;
   const threads = request.threads;
   const draftThreads = request.draftThreads ?? threads;
+  // Heads follow the target's precision: they draft through the same LM head it verifies with.
+  const weights = request.weights !== undefined ? { weights: request.weights } : {};
+  const draftWeights = request.draftWeights ?? request.weights;
+  const draftW = draftWeights !== undefined ? { weights: draftWeights } : {};
   return {
-    target: threads !== undefined ? { ...common, threads } : common,
-    draft: draftThreads !== undefined ? { ...common, threads: draftThreads } : { ...common },
-    heads: draftThreads !== undefined ? { threads: draftThreads } : {},
+    target: threads !== undefined ? { ...common, threads, ...weights } : { ...common, ...weights },
+    draft: draftThreads !== undefined
+      ? { ...common, threads: draftThreads, ...draftW }
+      : { ...common, ...draftW },
+    heads: draftThreads !== undefined ? { threads: draftThreads, ...weights } : { ...weights },
   };
 }
 

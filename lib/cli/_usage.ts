@@ -69,6 +69,9 @@ Output and runtime:
       --draft-threads N     Intra-op threads of the draft (--method speculative,
                             default: 1) or of the Medusa or EAGLE heads (--method
                             medusa or eagle, default: --threads)
+      --weights P           Weight precision of the target: f32 (default), q8 or q4
+                            (block-wise quantized at load time, then cached)
+      --draft-weights P     Weight precision of the draft (default: --weights)
   -h, --help                Show this help
 
 Exit codes: 0 ok, 1 runtime error, 2 usage error.
@@ -108,6 +111,8 @@ Options:
       --max-length N        Context in tokens (default: 1024 or less)
       --threads N           ONNX Runtime intra-op threads of the target
       --draft-threads N     Intra-op threads of the draft or Medusa heads
+      --weights P           Weight precision of the target: f32 (default), q8, q4
+      --draft-weights P     Weight precision of the draft (default: --weights)
   -h, --help                Show this help
 
 SIGINT or SIGTERM stops accepting requests, cancels the running one and closes
@@ -131,5 +136,7 @@ Options:
       --threads N           ONNX Runtime intra-op threads of the target
                             (default: all cores)
       --draft-threads N     Intra-op threads of the draft (default: 1)
+      --weights P           Weight precision of the target: f32 (default), q8, q4
+      --draft-weights P     Weight precision of the draft (default: --weights)
   -h, --help                Show this help
 `;

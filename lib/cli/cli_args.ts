@@ -6,6 +6,7 @@
  * @module
  */
 
+import { WEIGHT_PRECISIONS, type WeightPrecision } from "../model/graph/quantize_blockwise.ts";
 import { parseArgs } from "node:util";
 import { UsageError } from "./usage_error.ts";
 
@@ -62,6 +63,10 @@ export interface GenerateArgs {
   chat: boolean;
   /** `--system TEXT`: a system message before the user's (with `--chat`). */
   system: string | undefined;
+  /** Weight precision of the target and heads (`--weights`); `undefined`: f32. */
+  weights: WeightPrecision | undefined;
+  /** Weight precision of the draft (`--draft-weights`); `undefined`: as `weights`. */
+  draftWeights: WeightPrecision | undefined;
 }
 
 /** Parsed options of `serve`. */
@@ -86,6 +91,10 @@ export interface ServeArgs {
   threads: number | undefined;
   /** Intra-op threads of the draft or Medusa heads session (`--draft-threads`). */
   draftThreads: number | undefined;
+  /** Weight precision of the target and heads (`--weights`); `undefined`: f32. */
+  weights: WeightPrecision | undefined;
+  /** Weight precision of the draft (`--draft-weights`); `undefined`: as `weights`. */
+  draftWeights: WeightPrecision | undefined;
 }
 
 /** Parsed options of `demo`. */
@@ -104,6 +113,10 @@ export interface DemoArgs {
   threads: number | undefined;
   /** ONNX Runtime intra-op threads of the draft session (`--draft-threads`); `undefined`: 1. */
   draftThreads: number | undefined;
+  /** Weight precision of the target (`--weights`); `undefined`: f32. */
+  weights: WeightPrecision | undefined;
+  /** Weight precision of the draft (`--draft-weights`); `undefined`: as `weights`. */
+  draftWeights: WeightPrecision | undefined;
 }
 
 /** What the command line asks for. */
@@ -186,6 +199,8 @@ function parseGenerate(argv: string[]): CliCommand {
     json: { type: "boolean" },
     threads: { type: "string" },
     "draft-threads": { type: "string" },
+    weights: { type: "string" },
+    "draft-weights": { type: "string" },
     "max-length": { type: "string" },
     "no-bos": { type: "boolean" },
     chat: { type: "boolean" },
@@ -231,6 +246,8 @@ function parseGenerate(argv: string[]): CliCommand {
       json: values.json === true,
       threads: int(values.threads, "--threads", cmd, 1, MAX_THREADS),
       draftThreads: int(values["draft-threads"], "--draft-threads", cmd, 1, MAX_THREADS),
+      weights: precision(values.weights, "--weights", cmd),
+      draftWeights: precision(values["draft-weights"], "--draft-weights", cmd),
       maxLength: int(values["max-length"], "--max-length", cmd, 2, MAX_LENGTH),
       bos: values["no-bos"] === true ? false : undefined,
       chat: values.chat === true,
@@ -252,6 +269,8 @@ function parseServe(argv: string[]): CliCommand {
     "max-length": { type: "string" },
     threads: { type: "string" },
     "draft-threads": { type: "string" },
+    weights: { type: "string" },
+    "draft-weights": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) return { command: "help", topic: "serve" };
@@ -277,6 +296,8 @@ function parseServe(argv: string[]): CliCommand {
       maxLength: int(values["max-length"], "--max-length", cmd, 2, MAX_LENGTH),
       threads: int(values.threads, "--threads", cmd, 1, MAX_THREADS),
       draftThreads: int(values["draft-threads"], "--draft-threads", cmd, 1, MAX_THREADS),
+      weights: precision(values.weights, "--weights", cmd),
+      draftWeights: precision(values["draft-weights"], "--draft-weights", cmd),
     },
   };
 }
@@ -290,6 +311,8 @@ function parseDemo(argv: string[]): CliCommand {
     "max-new-tokens": { type: "string", short: "n" },
     threads: { type: "string" },
     "draft-threads": { type: "string" },
+    weights: { type: "string" },
+    "draft-weights": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) return { command: "help", topic: "demo" };
@@ -315,6 +338,8 @@ function parseDemo(argv: string[]): CliCommand {
         DEMO_MAX_NEW_TOKENS,
       threads: int(values.threads, "--threads", cmd, 1, MAX_THREADS),
       draftThreads: int(values["draft-threads"], "--draft-threads", cmd, 1, MAX_THREADS),
+      weights: precision(values.weights, "--weights", cmd),
+      draftWeights: precision(values["draft-weights"], "--draft-weights", cmd),
     },
   };
 }
@@ -361,6 +386,22 @@ function describeParseError(err: unknown): string {
     }
   }
   return (message.split("\n")[0] ?? message).trim();
+}
+
+function precision(
+  value: Parsed["values"][string],
+  flag: string,
+  command: string,
+): WeightPrecision | undefined {
+  const s = str(value);
+  if (s === undefined) return undefined;
+  if (!(WEIGHT_PRECISIONS as readonly string[]).includes(s)) {
+    throw new UsageError(
+      `${flag} must be one of ${WEIGHT_PRECISIONS.join(", ")}, got '${s}'`,
+      command,
+    );
+  }
+  return s as WeightPrecision;
 }
 
 function str(value: Parsed["values"][string]): string | undefined {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { WeightPrecision } from "../model/graph/quantize_blockwise.ts";
 import type { TextTokenizer } from "../model/language_model.ts";
 import type { DecodingMethod } from "./cli_args.ts";
 
@@ -32,6 +33,10 @@ export interface LoadRequest {
   spinning?: boolean;
   /** KV cache capacity in tokens (prompt + generation + speculation); absent: the model's context. */
   maxLength?: number;
+  /** Weight precision of the target and of the Medusa heads; absent: f32. */
+  weights?: WeightPrecision;
+  /** Weight precision of the draft; absent: as `weights`. */
+  draftWeights?: WeightPrecision;
 }
 
 /** Decoder settings the CLI passes through; absent values take the decoder's defaults. */

@@ -120,6 +120,8 @@ async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
   const draftThreads = args.draftThreads ?? DEFAULT_DRAFT_THREADS;
   const request: LoadRequest = { model, draft, spinning: draftThreads === 1, draftThreads };
   if (args.threads !== undefined) request.threads = args.threads;
+  if (args.weights !== undefined) request.weights = args.weights;
+  if (args.draftWeights !== undefined) request.draftWeights = args.draftWeights;
   return request;
 }
 

@@ -138,7 +138,19 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
   // Two sessions alternate (draft and target, base and heads): idle threads spinning in both
   // steal the cores the other needs. A 1-thread draft or heads session has no thread pool, so
   // then only the target's workers spin, which the benchmark's thread probe measured fastest.
-  if (twoSessions) request.spinning = request.draftThreads === 1;
+  // One session (ar, lookup): nothing else runs between its forwards, so its idle threads
+  // spin (the benchmark measured autoregressive decoding faster with spinning on).
+  request.spinning = twoSessions ? request.draftThreads === 1 : true;
+  if (args.weights !== undefined) request.weights = args.weights;
+  if (args.draftWeights !== undefined) {
+    if (args.method !== "speculative") {
+      throw new UsageError(
+        `--draft-weights is only used by --method speculative, not ${args.method}`,
+        cmd,
+      );
+    }
+    request.draftWeights = args.draftWeights;
+  }
   if (args.method === "speculative") {
     if (args.draft === undefined && args.model !== undefined) {
       throw new UsageError("--method speculative needs --draft DIR with --model", cmd);

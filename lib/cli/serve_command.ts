@@ -60,6 +60,8 @@ export async function serveCommand(
   if (args.draftThreads !== undefined) request.draftThreads = args.draftThreads;
   else if (request.draft !== undefined) request.draftThreads = 1;
   if (args.maxLength !== undefined) request.maxLength = args.maxLength;
+  if (args.weights !== undefined) request.weights = args.weights;
+  if (args.draftWeights !== undefined) request.draftWeights = args.draftWeights;
   if (request.draft !== undefined || request.medusa !== undefined) {
     request.spinning = request.draftThreads === 1;
   }

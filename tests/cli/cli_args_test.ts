@@ -58,6 +58,8 @@ Deno.test("parseCliArgs() reads generate flags and the prompt", () => {
     json: true,
     threads: 2,
     draftThreads: undefined,
+    weights: undefined,
+    draftWeights: undefined,
   });
 });
 
@@ -175,4 +177,29 @@ Deno.test("parseCliArgs() messages are one line", () => {
   ) {
     assert.ok(!usage(argv).includes("\n"), argv.join(" "));
   }
+});
+
+Deno.test("parseCliArgs() reads --weights and --draft-weights, refusing other precisions", () => {
+  for (const cmd of [["generate", "p"], ["demo"], ["serve"]]) {
+    const parsed = parseCliArgs([
+      cmd[0]!,
+      "--weights",
+      "q4",
+      "--draft-weights",
+      "q8",
+      ...cmd.slice(1),
+    ]);
+    assert.ok(parsed.command === cmd[0]);
+    const args = (parsed as { args: { weights?: string; draftWeights?: string } }).args;
+    assert.equal(args.weights, "q4");
+    assert.equal(args.draftWeights, "q8");
+  }
+  assert.equal(
+    usage(["generate", "--weights", "int4", "p"]),
+    "--weights must be one of f32, q8, q4, got 'int4'",
+  );
+  assert.equal(
+    usage(["demo", "--draft-weights", "q3"]),
+    "--draft-weights must be one of f32, q8, q4, got 'q3'",
+  );
 });

@@ -106,6 +106,44 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "mod.ts generate --weights q4: every method emits the q4 target's greedy tokens",
+  ignore: !haveModels,
+  async fn(): Promise<void> {
+    const ar = await json(["--method", "ar", "--weights", "q4"]);
+    assert.ok(ar.tokens.length > 0);
+    const spec = await json([
+      "--method",
+      "speculative",
+      "--draft",
+      DRAFT,
+      "--weights",
+      "q4",
+      "--draft-weights",
+      "q8",
+    ]);
+    assert.deepEqual(spec.tokens, ar.tokens);
+    assert.deepEqual((await json(["--method", "lookup", "--weights", "q4"])).tokens, ar.tokens);
+    if (haveMedusa) {
+      const medusa = await json(["--method", "medusa", "--weights", "q4"]);
+      assert.deepEqual(medusa.tokens, ar.tokens);
+    }
+  },
+});
+
+Deno.test({
+  name: "mod.ts generate --weights q3: a usage error naming the allowed values (exit 2, no trace)",
+  async fn(): Promise<void> {
+    const r = await cli(["generate", "--weights", "q3", "x"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--weights must be one of f32, q8, q4, got 'q3'/);
+    assert.doesNotMatch(r.stderr, /    at /);
+    const d = await cli(["generate", "--method", "ar", "--draft-weights", "q4", "x"]);
+    assert.equal(d.code, 2);
+    assert.match(d.stderr, /--draft-weights is only used by --method speculative/);
+  },
+});
+
 const GPT2_TARGET = `${ROOT}/models/tiny-gpt2-target`;
 const GPT2_DRAFT = `${ROOT}/models/tiny-gpt2-draft`;
 
