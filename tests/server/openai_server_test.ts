@@ -30,7 +30,12 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
       const list = await openai.models.list();
       assert.deepEqual(list.data.map((m) => m.id), [NAME]);
       const card = list.data[0] as unknown as { speculation: { methods: string[] } };
-      assert.deepEqual([...card.speculation.methods].sort(), ["ar", "lookup", "medusa", "speculative"]);
+      assert.deepEqual([...card.speculation.methods].sort(), [
+        "ar",
+        "lookup",
+        "medusa",
+        "speculative",
+      ]);
       assert.equal((await openai.models.retrieve(NAME)).id, NAME);
     });
 
@@ -56,33 +61,36 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
       for (const [method, text] of Object.entries(texts)) assert.equal(text, arText, method);
     });
 
-    await t.step("completions stream: SSE chunks join to the same text, usage and [DONE]", async () => {
-      const stream = await openai.completions.create({
-        ...greedy,
-        stream: true,
-        stream_options: { include_usage: true },
-        speculation: { method: "speculative" },
-      } as never) as unknown as AsyncIterable<OpenAI.Completion & { speculation?: Speculation }>;
-      let text = "";
-      let finish: string | null = null;
-      let usage: OpenAI.CompletionUsage | undefined;
-      let speculation: Speculation | undefined;
-      let chunks = 0;
-      for await (const c of stream) {
-        chunks++;
-        if (c.choices[0]) {
-          text += c.choices[0].text;
-          finish = c.choices[0].finish_reason ?? finish;
+    await t.step(
+      "completions stream: SSE chunks join to the same text, usage and [DONE]",
+      async () => {
+        const stream = await openai.completions.create({
+          ...greedy,
+          stream: true,
+          stream_options: { include_usage: true },
+          speculation: { method: "speculative" },
+        } as never) as unknown as AsyncIterable<OpenAI.Completion & { speculation?: Speculation }>;
+        let text = "";
+        let finish: string | null = null;
+        let usage: OpenAI.CompletionUsage | undefined;
+        let speculation: Speculation | undefined;
+        let chunks = 0;
+        for await (const c of stream) {
+          chunks++;
+          if (c.choices[0]) {
+            text += c.choices[0].text;
+            finish = c.choices[0].finish_reason ?? finish;
+          }
+          if (c.usage) usage = c.usage;
+          if (c.speculation) speculation = c.speculation;
         }
-        if (c.usage) usage = c.usage;
-        if (c.speculation) speculation = c.speculation;
-      }
-      assert.ok(chunks > 3, `${chunks} chunks`);
-      assert.equal(text, arText);
-      assert.equal(finish, "length");
-      assert.equal(usage?.completion_tokens, 24);
-      assert.equal(speculation?.method, "speculative");
-    });
+        assert.ok(chunks > 3, `${chunks} chunks`);
+        assert.equal(text, arText);
+        assert.equal(finish, "length");
+        assert.equal(usage?.completion_tokens, 24);
+        assert.equal(speculation?.method, "speculative");
+      },
+    );
 
     await t.step("raw SSE ends with data: [DONE]", async () => {
       const r = await fetch(`${s.base}/v1/completions`, {
@@ -99,7 +107,14 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
       const r = await openai.completions.create({ ...greedy, stop: [cut] });
       assert.equal(r.choices[0]!.text, arText.slice(0, arText.indexOf(cut)));
       assert.equal(r.choices[0]!.finish_reason, "stop");
-      const sampled = { model: NAME, prompt: PROMPT, max_tokens: 16, temperature: 0.9, top_p: 0.95, seed: 11 };
+      const sampled = {
+        model: NAME,
+        prompt: PROMPT,
+        max_tokens: 16,
+        temperature: 0.9,
+        top_p: 0.95,
+        seed: 11,
+      };
       const a = await openai.completions.create(sampled);
       const b = await openai.completions.create(sampled);
       assert.equal(a.choices[0]!.text, b.choices[0]!.text);
@@ -176,25 +191,28 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
       assert.equal(health.status, "ok");
     });
 
-    await t.step("a client that disconnects cancels its generation and frees the slot", async () => {
-      const before = await (await fetch(`${s.base}/health`)).json();
-      const ac = new AbortController();
-      const stream = await openai.completions.create({
-        ...greedy,
-        max_tokens: 900,
-        stream: true,
-        speculation: { method: "ar" },
-      } as OpenAI.CompletionCreateParamsStreaming, { signal: ac.signal });
-      for await (const _c of stream) break; // first chunk: it is running
-      ac.abort();
-      // the next request runs as soon as the slot is free; the cancelled one never finishes
-      const r = await openai.completions.create({ ...greedy, max_tokens: 4 });
-      assert.equal(r.usage!.completion_tokens, 4);
-      const after = await (await fetch(`${s.base}/health`)).json();
-      assert.equal(after.cancelled, before.cancelled + 1);
-      assert.equal(after.served, before.served + 1);
-      assert.equal(after.running, 0);
-    });
+    await t.step(
+      "a client that disconnects cancels its generation and frees the slot",
+      async () => {
+        const before = await (await fetch(`${s.base}/health`)).json();
+        const ac = new AbortController();
+        const stream = await openai.completions.create({
+          ...greedy,
+          max_tokens: 900,
+          stream: true,
+          speculation: { method: "ar" },
+        } as OpenAI.CompletionCreateParamsStreaming, { signal: ac.signal });
+        for await (const _c of stream) break; // first chunk: it is running
+        ac.abort();
+        // the next request runs as soon as the slot is free; the cancelled one never finishes
+        const r = await openai.completions.create({ ...greedy, max_tokens: 4 });
+        assert.equal(r.usage!.completion_tokens, 4);
+        const after = await (await fetch(`${s.base}/health`)).json();
+        assert.equal(after.cancelled, before.cancelled + 1);
+        assert.equal(after.served, before.served + 1);
+        assert.equal(after.running, 0);
+      },
+    );
   } finally {
     await s.stop();
   }
@@ -237,7 +255,12 @@ Deno.test("OpenAIServer chat completions: the chat template's ids, streaming and
   const s = await startServer({ model: dir }, { modelName: "smol" });
   const openai = client(s.base);
   try {
-    for (const c of expected.chat as { messages: OpenAI.ChatCompletionMessageParam[]; input_ids: number[] }[]) {
+    for (
+      const c of expected.chat as {
+        messages: OpenAI.ChatCompletionMessageParam[];
+        input_ids: number[];
+      }[]
+    ) {
       const r = await openai.chat.completions.create({
         model: "smol",
         messages: c.messages,
