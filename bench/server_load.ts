@@ -340,7 +340,7 @@ export function serverLoadMarkdown(r: ServerLoadReport): string {
 
 ${o.clients} concurrent streaming clients for ${o.durationS} s against \`mod.ts serve\` (${o.model}, draft ${o.draft}),
 queue size ${o.queueSize}, max_tokens 8..${o.maxTokens}, greedy, a random speculation method per request
-(${String(r.healthAfter.served ?? "?")} served by the server), ${
+(the server counted ${String(r.healthAfter.served ?? "?")} completed, warm-up included), ${
     Math.round(o.cancelProbability * 100)
   }% of requests cancelled after 1-4 chunks.
 A rejected (503) client waits its Retry-After (jittered) and tries again.
