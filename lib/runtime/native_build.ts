@@ -453,6 +453,7 @@ function stageSources(dest: string): void {
     }
     return;
   }
+  Deno.mkdirSync(dest, { recursive: true });
   const script = `const [base, dest, ...paths] = Deno.args;
 for (const p of paths) {
   const url = new URL(p, base);
