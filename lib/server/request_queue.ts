@@ -5,7 +5,23 @@
  * @module
  */
 
-/** Thrown by {@linkcode RequestQueue.enter} when every waiting place is taken. */
+/**
+ * Thrown by {@linkcode RequestQueue.enter} when every waiting place is taken.
+ *
+ * @example
+ * ```ts
+ * import { QueueFullError, RequestQueue } from "./request_queue.ts";
+ * const q = new RequestQueue(0);
+ * const first = await q.enter();
+ * try {
+ *   q.enter();
+ *   throw new Error("unexpected");
+ * } catch (e) {
+ *   if (!(e instanceof QueueFullError)) throw e;
+ * }
+ * first();
+ * ```
+ */
 export class QueueFullError extends Error {
   /** Always `"QueueFullError"`. */
   override get name(): string {
