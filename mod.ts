@@ -73,8 +73,15 @@ export type {
 } from "./lib/decoding/draft_target.ts";
 export { MedusaDecoder } from "./lib/decoding/medusa.ts";
 export type { MedusaConfig, MedusaDecoderOptions } from "./lib/decoding/medusa.ts";
-export { EagleDecoder, MAX_EAGLE_DEPTH, MAX_EAGLE_TREE_NODES } from "./lib/decoding/eagle.ts";
-export type { EagleConfig, EagleDecoderOptions } from "./lib/decoding/eagle.ts";
+export {
+  DEFAULT_EAGLE_CHAIN,
+  DEFAULT_EAGLE_TREE_NODES,
+  EagleDecoder,
+  eagleTreeShape,
+  MAX_EAGLE_DEPTH,
+  MAX_EAGLE_TREE_NODES,
+} from "./lib/decoding/eagle.ts";
+export type { EagleConfig, EagleDecoderOptions, EagleTreeShape } from "./lib/decoding/eagle.ts";
 export {
   lookupDraft,
   MAX_LOOKUP_TOKENS,

@@ -1,6 +1,6 @@
 /**
  * `deno bench -A bench/decode_bench.ts`: autoregressive vs draft-target vs
- * Medusa vs prompt lookup on the bench checkpoints, the same held-out code
+ * Medusa vs EAGLE (its default draft shape) vs prompt lookup on the bench checkpoints, the same held-out code
  * prompts for every method, greedy and temperature 1. One iteration = one
  * generation of `SPECDEC_BENCH_TOKENS` (default 32) tokens; the
  * autoregressive bench of each group is the baseline, so `deno bench` prints
@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import {
   AutoregressiveDecoder,
   DraftTargetDecoder,
+  EagleDecoder,
   MedusaDecoder,
   PromptLookupDecoder,
 } from "../mod.ts";
@@ -45,11 +46,14 @@ let parts: ModelParts | undefined;
 let prompts: number[][] = [];
 if (ready) {
   const medusa = `${target}/medusa`;
-  const request = { model: target, draft };
-  parts = await loadModelParts(
-    (await exists(medusa)) ? { ...request, medusa } : request,
-    (_label, work) => work(),
-  );
+  const eagle = `${target}/eagle`;
+  const request = {
+    model: target,
+    draft,
+    ...((await exists(medusa)) ? { medusa } : {}),
+    ...((await exists(`${eagle}/config.json`)) ? { eagle } : {}),
+  };
+  parts = await loadModelParts(request, (_label, work) => work());
   const fixtures = await readPromptFixtures(
     Deno.env.get("SPECDEC_BENCH_PROMPTS") ?? `${ROOT}/tests/fixtures/prompts.json`,
   );
@@ -81,6 +85,10 @@ function decoder(method: string, temperature: number): Decoder | undefined {
         tokenizer,
         config: { ...config, treeWidth: 8 },
       });
+    case "eagle (default shape)":
+      return parts.eagle === undefined
+        ? undefined
+        : new EagleDecoder({ targetModel: model, head: parts.eagle, tokenizer, config });
     case "prompt lookup K=5":
       return new PromptLookupDecoder({
         model,
@@ -98,6 +106,7 @@ for (const temperature of [0, 1]) {
       "autoregressive",
       "draft-target K=5",
       "medusa 8-node tree",
+      "eagle (default shape)",
       "prompt lookup K=5",
     ]
   ) {

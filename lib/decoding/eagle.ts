@@ -29,20 +29,73 @@ export const MAX_EAGLE_DEPTH = 16;
 /** Largest dynamic tree, in draft nodes (root excluded). */
 export const MAX_EAGLE_TREE_NODES = 128;
 
+/** Default tree size in draft nodes (0: a chain), from `bench/eagle_sweep.ts` on the bench pair. */
+export const DEFAULT_EAGLE_TREE_NODES = 0;
+
+/** Default chain length, from `bench/eagle_sweep.ts` on the bench pair. */
+export const DEFAULT_EAGLE_CHAIN = 4;
+
+/** A dynamic tree's shape: size, depth limit, children per node, nodes expanded per depth. */
+export interface EagleTreeShape {
+  /** Draft nodes (root excluded). */
+  treeNodes: number;
+  /** Depth limit. */
+  numSpeculativeTokens: number;
+  /** Children (draft top-k) per expanded node. */
+  branching: number;
+  /** Nodes expanded per depth. */
+  expandPerDepth: number;
+}
+
+/**
+ * The default shape of an EAGLE-2 tree of `nodes` draft nodes (what `treeNodes` alone gets):
+ * deeper and wider as the tree grows, so that the best-scored nodes the head can propose fill
+ * the budget without spending head forwards on depths the budget cannot keep.
+ *
+ * @param nodes Draft nodes, `1..128`.
+ * @returns The shape.
+ *
+ * @example
+ * ```ts
+ * import { eagleTreeShape } from "./eagle.ts";
+ * const s = eagleTreeShape(16);
+ * if (s.treeNodes !== 16 || s.numSpeculativeTokens > 16) throw new Error("bad shape");
+ * ```
+ */
+export function eagleTreeShape(nodes: number): EagleTreeShape {
+  checkInt("nodes", nodes, 1, MAX_EAGLE_TREE_NODES);
+  const [depth, branching, expand] = nodes <= 3
+    ? [nodes, 2, 1]
+    : nodes <= 6
+    ? [4, 2, 2]
+    : nodes <= 12
+    ? [5, 3, 2]
+    : nodes <= 24
+    ? [6, 4, 3]
+    : [7, 6, 4];
+  return {
+    treeNodes: nodes,
+    numSpeculativeTokens: Math.min(depth, nodes),
+    branching,
+    expandPerDepth: expand,
+  };
+}
+
 /** Configuration of {@linkcode EagleDecoder}. */
 export interface EagleConfig extends DecodingConfig {
   /**
-   * Chain: tokens drafted per step, `1..16`. Tree: the depth limit. Default 4.
+   * Chain: tokens drafted per step, `1..16` (default 4). Tree: the depth limit (default
+   * {@linkcode eagleTreeShape}'s for the size).
    */
   numSpeculativeTokens?: number;
   /**
    * Draft nodes per step (root excluded), `1..128`: grows an EAGLE-2 dynamic tree of at most
-   * this many nodes. Absent or 0: a chain of `numSpeculativeTokens`.
+   * this many nodes. 0: a chain of `numSpeculativeTokens`. Default {@linkcode DEFAULT_EAGLE_TREE_NODES}.
    */
   treeNodes?: number;
-  /** Tree: children (draft top-k) of each expanded node, `1..32`; default 4. */
+  /** Tree: children (draft top-k) of each expanded node, `1..32`; default by tree size. */
   branching?: number;
-  /** Tree: nodes expanded per depth (the most confident of the frontier), `1..32`; default `branching`. */
+  /** Tree: nodes expanded per depth (the most confident of the frontier), `1..32`; default by tree size. */
   expandPerDepth?: number;
 }
 
@@ -157,17 +210,18 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     checkTokenizer(tokenizer, targetModel.vocabSize, "targetModel");
     const config = options.config ?? {};
     super(tokenizer, config);
-    this.numSpeculativeTokens = config.numSpeculativeTokens === undefined
-      ? 4
-      : checkInt("numSpeculativeTokens", config.numSpeculativeTokens, 1, MAX_EAGLE_DEPTH);
     this.treeNodes = config.treeNodes === undefined
-      ? 0
+      ? DEFAULT_EAGLE_TREE_NODES
       : checkInt("treeNodes", config.treeNodes, 0, MAX_EAGLE_TREE_NODES);
+    const shape = this.treeNodes > 0 ? eagleTreeShape(this.treeNodes) : undefined;
+    this.numSpeculativeTokens = config.numSpeculativeTokens === undefined
+      ? shape?.numSpeculativeTokens ?? DEFAULT_EAGLE_CHAIN
+      : checkInt("numSpeculativeTokens", config.numSpeculativeTokens, 1, MAX_EAGLE_DEPTH);
     this.branching = config.branching === undefined
-      ? 4
+      ? Math.min(shape?.branching ?? 1, targetModel.vocabSize)
       : checkInt("branching", config.branching, 1, Math.min(32, targetModel.vocabSize));
     this.expandPerDepth = config.expandPerDepth === undefined
-      ? this.branching
+      ? shape?.expandPerDepth ?? 1
       : checkInt("expandPerDepth", config.expandPerDepth, 1, 32);
     this.verifier = new TreeVerifier({
       temperature: this.processor.temperature,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AutoregressiveDecoder } from "../../lib/decoding/autoregressive.ts";
-import { type EagleConfig, EagleDecoder } from "../../lib/decoding/eagle.ts";
+import { type EagleConfig, EagleDecoder, eagleTreeShape } from "../../lib/decoding/eagle.ts";
 import { SyntheticLM, SyntheticTokenizer } from "./_synthetic_lm.ts";
 import { SyntheticEagleHead } from "./_synthetic_eagle.ts";
 
@@ -143,4 +143,24 @@ Deno.test("EagleDecoder rejects bad configs and mismatched heads", () => {
     () => new EagleDecoder({ targetModel: lm, head: {} as never, tokenizer }),
     TypeError,
   );
+});
+
+Deno.test("eagleTreeShape() gives every size a shape the decoder accepts, deeper as it grows", () => {
+  let depth = 0;
+  for (let n = 1; n <= 128; n++) {
+    const s = eagleTreeShape(n);
+    assert.equal(s.treeNodes, n);
+    assert.ok(s.numSpeculativeTokens >= 1 && s.numSpeculativeTokens <= Math.min(n, 16));
+    assert.ok(s.numSpeculativeTokens >= depth, `depth shrinks at ${n}`);
+    depth = s.numSpeculativeTokens;
+    const dec = new EagleDecoder({
+      targetModel: target(),
+      head: new SyntheticEagleHead(target()),
+      tokenizer,
+      config: s,
+    });
+    assert.equal(dec.branching, s.branching);
+  }
+  assert.throws(() => eagleTreeShape(0), RangeError);
+  assert.throws(() => eagleTreeShape(129), RangeError);
 });
