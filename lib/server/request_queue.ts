@@ -48,7 +48,7 @@ interface Waiter {
  * releaseA();
  * const releaseB = await b;
  * releaseB();
- * if (q.running !== 0) throw new Error();
+ * if (q.running + q.waiting !== 0) throw new Error();
  * ```
  */
 export class RequestQueue {
