@@ -232,11 +232,24 @@ Deno.test("OpenAIServer queues requests in order and answers 503 with Retry-Afte
     }, { signal: ac.signal });
     const it = long[Symbol.asyncIterator]();
     await it.next(); // running
+    const waitFor = async (queued: number): Promise<void> => {
+      for (let i = 0; i < 200 && s.server.load.queued !== queued; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.deepEqual(s.server.load, { running: 1, queued });
+    };
+    // a waiting client that disconnects leaves the queue
+    const leaver = new AbortController();
+    const left = openai.completions.create(
+      { model: NAME, prompt: PROMPT, max_tokens: 3 },
+      { signal: leaver.signal },
+    ).catch((e) => e);
+    await waitFor(1);
+    leaver.abort();
+    assert.ok((await left) instanceof Error);
+    await waitFor(0);
     const queued = openai.completions.create({ model: NAME, prompt: PROMPT, max_tokens: 3 });
-    for (let i = 0; i < 100 && s.server.load.queued === 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.deepEqual(s.server.load, { running: 1, queued: 1 });
+    await waitFor(1);
     const full = await post(s.base, "/v1/completions", { model: NAME, prompt: PROMPT });
     assert.equal(full.status, 503);
     assert.ok(Number(full.headers.get("retry-after")) >= 1);
