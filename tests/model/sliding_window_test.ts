@@ -51,3 +51,28 @@ Deno.test("CausalLM masks the window in a multi-token forward as in single steps
 Deno.test("CausalLM.load names max_position_embeddings when maxLength exceeds it", async () => {
   await assert.rejects(() => CausalLM.load(DIR, { maxLength: 257 }), /max_position_embeddings 256/);
 });
+
+Deno.test("the sliding-window fixture is sensitive: without the window the tokens differ", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const f of ["model.safetensors", "tokenizer.json", "tokenizer_config.json"]) {
+      await Deno.copyFile(`${DIR}/${f}`, `${dir}/${f}`);
+    }
+    const config = JSON.parse(await Deno.readTextFile(`${DIR}/config.json`));
+    delete config.sliding_window;
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+    using lm = await CausalLM.load(dir, { maxLength: 128, threads: 1 });
+    const v = lm.vocabSize;
+    let { logits } = await lm.prefill(expected.prompt_ids);
+    const out: number[] = [];
+    let tok = argmax(logits.subarray(logits.length - v));
+    while (out.length < expected.max_new_tokens) {
+      out.push(tok);
+      ({ logits } = await lm.forward([tok], [lm.kvLength]));
+      tok = argmax(logits);
+    }
+    assert.notDeepEqual(out, expected.output_ids);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
