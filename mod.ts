@@ -119,6 +119,10 @@ export { TreeVerifier } from "./lib/tree/tree_verifier.ts";
 export type { TreeAcceptance, TreeVerdict, TreeVerifierOptions } from "./lib/tree/tree_verifier.ts";
 export { MC_SIM_7B_63, MEDUSA_TREE_SIZES, medusaChoices } from "./lib/tree/medusa_choices.ts";
 
+// --- formatting (lib/util) ---
+export { formatNumber } from "./lib/util/format_number.ts";
+export type { NumberFormatter } from "./lib/util/format_number.ts";
+
 // The CLI is its own entry, `cli.ts` (exported as `./cli`). Run as the main module, mod.ts hands
 // over to it: `deno run -A mod.ts <command>` (see `mod.ts --help`).
 if (import.meta.main) {

@@ -1,5 +1,7 @@
 // Reading the decoders' metrics (camelCase records) and formatting them for the CLI.
 
+import { formatNumber } from "../util/format_number.ts";
+
 /** The figures the CLI shows, read from a decoder's metrics record. */
 export interface SummaryFigures {
   /** Generated tokens. */
@@ -41,21 +43,21 @@ export function summaryFigures(
   };
 }
 
-/** Percent with one decimal, or `-`. */
+/** Percent with one decimal, or `-` ({@linkcode formatNumber}'s `percent`). */
 export function pct(v: number | undefined): string {
-  return v === undefined ? "-" : `${(100 * v).toFixed(1)}%`;
+  return formatNumber.percent(v);
 }
 
-/** Fixed decimals, or `-`. */
+/** Fixed decimals, or `-` ({@linkcode formatNumber}'s `fixed`). */
 export function fix(v: number | undefined, digits = 2): string {
-  return v === undefined ? "-" : v.toFixed(digits);
+  return formatNumber.fixed(v, digits);
 }
 
 /** The one-line summary printed on stderr after `generate`. */
 export function summaryLine(f: SummaryFigures, description: string): string {
   const parts = [
-    `${f.newTokens} tokens in ${(f.wallTimeMs / 1000).toFixed(2)}s`,
-    `${f.tokensPerSecond.toFixed(1)} tok/s`,
+    `${f.newTokens} tokens in ${formatNumber.seconds(f.wallTimeMs)}s`,
+    `${formatNumber.tokensPerSecond(f.tokensPerSecond)} tok/s`,
     `acceptance ${pct(f.acceptanceRate)}`,
     `τ ${fix(f.meanAcceptedLength)}`,
   ];
