@@ -8,6 +8,7 @@
  *
  * Options: `--prompts N` (default 8), `--max-new-tokens N` (64), `--threads N`
  * (1), `--k 1,2,4,8` (draft lengths), `--trees 4,8,16,64` (Medusa tree sizes),
+ * `--eagle-k 2,3,4` (EAGLE chain lengths), `--eagle-trees 4,8,16` (EAGLE-2 tree sizes),
  * `--json FILE` (also write the rows as JSON).
  *
  * @module
@@ -18,6 +19,8 @@ import {
   AutoregressiveDecoder,
   CausalLM,
   DraftTargetDecoder,
+  EagleDecoder,
+  EagleHeads,
   MedusaDecoder,
   MedusaHeads,
   PromptLookupDecoder,
@@ -44,6 +47,7 @@ interface ModelSet {
   target: string;
   draft: string;
   medusa: string;
+  eagle?: string;
 }
 
 const BENCH: ModelSet = {
@@ -51,6 +55,7 @@ const BENCH: ModelSet = {
   target: "models/bench-target",
   draft: "models/bench-draft",
   medusa: "models/bench-target/medusa",
+  eagle: "models/bench-target/eagle",
 };
 const TINY: ModelSet[] = [
   {
@@ -58,6 +63,7 @@ const TINY: ModelSet[] = [
     target: "models/tiny-target",
     draft: "models/tiny-draft",
     medusa: "models/tiny-target/medusa",
+    eagle: "models/tiny-target/eagle",
   },
   {
     family: "gpt2 (tiny)",
@@ -120,7 +126,15 @@ async function measure(
 
 async function runSet(
   set: ModelSet,
-  opts: { prompts: number; maxNew: number; threads: number; ks: number[]; trees: number[] },
+  opts: {
+    prompts: number;
+    maxNew: number;
+    threads: number;
+    ks: number[];
+    trees: number[];
+    eagleKs: number[];
+    eagleTrees: number[];
+  },
 ): Promise<Row[]> {
   const tokenizer = await Tokenizer.load(`${ROOT}${set.target}`);
   const json = JSON.parse(await Deno.readTextFile(`${ROOT}tests/fixtures/prompts.json`)) as {
@@ -204,6 +218,30 @@ async function runSet(
   } else {
     console.log(`notice: ${set.medusa} missing; Medusa skipped`);
   }
+  if (set.eagle !== undefined && exists(`${set.eagle}/model.safetensors`)) {
+    using head = await EagleHeads.load(`${ROOT}${set.eagle}`, {
+      threads: opts.threads,
+      maxLength: maxLength + 64,
+    });
+    const shapes = [
+      ...opts.eagleKs.map((k) => ({ name: `eagle chain K=${k}`, treeNodes: 0, k })),
+      ...opts.eagleTrees.map((n) => ({ name: `eagle ${n}-node tree`, treeNodes: n, k: 0 })),
+    ];
+    for (const s of shapes) {
+      const dec = new EagleDecoder({
+        targetModel: target,
+        head,
+        tokenizer,
+        config: {
+          treeNodes: s.treeNodes,
+          ...(s.k > 0 ? { numSpeculativeTokens: s.k } : {}),
+        },
+      });
+      add(s.name, await measure(dec, prompts, opts.maxNew));
+    }
+  } else if (set.eagle !== undefined) {
+    console.log(`notice: ${set.eagle} missing; EAGLE skipped`);
+  }
   add(
     "prompt-lookup K=10",
     await measure(new PromptLookupDecoder({ model: target, tokenizer }), prompts, opts.maxNew),
@@ -220,6 +258,8 @@ if (import.meta.main) {
       threads: { type: "string", default: "1" },
       k: { type: "string", default: "1,2,4,8" },
       trees: { type: "string", default: "4,8,16,64" },
+      "eagle-k": { type: "string", default: "2,3,4" },
+      "eagle-trees": { type: "string", default: "4,8,16" },
       json: { type: "string" },
     },
   });
@@ -229,6 +269,8 @@ if (import.meta.main) {
     threads: list(values.threads)[0]!,
     ks: list(values.k),
     trees: list(values.trees),
+    eagleKs: list(values["eagle-k"]),
+    eagleTrees: list(values["eagle-trees"]),
   };
   let sets: ModelSet[];
   if (exists(`${BENCH.target}/model.safetensors`) && exists(`${BENCH.draft}/model.safetensors`)) {
