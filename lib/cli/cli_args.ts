@@ -155,7 +155,7 @@ const METHODS: readonly DecodingMethod[] = ["ar", "speculative", "medusa", "eagl
  *
  * @example Parsing a generate command
  * ```ts
- * import { parseCliArgs } from "./cli_args.ts";
+ * import { parseCliArgs } from "@specdec/specdec/cli";
  * const cmd = parseCliArgs(["generate", "--k", "4", "def add(a, b):"]);
  * if (cmd.command !== "generate" || cmd.args.k !== 4) throw new Error("unexpected");
  * ```

@@ -27,7 +27,7 @@ export interface CliIO {
  *
  * @example Writing a line
  * ```ts
- * import { denoCliIO } from "./cli_io.ts";
+ * import { denoCliIO } from "@specdec/specdec/cli";
  * const io = denoCliIO();
  * await io.writeErr("");
  * ```

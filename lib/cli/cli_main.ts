@@ -15,7 +15,7 @@ import { runCli } from "./run_cli.ts";
  *
  * @example Running the CLI from a script
  * ```ts ignore
- * import { cliMain } from "./cli_main.ts";
+ * import { cliMain } from "@specdec/specdec/cli";
  * if (import.meta.main) await cliMain();
  * ```
  */

@@ -33,9 +33,9 @@ const DEMO_PROMPT = `def binary_search(items, target):
  *
  * @example Running the demo
  * ```ts ignore
- * import { demoCommand } from "./demo_command.ts";
- * import { denoCliIO } from "./cli_io.ts";
- * import { onnxBackend } from "./onnx_backend.ts";
+ * import { demoCommand } from "@specdec/specdec/cli";
+ * import { denoCliIO } from "@specdec/specdec/cli";
+ * import { onnxBackend } from "@specdec/specdec/cli";
  * await demoCommand({ model: undefined, draft: undefined, prompt: undefined, k: undefined, maxNewTokens: 64, threads: undefined, draftThreads: undefined }, denoCliIO(), onnxBackend());
  * ```
  */

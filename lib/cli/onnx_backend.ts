@@ -17,7 +17,7 @@ import { loadModelParts } from "./_load_models.ts";
  *
  * @example Loading the tiny checkpoints
  * ```ts ignore
- * import { onnxBackend } from "./onnx_backend.ts";
+ * import { onnxBackend } from "@specdec/specdec/cli";
  * using models = await onnxBackend().load(
  *   { model: "models/tiny-target", draft: "models/tiny-draft" },
  *   (_label, work) => work(),

@@ -30,7 +30,7 @@ export interface ProgressBarOptions {
  *
  * @example Counting benchmark runs to a non-TTY sink
  * ```ts
- * import { ProgressBar } from "./progress_bar.ts";
+ * import { ProgressBar } from "@specdec/specdec/cli";
  * const lines: string[] = [];
  * const bar = new ProgressBar("runs", { write: (t) => void lines.push(t), isTerminal: false }, { total: 2 });
  * await bar.start();

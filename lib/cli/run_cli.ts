@@ -37,7 +37,7 @@ export interface RunCliOptions {
  *
  * @example Showing the help
  * ```ts
- * import { runCli } from "./run_cli.ts";
+ * import { runCli } from "@specdec/specdec/cli";
  * let out = "";
  * const io = {
  *   writeOut: (t: string) => Promise.resolve(void (out += t)),

@@ -11,7 +11,7 @@
  *
  * @example Raising and recognising a usage error
  * ```ts
- * import { UsageError } from "./usage_error.ts";
+ * import { UsageError } from "@specdec/specdec/cli";
  * const err = new UsageError("--k must be an integer, got '2.5'");
  * if (!(err instanceof UsageError) || err.name !== "UsageError") throw new Error("unexpected");
  * ```

@@ -57,7 +57,7 @@ export interface EagleTreeShape {
  *
  * @example
  * ```ts
- * import { eagleTreeShape } from "./eagle.ts";
+ * import { eagleTreeShape } from "@specdec/specdec";
  * const s = eagleTreeShape(16);
  * if (s.treeNodes !== 16 || s.numSpeculativeTokens > 16) throw new Error("bad shape");
  * ```
@@ -157,7 +157,7 @@ interface StepDraft {
  *
  * @example A 16-node dynamic tree
  * ```ts ignore
- * import { CausalLM, EagleDecoder, EagleHeads, Tokenizer } from "../../mod.ts";
+ * import { CausalLM, EagleDecoder, EagleHeads, Tokenizer } from "@specdec/specdec";
  * using target = await CausalLM.load("models/bench-target", { maxLength: 512 });
  * using head = await EagleHeads.load("models/bench-target/eagle", { maxLength: 640 });
  * const tokenizer = await Tokenizer.load("models/bench-target");

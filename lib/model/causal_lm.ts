@@ -67,7 +67,7 @@ export interface CausalLMOptions {
  *
  * @example Greedy continuation
  * ```ts ignore
- * import { CausalLM } from "./causal_lm.ts";
+ * import { CausalLM } from "@specdec/specdec";
  * using lm = await CausalLM.load("models/tiny-target", { maxLength: 256 });
  * let { logits } = await lm.prefill([1, 2, 3]);
  * ```

@@ -33,7 +33,7 @@ export interface ChatRenderOptions {
  *
  * @example
  * ```ts
- * import { checkMessages } from "./chat_template.ts";
+ * import { checkMessages } from "@specdec/specdec";
  * const m = checkMessages([{ role: "user", content: "Hi" }]);
  * if (m.length !== 1) throw new Error();
  * ```
@@ -62,7 +62,7 @@ export function checkMessages(messages: unknown, name = "messages"): ChatMessage
  *
  * @example Rendering the SmolLM2 template
  * ```ts
- * import { ChatTemplate } from "./chat_template.ts";
+ * import { ChatTemplate } from "@specdec/specdec";
  * const t = new ChatTemplate(
  *   "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}" +
  *     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",

@@ -144,8 +144,8 @@ export async function readEagleConfig(dir: string): Promise<EagleHeadConfig> {
  *
  * @example Draft logits after the prompt
  * ```ts ignore
- * import { CausalLM } from "./causal_lm.ts";
- * import { EagleHeads } from "./eagle_heads.ts";
+ * import { CausalLM } from "@specdec/specdec";
+ * import { EagleHeads } from "@specdec/specdec";
  * using base = await CausalLM.load("models/bench-target");
  * using head = await EagleHeads.load("models/bench-target/eagle");
  * const ids = [5, 6, 7];

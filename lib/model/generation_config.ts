@@ -26,7 +26,7 @@ export interface GenerationConfig {
  *
  * @example A list as Llama 3.x instruct models write it
  * ```ts
- * import { eosIds } from "./generation_config.ts";
+ * import { eosIds } from "@specdec/specdec";
  * if (eosIds([128001, 128008, 128009]).length !== 3) throw new Error();
  * if (eosIds(2)[0] !== 2 || eosIds(null).length !== 0) throw new Error();
  * ```
@@ -78,7 +78,7 @@ async function readObject(path: string): Promise<Record<string, unknown> | undef
  *
  * @example The bundled checkpoint
  * ```ts ignore
- * import { readGenerationConfig } from "./generation_config.ts";
+ * import { readGenerationConfig } from "@specdec/specdec";
  * const g = await readGenerationConfig("models/tiny-target");
  * console.log(g.eosTokenIds); // [1]
  * ```

@@ -36,7 +36,7 @@ const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
  *
  * @example Greedy decoding with an optimum export
  * ```ts ignore
- * import { OnnxDecoder } from "./onnx_decoder.ts";
+ * import { OnnxDecoder } from "@specdec/specdec";
  * using lm = await OnnxDecoder.load("exports/tiny-target", { maxLength: 256 });
  * const { logits } = await lm.prefill([1, 2, 3]);
  * ```

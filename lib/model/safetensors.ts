@@ -175,7 +175,7 @@ function parseHeader(
  *
  * @example Reading a tensor
  * ```ts ignore
- * import { SafeTensors } from "./safetensors.ts";
+ * import { SafeTensors } from "@specdec/specdec";
  * const st = await SafeTensors.open("models/tiny-target/model.safetensors");
  * const emb = st.float32("model.embed_tokens.weight"); // [vocab, hidden] f32
  * ```

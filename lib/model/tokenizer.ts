@@ -73,7 +73,7 @@ async function readJson(
  *
  * @example Encoding and decoding
  * ```ts ignore
- * import { Tokenizer } from "./tokenizer.ts";
+ * import { Tokenizer } from "@specdec/specdec";
  * const tok = await Tokenizer.load("models/tiny-target", { modelVocabSize: 4096 });
  * const ids = tok.encode("Once upon a time");
  * console.log(tok.decode(ids));

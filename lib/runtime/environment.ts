@@ -50,7 +50,7 @@ function checkCount(value: number | undefined, name: string): void {
  *
  * @example Creating and closing
  * ```ts
- * import { Environment } from "./environment.ts";
+ * import { Environment } from "@specdec/specdec";
  * const env = new Environment({ logLevel: 3 });
  * env.close();
  * if (!env.closed) throw new Error("unexpected");

@@ -40,7 +40,7 @@ function checkInt(value: number, name: string, min: number): void {
  *
  * @example Keeping slots 5 and 7 after a prefix of 4
  * ```ts
- * import { kvKeep } from "./kv_keep.ts";
+ * import { kvKeep } from "@specdec/specdec";
  * const k = new Float32Array(2 * 16 * 8); // [2 rows, 16 slots, 8 elems] f32
  * k[7 * 8] = 1; // row 0, slot 7
  * kvKeep([k], { rows: 2, maxLength: 16, rowElems: 8 }, [5, 7], 4);

@@ -169,7 +169,7 @@ function makeOptions(
  *
  * @example Running a model
  * ```ts
- * import { Environment, Session, tensor } from "../../mod.ts";
+ * import { Environment, Session, tensor } from "@specdec/specdec";
  * using env = new Environment();
  * using session = await Session.fromFile(env, "tests/fixtures/onnx/basic.onnx");
  * const sum = tensor("float32", [1, 4]); // [n, 4] f32, written in place

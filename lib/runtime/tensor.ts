@@ -190,7 +190,7 @@ export function checkTensor(t: Tensor, name = "tensor"): void {
  *
  * @example A 2 x 3 float tensor
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { tensor } from "@specdec/specdec";
  * const t = tensor("float32", [2, 3]);
  * if (t.data.length !== 6) throw new Error("unexpected");
  * ```

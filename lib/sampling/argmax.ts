@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import { argmax } from "./argmax.ts";
+ * import { argmax } from "@specdec/specdec";
  * if (argmax(new Float32Array([1, 3, 3])) !== 1) throw new Error("tie rule");
  * ```
  */

@@ -50,7 +50,7 @@ export function validateSamplingOptions(options: SamplingOptions): void {
  *
  * @example Greedy and sampled processing
  * ```ts
- * import { LogitsProcessor } from "./logits_processor.ts";
+ * import { LogitsProcessor } from "@specdec/specdec";
  * const p = new LogitsProcessor({ temperature: 1, topK: 2 });
  * const probs = p.probs(new Float32Array([0, 1, 2]));
  * if (probs[0] !== 0 || Math.abs(probs[1]! + probs[2]! - 1) > 1e-12) throw new Error();

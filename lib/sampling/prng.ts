@@ -21,7 +21,7 @@ function splitmix32(state: number): [number, number] {
  *
  * @example Reproducible draws
  * ```ts
- * import { Prng } from "./prng.ts";
+ * import { Prng } from "@specdec/specdec";
  * const a = new Prng(42), b = new Prng(42);
  * if (a.nextFloat() !== b.nextFloat()) throw new Error("not reproducible");
  * ```

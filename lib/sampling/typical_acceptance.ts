@@ -19,7 +19,7 @@
  *
  * @example
  * ```ts
- * import { typicalAccepts } from "./typical_acceptance.ts";
+ * import { typicalAccepts } from "@specdec/specdec";
  * if (!typicalAccepts(new Float64Array([0.5, 0.5]), 0, 0.09, 0.3)) throw new Error();
  * ```
  */

@@ -129,7 +129,7 @@ function messageContent(v: unknown, i: number): string {
  *
  * @example A completion request
  * ```ts
- * import { parseRequest } from "./parse_request.ts";
+ * import { parseRequest } from "@specdec/specdec/cli";
  * const r = parseRequest(
  *   { model: "m", prompt: "def f(", max_tokens: 8, speculation: { method: "ar" } },
  *   "completion",

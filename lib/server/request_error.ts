@@ -18,7 +18,7 @@ export type RequestErrorType =
  *
  * @example A validation error naming its field
  * ```ts
- * import { RequestError } from "./request_error.ts";
+ * import { RequestError } from "@specdec/specdec/cli";
  * const e = new RequestError(400, "max_tokens must be >= 1, got 0", { param: "max_tokens" });
  * const body = e.toJSON();
  * if (body.error.param !== "max_tokens" || e.status !== 400) throw new Error();

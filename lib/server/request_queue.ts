@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { QueueFullError, RequestQueue } from "./request_queue.ts";
+ * import { QueueFullError, RequestQueue } from "@specdec/specdec/cli";
  * const q = new RequestQueue(0);
  * const first = await q.enter();
  * try {
@@ -39,7 +39,7 @@ interface Waiter {
  *
  * @example Two requests in order
  * ```ts
- * import { RequestQueue } from "./request_queue.ts";
+ * import { RequestQueue } from "@specdec/specdec/cli";
  * const q = new RequestQueue(1);
  * const a = q.enter();
  * const b = q.enter();

@@ -92,7 +92,7 @@ export const MEDUSA_TREE_SIZES: readonly number[] = [4, 8, 16, 64];
  *
  * @example
  * ```ts
- * import { medusaChoices } from "./medusa_choices.ts";
+ * import { medusaChoices } from "@specdec/specdec";
  * const c = medusaChoices(4, 4);
  * if (JSON.stringify(c) !== "[[0],[0,0],[1]]") throw new Error();
  * ```

@@ -33,7 +33,7 @@ interface TreeNode {
  *
  * @example Three candidates sharing prefixes
  * ```ts
- * import { SpeculationTree } from "./speculation_tree.ts";
+ * import { SpeculationTree } from "@specdec/specdec";
  * const tree = new SpeculationTree(7);
  * tree.addCandidate([101, 202, 303]);
  * tree.addCandidate([101, 202, 404]);

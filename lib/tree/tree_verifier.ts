@@ -45,9 +45,9 @@ export interface TreeVerdict {
  *
  * @example Greedy verification
  * ```ts
- * import { SpeculationTree } from "./speculation_tree.ts";
- * import { TreeVerifier } from "./tree_verifier.ts";
- * import { Prng } from "../sampling/prng.ts";
+ * import { SpeculationTree } from "@specdec/specdec";
+ * import { TreeVerifier } from "@specdec/specdec";
+ * import { Prng } from "@specdec/specdec";
  * const tree = new SpeculationTree(0);
  * tree.addCandidate([1, 2]);
  * tree.addCandidate([2]);

@@ -60,7 +60,47 @@ Deno.test("parseCliArgs() reads generate flags and the prompt", () => {
     draftThreads: undefined,
     weights: undefined,
     draftWeights: undefined,
+    maxLength: undefined,
+    bos: undefined,
+    chat: false,
+    system: undefined,
   });
+});
+
+Deno.test("parseCliArgs() reads --max-length, --no-bos, --chat and --system", () => {
+  const cmd = parseCliArgs([
+    "generate",
+    "--max-length",
+    "4096",
+    "--no-bos",
+    "--chat",
+    "--system",
+    "Be terse.",
+    "Hi",
+  ]);
+  assert.ok(cmd.command === "generate");
+  assert.equal(cmd.args.maxLength, 4096);
+  assert.equal(cmd.args.bos, false);
+  assert.equal(cmd.args.chat, true);
+  assert.equal(cmd.args.system, "Be terse.");
+  assert.equal(usage(["generate", "--max-length", "1", "p"]), "--max-length must be from 2 to 1048576, got 1");
+  assert.equal(usage(["generate", "--system", "x", "p"]), "--system is only used with --chat");
+});
+
+Deno.test("parseCliArgs() reads serve options with defaults", () => {
+  const cmd = parseCliArgs(["serve", "--port", "9000", "--draft", "d", "--queue-size", "4"]);
+  assert.ok(cmd.command === "serve");
+  assert.equal(cmd.args.port, 9000);
+  assert.equal(cmd.args.host, "127.0.0.1");
+  assert.equal(cmd.args.queueSize, 4);
+  assert.equal(cmd.args.draft, "d");
+  const d = parseCliArgs(["serve"]);
+  assert.ok(d.command === "serve");
+  assert.equal(d.args.port, 8080);
+  assert.equal(d.args.queueSize, 16);
+  assert.equal(usage(["serve", "--port", "65536"]), "--port must be from 0 to 65535, got 65536");
+  assert.match(usage(["serve", "x"]), /no positional arguments/);
+  assert.deepEqual(parseCliArgs(["serve", "--help"]), { command: "help", topic: "serve" });
 });
 
 Deno.test("parseCliArgs() reads --draft-threads for generate and demo", () => {
@@ -124,7 +164,7 @@ Deno.test("parseCliArgs() routes help and version", () => {
 Deno.test("parseCliArgs() names an unknown flag or command", () => {
   assert.equal(usage(["generate", "--frobnicate", "x"]), "unknown option '--frobnicate'");
   assert.equal(usage(["demo", "--k=3", "--bogus"]), "unknown option '--bogus'");
-  assert.match(usage(["serve"]), /unknown command 'serve'/);
+  assert.match(usage(["serverless"]), /unknown command 'serverless' \(expected generate, demo or serve\)/);
   assert.match(usage(["--nope"]), /unknown option '--nope'/);
 });
 

@@ -235,3 +235,63 @@ Deno.test("EagleHeads reject bad arguments before any native work", async () => 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+interface EagleFixtureCase {
+  prompt_ids: number[];
+  eagle?: {
+    next_token: number;
+    draft_ids: number[];
+    draft_top20: { ids: number[]; values: number[] }[];
+    hidden_first: number[];
+    logits_first: number[];
+  };
+}
+
+const TINY_FIXTURE = `${ROOT}tests/fixtures/reference/tiny-target.json`;
+const eagleCases: EagleFixtureCase[] = (() => {
+  try {
+    const f = JSON.parse(Deno.readTextFileSync(TINY_FIXTURE)) as { cases: EagleFixtureCase[] };
+    return f.cases.filter((c) => c.eagle !== undefined);
+  } catch {
+    return [];
+  }
+})();
+
+Deno.test({
+  name:
+    "EagleHeads draft the reference chain of the PyTorch head on tiny-target/eagle (hidden, logits, top-20)",
+  ignore: eagleCases.length === 0,
+  fn: async () => {
+    using base = await CausalLM.load(TINY, { maxLength: 160, threads: 1 });
+    using head = await EagleHeads.load(`${TINY}/eagle`, { maxLength: 200, threads: 1 });
+    for (const c of eagleCases) {
+      const e = c.eagle!;
+      const ids = c.prompt_ids;
+      const P = ids.length;
+      const pre = await base.prefill(ids, { hidden: true });
+      head.reset();
+      let out = await head.forward([...ids.slice(1), e.next_token], pre.hidden!, [
+        ...Array(P).keys(),
+      ], { logitRows: [P - 1] });
+      const dh = maxAbsDiff(out.hidden.subarray((P - 1) * H), e.hidden_first);
+      if (!(dh <= 2e-3)) throw new Error(`first hidden differs by ${dh}`);
+      if (e.logits_first.length > 0) {
+        const dl = maxAbsDiff(out.logits, e.logits_first);
+        if (!(dl <= 2e-3)) throw new Error(`first logits differ by ${dl}`);
+      }
+      let feature = out.hidden.slice((P - 1) * H); // [H] f32
+      for (let k = 1; k <= e.draft_ids.length; k++) {
+        const top = e.draft_top20[k - 1]!;
+        const ours = top.ids.map((id) => out.logits[id]!);
+        const d = maxAbsDiff(ours, top.values);
+        if (!(d <= 2e-3)) throw new Error(`draft ${k}: top-20 logits differ by ${d}`);
+        let best = 0;
+        for (let i = 1; i < V; i++) if (out.logits[i]! > out.logits[best]!) best = i;
+        assertEquals(best, e.draft_ids[k - 1]);
+        if (k === e.draft_ids.length) break;
+        out = await head.forward([best], feature, [P - 2 + k + 1]);
+        feature = out.hidden.slice();
+      }
+    }
+  },
+});
