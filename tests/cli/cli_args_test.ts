@@ -83,7 +83,10 @@ Deno.test("parseCliArgs() reads --max-length, --no-bos, --chat and --system", ()
   assert.equal(cmd.args.bos, false);
   assert.equal(cmd.args.chat, true);
   assert.equal(cmd.args.system, "Be terse.");
-  assert.equal(usage(["generate", "--max-length", "1", "p"]), "--max-length must be from 2 to 1048576, got 1");
+  assert.equal(
+    usage(["generate", "--max-length", "1", "p"]),
+    "--max-length must be from 2 to 1048576, got 1",
+  );
   assert.equal(usage(["generate", "--system", "x", "p"]), "--system is only used with --chat");
 });
 
@@ -164,7 +167,10 @@ Deno.test("parseCliArgs() routes help and version", () => {
 Deno.test("parseCliArgs() names an unknown flag or command", () => {
   assert.equal(usage(["generate", "--frobnicate", "x"]), "unknown option '--frobnicate'");
   assert.equal(usage(["demo", "--k=3", "--bogus"]), "unknown option '--bogus'");
-  assert.match(usage(["serverless"]), /unknown command 'serverless' \(expected generate, demo or serve\)/);
+  assert.match(
+    usage(["serverless"]),
+    /unknown command 'serverless' \(expected generate, demo or serve\)/,
+  );
   assert.match(usage(["--nope"]), /unknown option '--nope'/);
 });
 
