@@ -34,7 +34,12 @@ export type {
   ServeArgs,
 } from "./lib/cli/cli_args.ts";
 export { UsageError } from "./lib/cli/usage_error.ts";
+export { denoCliIO } from "./lib/cli/cli_io.ts";
 export type { CliIO } from "./lib/cli/cli_io.ts";
+export { onnxBackend } from "./lib/cli/onnx_backend.ts";
+export { generateCommand } from "./lib/cli/generate_command.ts";
+export { demoCommand } from "./lib/cli/demo_command.ts";
+export { serveCommand } from "./lib/cli/serve_command.ts";
 export type {
   CliBackend,
   CliChatPrompt,

@@ -3,10 +3,10 @@
  * reported, and the process exits non-zero naming the steps that failed.
  *
  * Steps: install the npm dependencies pinned in deno.lock; `deno fmt --check`; `deno lint`;
- * `deno check` (all TypeScript: mod.ts, lib/, tests/, bench/, scripts/); native build; C unit
+ * `deno check` (all TypeScript: mod.ts, cli.ts, lib/, tests/, bench/, scripts/); native build; C unit
  * tests with CTest (under valgrind memcheck when installed); `deno test` (all
- * `tests/**\/*_test.ts`); the JSDoc examples (`deno test --doc mod.ts lib/`); `deno doc --lint
- * mod.ts`; `deno publish --dry-run`.
+ * `tests/**\/*_test.ts`); the JSDoc examples (`deno test --doc mod.ts cli.ts lib/`); `deno doc
+ * --lint mod.ts cli.ts`; `deno publish --dry-run`.
  *
  * ```sh
  * deno run --allow-run --allow-read --allow-env scripts/test.ts [--only=step,step]
@@ -60,7 +60,11 @@ export function steps(): Step[] {
     { name: "lint", cmd: [deno, "lint"] },
     {
       name: "check",
-      cmd: [deno, "check", ...existing(["mod.ts", "lib/", "tests/", "bench/", "scripts/"])],
+      cmd: [
+        deno,
+        "check",
+        ...existing(["mod.ts", "cli.ts", "lib/", "tests/", "bench/", "scripts/"]),
+      ],
     },
     {
       name: "native",
@@ -72,9 +76,9 @@ export function steps(): Step[] {
     },
     {
       name: "doctest",
-      cmd: [deno, "test", "--doc", ...TEST_PERMISSIONS, ...existing(["mod.ts", "lib/"])],
+      cmd: [deno, "test", "--doc", ...TEST_PERMISSIONS, ...existing(["mod.ts", "cli.ts", "lib/"])],
     },
-    { name: "doc", cmd: [deno, "doc", "--lint", "mod.ts"] },
+    { name: "doc", cmd: [deno, "doc", "--lint", "mod.ts", "cli.ts"] },
     { name: "publish", cmd: [deno, "publish", "--dry-run", "--allow-dirty"] },
   ];
 }

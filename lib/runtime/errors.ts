@@ -31,7 +31,7 @@ export type StatusCodeValue = typeof StatusCode[keyof typeof StatusCode];
  *
  * @example Catching a runtime failure
  * ```ts
- * import { SpecDecError, StatusCode } from "./errors.ts";
+ * import { SpecDecError, StatusCode } from "@specdec/specdec";
  * const err = new SpecDecError("Model file not found: /x.onnx", StatusCode.IO);
  * if (!(err instanceof SpecDecError) || err.code !== StatusCode.IO) throw new Error("unexpected");
  * ```
