@@ -39,7 +39,6 @@ export type { CliIO } from "./lib/cli/cli_io.ts";
 export { onnxBackend } from "./lib/cli/onnx_backend.ts";
 export { generateCommand } from "./lib/cli/generate_command.ts";
 export { demoCommand } from "./lib/cli/demo_command.ts";
-export { serveCommand } from "./lib/cli/serve_command.ts";
 export type {
   CliBackend,
   CliChatPrompt,
