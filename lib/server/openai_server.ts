@@ -320,8 +320,8 @@ export class OpenAIServer {
     let release: (() => void) | undefined;
     try {
       release = await entered;
-      const { gen, description } = await this.#generate(r, ac.signal);
-      return json(this.#body(r, id, created, gen, description));
+      const { gen, description, seed } = await this.#generate(r, ac.signal);
+      return json(this.#body(r, id, created, gen, this.#speculation(r, gen, description, seed)));
     } catch (err) {
       if (isAbort(err)) {
         const gone = req.signal.aborted;
@@ -378,7 +378,7 @@ export class OpenAIServer {
     r: ParsedRequest,
     signal: AbortSignal,
     onText?: (piece: string) => void,
-  ): Promise<{ gen: CliGeneration; description: string }> {
+  ): Promise<{ gen: CliGeneration; description: string; seed: number }> {
     const method = (r.method ?? this.defaultMethod) as DecodingMethod;
     const settings: DecoderSettings = {
       temperature: r.temperature,
@@ -387,7 +387,10 @@ export class OpenAIServer {
       stop: r.stop,
     };
     if (r.topP !== undefined) settings.topP = r.topP;
-    if (r.seed !== undefined) settings.seed = r.seed;
+    // Without a seed, each request samples afresh (as OpenAI's API does); the seed used is
+    // returned in `speculation.seed` so a sample can be reproduced.
+    settings.seed = r.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
+    if (r.topK !== undefined) settings.topK = r.topK;
     if (r.k !== undefined) settings.k = r.k;
     if (r.tree !== undefined) settings.tree = r.tree;
     let decoder;
@@ -405,7 +408,7 @@ export class OpenAIServer {
       const gen = await decoder.generate(r.prompt, options);
       this.#served++;
       this.#meanSeconds = 0.8 * this.#meanSeconds + 0.2 * (performance.now() - started) / 1000;
-      return { gen, description: decoder.description };
+      return { gen, description: decoder.description, seed: settings.seed };
     } catch (err) {
       if (isAbort(err)) this.#cancelled++;
       const param = r.kind === "chat" ? "messages" : "prompt";
@@ -419,10 +422,16 @@ export class OpenAIServer {
     }
   }
 
-  #speculation(r: ParsedRequest, gen: CliGeneration, description: string): Record<string, unknown> {
+  #speculation(
+    r: ParsedRequest,
+    gen: CliGeneration,
+    description: string,
+    seed: number,
+  ): Record<string, unknown> {
     return {
       method: r.method ?? this.defaultMethod,
       description,
+      seed,
       ...(r.k !== undefined ? { k: r.k } : {}),
       metrics: gen.metrics,
     };
@@ -442,7 +451,7 @@ export class OpenAIServer {
     id: string,
     created: number,
     gen: CliGeneration,
-    description: string,
+    speculation: Record<string, unknown>,
   ): Record<string, unknown> {
     const finish = finishReason(gen.metrics);
     const choice = r.kind === "chat"
@@ -460,7 +469,7 @@ export class OpenAIServer {
       model: this.modelName,
       choices: [choice],
       usage: this.#usage(gen),
-      speculation: this.#speculation(r, gen, description),
+      speculation,
     };
   }
 
@@ -522,10 +531,10 @@ export class OpenAIServer {
       try {
         release = await entered;
         if (r.kind === "chat") send(chunk([choice("", null, true)]));
-        const { gen, description } = await this.#generate(r, ac.signal, (piece) => {
+        const { gen, description, seed } = await this.#generate(r, ac.signal, (piece) => {
           if (piece.length > 0) send(chunk([choice(piece, null)]));
         });
-        const speculation = this.#speculation(r, gen, description);
+        const speculation = this.#speculation(r, gen, description, seed);
         send(chunk([choice(undefined, finishReason(gen.metrics))], { speculation }));
         if (r.includeUsage) send(chunk([], { usage: this.#usage(gen) }));
         send("[DONE]");

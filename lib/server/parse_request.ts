@@ -32,6 +32,8 @@ export interface ParsedRequest {
   temperature: number;
   /** `top_p` in (0, 1]. */
   topP: number | undefined;
+  /** `top_k` (an extension, as llama.cpp and vLLM accept it), `>= 0`; 0 = off. */
+  topK: number | undefined;
   /** `seed`, a non-negative safe integer. */
   seed: number | undefined;
   /** `stop`: up to 4 non-empty strings. */
@@ -251,6 +253,7 @@ export function parseRequest(
     maxTokens,
     temperature: optNumber(b, "temperature", 0, 2) ?? 1,
     topP: optNumber(b, "top_p", 0, 1, true),
+    topK: optInt(b, "top_k", "top_k", 0, Number.MAX_SAFE_INTEGER),
     seed: optInt(b, "seed", "seed", 0, Number.MAX_SAFE_INTEGER),
     stop,
     stream: optBool(b, "stream"),

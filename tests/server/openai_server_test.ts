@@ -118,6 +118,18 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
       const a = await openai.completions.create(sampled);
       const b = await openai.completions.create(sampled);
       assert.equal(a.choices[0]!.text, b.choices[0]!.text);
+      assert.equal((a as unknown as { speculation: { seed: number } }).speculation.seed, 11);
+      // without a seed the server draws one and reports it: replaying it gives the same text
+      const free = await openai.completions.create(
+        { ...sampled, seed: undefined, top_k: 5 } as never,
+      );
+      const seed = (free as unknown as { speculation: { seed: number } }).speculation.seed;
+      assert.ok(Number.isSafeInteger(seed));
+      const replay = await openai.completions.create({ ...sampled, seed, top_k: 5 } as never);
+      assert.equal(
+        (replay as unknown as OpenAI.Completion).choices[0]!.text,
+        (free as unknown as OpenAI.Completion).choices[0]!.text,
+      );
     });
 
     await t.step("malformed requests get OpenAI-style errors naming the field", async () => {
@@ -137,6 +149,7 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
         [{ ...greedy, temperature: 3 }, 400, "temperature"],
         [{ ...greedy, top_p: 0 }, 400, "top_p"],
         [{ ...greedy, seed: -1 }, 400, "seed"],
+        [{ ...greedy, top_k: -1 }, 400, "top_k"],
         [{ ...greedy, stop: [1] }, 400, "stop"],
         [{ ...greedy, stream: "yes" }, 400, "stream"],
         [{ ...greedy, speculation: { method: "bogus" } }, 400, "speculation.method"],
