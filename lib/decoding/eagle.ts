@@ -16,6 +16,7 @@ import type {
   TextTokenizer,
 } from "../model/language_model.ts";
 import { argmax } from "../sampling/argmax.ts";
+import type { Prng } from "../sampling/prng.ts";
 import { sampleCategorical } from "../sampling/sample_categorical.ts";
 import { SpeculationTree } from "../tree/speculation_tree.ts";
 import { TreeVerifier } from "../tree/tree_verifier.ts";
@@ -97,7 +98,17 @@ export interface EagleConfig extends DecodingConfig {
   branching?: number;
   /** Tree: nodes expanded per depth (the most confident of the frontier), `1..32`; default by tree size. */
   expandPerDepth?: number;
+  /**
+   * Tree candidates when sampling (temperature > 0): `"sampled"` (default; children drawn
+   * without replacement from the head's processed distribution, verified against it, as
+   * SpecInfer does) or `"top-k"` (the head's top-k ranked as in greedy EAGLE-2, verified as
+   * point masses). Both are exact. Greedy decoding always uses the top-k.
+   */
+  treeCandidates?: EagleTreeCandidates;
 }
+
+/** How an EAGLE tree's candidates are chosen when sampling. */
+export type EagleTreeCandidates = "sampled" | "top-k";
 
 /** Constructor options of {@linkcode EagleDecoder}. */
 export interface EagleDecoderOptions {
@@ -125,6 +136,8 @@ interface DraftNode {
   slot: number;
   /** The predicted feature of this node (set when expanded) `[H]` f32. */
   hidden: Float32Array | undefined;
+  /** Sampled candidates: the distribution this node's token was drawn from `[V]` f64. */
+  q: Float64Array | undefined;
 }
 
 /** Head rows whose features are known but not yet in the head's cache. */
@@ -149,11 +162,14 @@ interface StepDraft {
  * Speculative decoding with an EAGLE head.
  *
  * Losslessness: greedy output is the target's argmax chain (the greedy tree
- * verifier); when sampling, chain drafts are sampled from the processed draft
- * distribution and verified by rejection sampling with it, and tree
- * candidates are a deterministic function of the context (the draft's top-k,
- * ranked by draft confidence) verified by recursive rejection with point-mass
- * drafts, which is exact for any deterministic candidate set.
+ * verifier). When sampling, chain drafts are sampled from the processed draft
+ * distribution and verified by rejection sampling with it; tree children are
+ * either drawn without replacement (`treeCandidates: "sampled"`, the default)
+ * and verified by recursive rejection against the distribution each was drawn
+ * from, or the head's top-k (`"top-k"`), a deterministic function of the
+ * context, verified with point-mass drafts. Both are exact; sampled trees keep
+ * every child they draw, since pruning children by their own probability (the
+ * greedy EAGLE-2 rerank) would bias the rule.
  *
  * @example A 16-node dynamic tree
  * ```ts ignore
@@ -181,6 +197,8 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
   readonly branching: number;
   /** Nodes expanded per depth. */
   readonly expandPerDepth: number;
+  /** Tree candidates in use (`"top-k"` when greedy). */
+  readonly treeCandidates: EagleTreeCandidates;
   /** The verifier (greedy, or exact recursive rejection). */
   readonly verifier: TreeVerifier;
 
@@ -223,6 +241,13 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     this.expandPerDepth = config.expandPerDepth === undefined
       ? shape?.expandPerDepth ?? 1
       : checkInt("expandPerDepth", config.expandPerDepth, 1, 32);
+    const candidates = config.treeCandidates ?? "sampled";
+    if (candidates !== "sampled" && candidates !== "top-k") {
+      throw new RangeError(
+        `treeCandidates must be "sampled" or "top-k", got ${String(config.treeCandidates)}`,
+      );
+    }
+    this.treeCandidates = this.processor.greedy ? "top-k" : candidates;
     this.verifier = new TreeVerifier({
       temperature: this.processor.temperature,
       topK: this.processor.topK,
@@ -357,10 +382,15 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
 
   /**
    * EAGLE-2: expand the `expandPerDepth` most confident frontier nodes per
-   * depth (one head forward per depth, tree mask over the expansion rows), take
-   * the top `branching` children of each, then keep the `treeNodes` nodes of
-   * highest cumulative draft log-probability (a child never outranks its
-   * parent, so the kept set is a tree).
+   * depth (one head forward per depth, tree mask over the expansion rows).
+   * Top-k candidates: each expanded node gets the head's top `branching`
+   * children, then the `treeNodes` nodes of highest cumulative draft
+   * log-probability are kept (a child never outranks its parent, so the kept
+   * set is a tree); they are verified as point masses. Sampled candidates
+   * (temperature > 0 by default): each expanded node gets `branching`
+   * children drawn without replacement from the processed draft distribution,
+   * all kept (a node's children never depend on their own values, which keeps
+   * the rule exact), verified against the distribution each was drawn from.
    */
   async #growTree(
     pending: number,
@@ -374,27 +404,46 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     const head = this.head;
     const hs = head.hiddenSize;
     const v = head.vocabSize;
+    const sampled = this.treeCandidates === "sampled";
     const maxNodes = Math.min(this.treeNodes, room);
     const depthLimit = Math.min(this.numSpeculativeTokens, depth, maxNodes);
     const nodes: DraftNode[] = [];
-    const addChildren = (r: Float32Array, parent: number, base: number, depth: number): void => {
+    const addChildren = (r: Float32Array, parent: number, base: number, d: number): void => {
+      if (sampled) {
+        const count = Math.min(this.branching, maxNodes - nodes.length);
+        const probs = this.processor.probs(r);
+        for (const { token, q } of drawWithoutReplacement(probs, count, run.prng)) {
+          nodes.push({
+            token,
+            parent,
+            depth: d,
+            score: base + Math.log(probs[token]!),
+            slot: -1,
+            hidden: undefined,
+            q,
+          });
+        }
+        return;
+      }
       const lse = logSumExp(r);
       for (const t of topK(r, this.branching)) {
         nodes.push({
           token: t,
           parent,
-          depth,
+          depth: d,
           score: base + r[t]! - lse,
           slot: -1,
           hidden: undefined,
+          q: undefined,
         });
       }
     };
     addChildren(logits, -1, 0, 1);
     let frontier = nodes.map((_, i) => i);
     for (let d = 1; d < depthLimit; d++) {
-      const room = head.maxLength - head.kvLength;
-      const sel = best(nodes, frontier, Math.min(this.expandPerDepth, room));
+      let width = Math.min(this.expandPerDepth, head.maxLength - head.kvLength);
+      if (sampled) width = Math.min(width, Math.ceil((maxNodes - nodes.length) / this.branching));
+      const sel = best(nodes, frontier, width);
       if (sel.length === 0) break;
       const S = sel.length;
       const start = head.kvLength;
@@ -425,16 +474,52 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
         for (let c = first; c < nodes.length; c++) frontier.push(c);
       });
     }
-    const kept = best(nodes, nodes.map((_, i) => i), maxNodes).sort((x, y) => x - y);
+    const kept = sampled
+      ? nodes.map((_, i) => i)
+      : best(nodes, nodes.map((_, i) => i), maxNodes).sort((x, y) => x - y);
     const tree = new SpeculationTree(pending);
+    const q = new Map<number, Float64Array>();
     const path = (n: number): number[] => {
       const out: number[] = [];
       for (let a = n; a >= 0; a = nodes[a]!.parent) out.push(nodes[a]!.token);
       return out.reverse();
     };
-    for (const n of kept) tree.addCandidate(path(n));
-    return { tree, chain: false, q: new Map() };
+    for (const n of kept) {
+      const at = tree.addCandidate(path(n));
+      const qn = nodes[n]!.q;
+      if (qn !== undefined) q.set(at[at.length - 1]!, qn);
+    }
+    return { tree, chain: false, q };
   }
+}
+
+/**
+ * Draws up to `count` distinct tokens: each from `probs` with the tokens drawn before removed
+ * and the rest renormalised; stops early when no mass is left.
+ *
+ * @returns Each token with the distribution `[V]` f64 it was drawn from.
+ */
+function drawWithoutReplacement(
+  probs: Float64Array,
+  count: number,
+  prng: Prng,
+): { token: number; q: Float64Array }[] {
+  const out: { token: number; q: Float64Array }[] = [];
+  let q = probs;
+  for (let i = 0; i < count; i++) {
+    let mass = 0;
+    for (let t = 0; t < q.length; t++) mass += q[t]!;
+    if (!(mass > 1e-12)) break;
+    const token = sampleCategorical(q, prng);
+    out.push({ token, q });
+    if (i + 1 === count) break;
+    const next = new Float64Array(q.length); // [V] f64
+    const rest = mass - q[token]!;
+    if (!(rest > 1e-12)) break;
+    for (let t = 0; t < q.length; t++) next[t] = t === token ? 0 : q[t]! / rest;
+    q = next;
+  }
+  return out;
 }
 
 /** Positions `[start, start + n)`. */

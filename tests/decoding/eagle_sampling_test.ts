@@ -11,9 +11,11 @@ import { SyntheticEagleHead } from "./_synthetic_eagle.ts";
 
 // End to end: the joint distribution of the first three tokens EagleDecoder
 // samples (chain: drafts sampled from the head and verified with their q;
-// tree: the head's top-k, verified by recursive rejection with point-mass
-// drafts) must match the target's exactly (chi-square, significance 0.001),
-// and the same test must reject a decoder whose rule forgets the residual.
+// sampled tree: children drawn without replacement, verified against the
+// distribution each was drawn from; top-k tree: verified by recursive
+// rejection with point-mass drafts) must match the target's exactly
+// (chi-square, significance 0.001), and the same test must reject a decoder
+// whose rule forgets the residual.
 const V = 5;
 const DRAWS = 20_000;
 const PROMPT = [0, 1, 2];
@@ -67,8 +69,14 @@ function decoder(sampling: SamplingOptions, shape: EagleConfig): EagleDecoder {
 }
 
 const SHAPES: Array<[string, EagleConfig]> = [
-  ["chain K=3", { numSpeculativeTokens: 3 }],
-  ["tree of 8 nodes, depth 3", { treeNodes: 8, branching: 3, numSpeculativeTokens: 3 }],
+  ["chain K=3", { treeNodes: 0, numSpeculativeTokens: 3 }],
+  ["sampled tree of 8 nodes, depth 3", { treeNodes: 8, branching: 3, numSpeculativeTokens: 3 }],
+  ["top-k tree of 8 nodes, depth 3", {
+    treeNodes: 8,
+    branching: 3,
+    numSpeculativeTokens: 3,
+    treeCandidates: "top-k",
+  }],
 ];
 const SETTINGS: SamplingOptions[] = [{ temperature: 1 }, { temperature: 0.8, topK: 4, topP: 0.95 }];
 
