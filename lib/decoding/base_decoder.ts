@@ -190,7 +190,8 @@ export abstract class BaseDecoder {
     if (ids.length >= ctx) {
       throw new RangeError(
         `prompt is ${ids.length} tokens but the context holds ${ctx} tokens ` +
-          `(the prompt and at least one new token must fit)`,
+          `(the prompt and at least one new token must fit; raise the models' maxLength, ` +
+          `--max-length in the CLI, up to max_position_embeddings)`,
       );
     }
     signal?.throwIfAborted();
