@@ -232,14 +232,19 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
 });
 
 Deno.test("OpenAIServer queues requests in order and answers 503 with Retry-After when full", async () => {
-  const s = await startServer({ model: TARGET }, { modelName: NAME, queueSize: 1 });
+  // The slot holder runs up to 2000 tokens with the bench model: far longer than the few requests
+  // this test makes meanwhile, so it is still running when they are checked.
+  const s = await startServer(
+    { model: `${ROOT}/models/bench-target`, maxLength: 2048 },
+    { modelName: NAME, queueSize: 1 },
+  );
   const openai = client(s.base);
   try {
     const ac = new AbortController();
     const long = await openai.completions.create({
       model: NAME,
       prompt: PROMPT,
-      max_tokens: 900,
+      max_tokens: 2000,
       temperature: 0,
       stream: true,
     }, { signal: ac.signal });
