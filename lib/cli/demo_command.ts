@@ -1,7 +1,8 @@
 /**
  * `specdec demo`: completes a code prompt with speculative decoding on the
- * bundled checkpoints, then decodes it again autoregressively and prints the
- * comparison (tokens/s, acceptance, τ, speedup, identical outputs).
+ * bundled checkpoints (the fastest lossless method measured on them), then
+ * decodes it again autoregressively and prints the comparison (tokens/s,
+ * acceptance, τ, speedup, identical outputs).
  *
  * @module
  */
@@ -13,6 +14,14 @@ import { ProgressBar } from "./progress_bar.ts";
 import { bundledModelDir, isModelDir, makeDecoder, requireModelDir } from "./_paths.ts";
 import { fix, pct, summaryFigures } from "./_metrics.ts";
 import { UsageError } from "./usage_error.ts";
+
+/**
+ * The demo's method on the bundled checkpoints: the fastest lossless one on the bench pair
+ * (`bench/eagle_sweep.ts` and `deno task bench:report`, greedy, held-out code prompts). `eagle`
+ * falls back to `speculative` when the target has no `eagle/` head; `--model` with `--draft`
+ * always runs `speculative`.
+ */
+const DEMO_METHOD: "speculative" | "eagle" = "speculative";
 
 /** The built-in code prompt (Python, the bench models' language). */
 const DEMO_PROMPT = `def binary_search(items, target):
@@ -46,6 +55,7 @@ export async function demoCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const request = await demoModels(args, io);
+  const method = request.eagle !== undefined ? "eagle" : "speculative";
   const sink = { write: (t: string) => io.writeErr(t), isTerminal: io.stderrIsTerminal };
   const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
     new ProgressBar(label, sink).wrap(work);
@@ -55,13 +65,13 @@ export async function demoCommand(
   const settings: DecoderSettings = { temperature: 0, maxNewTokens: args.maxNewTokens, stop: [] };
   if (args.k !== undefined) settings.k = args.k;
   const options = signal !== undefined ? { signal } : {};
-  const speculative = makeDecoder(() => models.decoder("speculative", settings), "demo");
+  const speculative = makeDecoder(() => models.decoder(method, settings), "demo");
   const autoregressive = models.decoder("ar", settings);
 
   // Warm-up: the first runs pay one-off session costs; keep them out of the comparison.
   const warm = { ...settings, maxNewTokens: Math.min(4, settings.maxNewTokens) };
   await new ProgressBar("warming up", sink).wrap(async () => {
-    await models.decoder("speculative", warm).generate(prompt, options);
+    await models.decoder(method, warm).generate(prompt, options);
     await models.decoder("ar", warm).generate(prompt, options);
   });
 
@@ -122,6 +132,10 @@ async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
   if (args.threads !== undefined) request.threads = args.threads;
   if (args.weights !== undefined) request.weights = args.weights;
   if (args.draftWeights !== undefined) request.draftWeights = args.draftWeights;
+  const eagle = `${model}/eagle`;
+  if (DEMO_METHOD === "eagle" && args.draft === undefined && await isModelDir(eagle)) {
+    request.eagle = eagle;
+  }
   return request;
 }
 
