@@ -1,6 +1,6 @@
 /**
  * Opens the ONNX Runtime session of a decoder checkpoint: from the prepared-model cache when
- * it can (built into it on a miss), else from a graph built in memory.
+ * it can (converted into it on a miss, in a worker), else from a graph built in memory.
  *
  * @module
  */
@@ -15,9 +15,14 @@ import {
   cacheRoot,
   type CacheStatus,
   CacheUnavailable,
+  keysOf,
+  lookupPrepared,
+  type PreparedGraph,
   preparedGraph,
   type PreparedShapes,
 } from "./prepared_cache.ts";
+import type { PrepareJob, PrepareReply } from "./_prepare_worker.ts";
+import { SpecDecError } from "../runtime/errors.ts";
 
 /** An open decoder session with its shapes and where its graph came from. */
 export interface DecoderSession {
@@ -53,26 +58,12 @@ export async function openDecoderSession(
   open: Omit<OpenOptions, "externals">,
   cache: boolean | string | undefined,
 ): Promise<DecoderSession> {
-  const builder = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
   const root = cache === false ? undefined : typeof cache === "string" ? cache : cacheRoot();
-  const status: CacheStatus = root === undefined ? "off" : "unavailable";
   if (root !== undefined) {
-    using weights = await openWeights(dir);
     try {
-      const prepared = await preparedGraph(root, {
-        dir,
-        weightsKey: { weights: build.weights ?? "f32", quantization: build.quantization ?? {} },
-        graphKey: {
-          family: config.family,
-          maxLength: build.maxLength,
-          attention: build.attention ?? "gqa",
-          rotary: build.rotary ?? "default",
-        },
-        build: (sink) => {
-          const g = builder(config, weights, { ...build, sink });
-          return { model: g.model, shapes: shapesOf(g) };
-        },
-      });
+      const prepared = await lookupPrepared(root, { dir, ...keysOf(config, build) }) ??
+        await prepareInWorker(root, dir, build) ??
+        await prepareHere(root, dir, config, build);
       const session = await openSessionFromFile(prepared.modelPath, open);
       return { session, shapes: prepared.shapes, cache: prepared.status };
     } catch (e) {
@@ -85,8 +76,61 @@ export async function openDecoderSession(
       }
     }
   }
+  const builder = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
   using weights = await openWeights(dir);
   const g = builder(config, weights, build);
   const session = await openSession(g.model, { ...open, externals: g.externals });
-  return { session, shapes: shapesOf(g), cache: status };
+  return { session, shapes: shapesOf(g), cache: root === undefined ? "off" : "unavailable" };
+}
+
+/**
+ * Prepares in a worker, so the conversion's transient buffers are gone before the session
+ * loads. Undefined when no worker can run here (the caller then prepares on this thread).
+ */
+async function prepareInWorker(
+  root: string,
+  dir: string,
+  build: BuildOptions,
+): Promise<PreparedGraph | undefined> {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./_prepare_worker.ts", import.meta.url).href, { type: "module" });
+  } catch {
+    return undefined;
+  }
+  const reply = await new Promise<PrepareReply | undefined>((resolve) => {
+    worker.onmessage = (e: MessageEvent<PrepareReply>) => resolve(e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      resolve(undefined);
+    };
+    const { sink: _sink, ...plain } = build;
+    const job: PrepareJob = { root, dir, build: plain };
+    worker.postMessage(job);
+  });
+  worker.terminate();
+  if (reply === undefined) return undefined;
+  if (reply.ok) return reply.prepared;
+  if (reply.kind === "unavailable") throw new CacheUnavailable(reply.message);
+  if (reply.kind === "specdec") throw new SpecDecError(reply.message, reply.code);
+  return undefined; // anything else: prepare here, to raise it with its own type
+}
+
+/** Prepares on this thread. */
+async function prepareHere(
+  root: string,
+  dir: string,
+  config: ModelConfig,
+  build: BuildOptions,
+): Promise<PreparedGraph> {
+  const builder = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
+  using weights = await openWeights(dir);
+  return await preparedGraph(root, {
+    dir,
+    ...keysOf(config, build),
+    build: (sink) => {
+      const g = builder(config, weights, { ...build, sink });
+      return { model: g.model, shapes: shapesOf(g) };
+    },
+  });
 }

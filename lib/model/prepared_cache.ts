@@ -26,6 +26,8 @@
 
 import { createHash } from "node:crypto";
 import type { ExternalSink } from "./onnx/graph_builder.ts";
+import type { ModelConfig } from "./config.ts";
+import type { BuildOptions } from "./graph/decoder_graph.ts";
 
 /** Bump when the graph or weight layout changes: older entries are never read. */
 const FORMAT = 1;
@@ -221,6 +223,66 @@ export interface PreparedGraph {
 export class CacheUnavailable extends Error {}
 
 /**
+ * The cache keys of a build: options that change the weights, and those that change only the
+ * graph.
+ *
+ * @param config The checkpoint's config.
+ * @param build Graph options.
+ * @returns The two keys.
+ */
+export function keysOf(
+  config: ModelConfig,
+  build: BuildOptions,
+): { weightsKey: Record<string, unknown>; graphKey: Record<string, unknown> } {
+  return {
+    weightsKey: { weights: build.weights ?? "f32", quantization: build.quantization ?? {} },
+    graphKey: {
+      family: config.family,
+      maxLength: build.maxLength,
+      attention: build.attention ?? "gqa",
+      rotary: build.rotary ?? "default",
+    },
+  };
+}
+
+/** The keys and paths of a request's entry. */
+async function entryOf(root: string, req: Pick<PrepareRequest, "dir" | "weightsKey" | "graphKey">) {
+  const identity = await checkpointIdentity(req.dir);
+  const wKey = sha256Hex(JSON.stringify({ FORMAT, identity, ...req.weightsKey })).slice(0, 32);
+  const gKey = sha256Hex(JSON.stringify(req.graphKey)).slice(0, 16);
+  const prepared = `${root}/prepared`;
+  const entry = `${prepared}/${wKey}`;
+  return {
+    identity,
+    gKey,
+    prepared,
+    entry,
+    graphPath: `${entry}/graph-${gKey}.onnx`,
+    graphMeta: `${entry}/graph-${gKey}.json`,
+  };
+}
+
+/**
+ * Finds a whole, verified entry without building anything.
+ *
+ * @param root The cache root.
+ * @param req The checkpoint and the options.
+ * @returns The graph when the cache holds it intact, else undefined.
+ */
+export async function lookupPrepared(
+  root: string,
+  req: Pick<PrepareRequest, "dir" | "weightsKey" | "graphKey">,
+): Promise<PreparedGraph | undefined> {
+  const { entry, graphPath, graphMeta } = await entryOf(root, req);
+  const meta = await readJson(graphMeta);
+  if (!(await matches(graphPath, meta))) return undefined;
+  if (!(await matches(`${entry}/weights.bin`, await readJson(`${entry}/weights.json`)))) {
+    return undefined;
+  }
+  return { modelPath: graphPath, shapes: meta!.shapes as PreparedShapes, status: "hit" };
+}
+
+/**
  * Finds or makes a prepared graph for a checkpoint.
  *
  * @param root The cache root.
@@ -230,13 +292,7 @@ export class CacheUnavailable extends Error {}
  *   folder); nothing half-written is left behind.
  */
 export async function preparedGraph(root: string, req: PrepareRequest): Promise<PreparedGraph> {
-  const identity = await checkpointIdentity(req.dir);
-  const wKey = sha256Hex(JSON.stringify({ FORMAT, identity, ...req.weightsKey })).slice(0, 32);
-  const gKey = sha256Hex(JSON.stringify(req.graphKey)).slice(0, 16);
-  const prepared = `${root}/prepared`;
-  const entry = `${prepared}/${wKey}`;
-  const graphPath = `${entry}/graph-${gKey}.onnx`;
-  const graphMeta = `${entry}/graph-${gKey}.json`;
+  const { identity, gKey, prepared, entry, graphPath, graphMeta } = await entryOf(root, req);
   let status: PreparedGraph["status"] = "built";
 
   const weightsOk = await matches(`${entry}/weights.bin`, await readJson(`${entry}/weights.json`));

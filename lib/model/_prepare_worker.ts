@@ -1,0 +1,66 @@
+/**
+ * Worker side of the prepared-model cache: converts a checkpoint into the cache off the main
+ * thread, so the conversion's transient buffers are gone (with the worker) before ONNX
+ * Runtime loads the result, and a load's peak memory is the larger of the two, not their sum.
+ *
+ * Message in: {@linkcode PrepareJob}; message out: {@linkcode PrepareReply}.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { readModelConfig } from "./config.ts";
+import { openWeights } from "./_weights.ts";
+import { buildLlamaGraph } from "./graph/llama.ts";
+import { buildGpt2Graph } from "./graph/gpt2.ts";
+import type { BuildOptions } from "./graph/decoder_graph.ts";
+import { CacheUnavailable, keysOf, type PreparedGraph, preparedGraph } from "./prepared_cache.ts";
+import { SpecDecError } from "../runtime/errors.ts";
+
+/** What the worker is asked to prepare. */
+export interface PrepareJob {
+  /** Cache root. */
+  root: string;
+  /** Checkpoint folder. */
+  dir: string;
+  /** Graph options (plain data). */
+  build: Omit<BuildOptions, "sink">;
+}
+
+/** The worker's answer. */
+export type PrepareReply =
+  | { ok: true; prepared: PreparedGraph }
+  | { ok: false; kind: "unavailable" | "specdec" | "other"; message: string; code?: number };
+
+self.onmessage = async (e: MessageEvent<PrepareJob>) => {
+  const { root, dir, build } = e.data;
+  let reply: PrepareReply;
+  try {
+    const config = await readModelConfig(dir);
+    const builder = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
+    using weights = await openWeights(dir);
+    const prepared = await preparedGraph(root, {
+      dir,
+      ...keysOf(config, build),
+      build: (sink) => {
+        const g = builder(config, weights, { ...build, sink });
+        const { numLayers, kvHeads, headDim, maxLength, vocabSize, hiddenSize } = g;
+        return {
+          model: g.model,
+          shapes: { numLayers, kvHeads, headDim, maxLength, vocabSize, hiddenSize },
+        };
+      },
+    });
+    reply = { ok: true, prepared };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    reply = err instanceof CacheUnavailable
+      ? { ok: false, kind: "unavailable", message }
+      : err instanceof SpecDecError
+      ? { ok: false, kind: "specdec", message, code: err.code }
+      : { ok: false, kind: "other", message };
+  }
+  self.postMessage(reply);
+  self.close();
+};
