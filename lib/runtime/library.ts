@@ -16,7 +16,12 @@
  * @module
  */
 
-import { ensureCachedBuild, ensureNativeBuild, isCheckout } from "./native_build.ts";
+import {
+  discardCachedBuild,
+  ensureCachedBuild,
+  ensureNativeBuild,
+  isCheckout,
+} from "./native_build.ts";
 import { type NativeLibrary, symbols } from "./symbols.ts";
 import { SpecDecError, StatusCode } from "./errors.ts";
 
@@ -61,8 +66,15 @@ export function loadLibrary(): NativeLibrary {
     lib = attempt(path);
   } else {
     try {
-      path = isCheckout() ? ensureNativeBuild() : ensureCachedBuild();
+      const checkout = isCheckout();
+      path = checkout ? ensureNativeBuild() : ensureCachedBuild();
       lib = attempt(path);
+      if (lib === undefined && !checkout) {
+        // A damaged cached build (a truncated file, a deleted ONNX Runtime): build it again.
+        discardCachedBuild(path);
+        path = ensureCachedBuild();
+        lib = attempt(path);
+      }
     } catch (err) {
       causes.push(err);
     }

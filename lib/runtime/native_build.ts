@@ -524,6 +524,23 @@ export function resolveNpmOrt(): OrtLocation {
   return location;
 }
 
+/**
+ * Removes a cached build that cannot be loaded, so the next {@linkcode ensureCachedBuild} makes it
+ * again. Only folders inside {@linkcode nativeCacheDir} are touched.
+ *
+ * @param library The `libspecdec.so` of a cached build.
+ */
+export function discardCachedBuild(library: string): void {
+  const dir = library.replace(/\/libspecdec\.so$/, "");
+  const cache = nativeCacheDir();
+  if (!dir.startsWith(`${cache}/`) || dir === library) return;
+  const aside = `${cache}/.discard-${Deno.pid}-${Date.now()}`;
+  try {
+    Deno.renameSync(dir, aside); // atomic: other processes see it whole or not at all
+    Deno.removeSync(aside, { recursive: true });
+  } catch { /* another process got there first */ }
+}
+
 const BUILD_LEFTOVERS = [
   "src",
   "CMakeFiles",

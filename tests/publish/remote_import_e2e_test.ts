@@ -81,25 +81,27 @@ Deno.test({
         SPECDEC_CACHE: `${work}/cache/specdec`,
         NO_COLOR: "1",
       });
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--no-config",
-          "--allow-ffi",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--allow-run",
-          `--allow-net=127.0.0.1:${port}`,
-          `--allow-import=127.0.0.1:${port}`,
-          "main.ts",
-        ],
-        cwd: work,
-        clearEnv: true,
-        env,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const userRun = (): Promise<Deno.CommandOutput> =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--no-config",
+            "--allow-ffi",
+            "--allow-read",
+            "--allow-write",
+            "--allow-env",
+            "--allow-run",
+            `--allow-net=127.0.0.1:${port}`,
+            `--allow-import=127.0.0.1:${port}`,
+            "main.ts",
+          ],
+          cwd: work,
+          clearEnv: true,
+          env,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      const out = await userRun();
       const stdout = new TextDecoder().decode(out.stdout);
       const stderr = new TextDecoder().decode(out.stderr);
       assert.ok(out.success, `user script failed (exit ${out.code}):\n${stderr}\n${stdout}`);
@@ -121,6 +123,18 @@ Deno.test({
       );
       assert.deepEqual(builds.filter((n) => n.startsWith(".build-") || n.endsWith(".lock")), []);
       assert.match(stderr, /building the native library into .*cache\/specdec\/native/);
+      // A damaged cached library (truncated) is built again on the next load.
+      const library = `${work}/cache/specdec/native/${builds[0]}/libspecdec.so`;
+      Deno.truncateSync(library, 100);
+      const again = await userRun();
+      const againErr = new TextDecoder().decode(again.stderr);
+      assert.ok(again.success, `second run failed (exit ${again.code}):\n${againErr}`);
+      assert.deepEqual(
+        JSON.parse(new TextDecoder().decode(again.stdout).trim()).tokens,
+        got.tokens,
+      );
+      assert.match(againErr, /building the native library/);
+      assert.ok(Deno.statSync(library).size > 100);
     } finally {
       await server.shutdown();
       await Deno.remove(work, { recursive: true });
