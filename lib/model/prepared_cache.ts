@@ -246,7 +246,20 @@ export function keysOf(
 }
 
 /** The keys and paths of a request's entry. */
-async function entryOf(root: string, req: Pick<PrepareRequest, "dir" | "weightsKey" | "graphKey">) {
+/** Paths of one cache entry. */
+interface EntryPaths {
+  identity: string;
+  gKey: string;
+  prepared: string;
+  entry: string;
+  graphPath: string;
+  graphMeta: string;
+}
+
+async function entryOf(
+  root: string,
+  req: Pick<PrepareRequest, "dir" | "weightsKey" | "graphKey">,
+): Promise<EntryPaths> {
   const identity = await checkpointIdentity(req.dir);
   const wKey = sha256Hex(JSON.stringify({ FORMAT, identity, ...req.weightsKey })).slice(0, 32);
   const gKey = sha256Hex(JSON.stringify(req.graphKey)).slice(0, 16);
