@@ -249,6 +249,7 @@ if (import.meta.main) {
     ...(threads !== undefined ? { threads } : {}),
   });
   using head = await EagleHeads.load(eagleDir, {
+    base: targetDir,
     maxLength: maxLength + 64,
     ...(headThreads !== undefined ? { threads: headThreads } : {}),
   });
