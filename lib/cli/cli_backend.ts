@@ -57,7 +57,7 @@ export interface DecoderSettings {
   maxNewTokens: number;
   /** Stop strings. */
   stop: string[];
-  /** Prepend BOS to text prompts; absent: as the tokenizer does (`add_bos_token`, post-processor). */
+  /** Prepend BOS to text prompts; absent: as the tokenizer does (its post-processor). */
   addBosToken?: boolean;
 }
 

@@ -20,15 +20,9 @@ export interface TokenizerOptions {
   eosTokenId?: number;
   /** Beginning-of-sequence id from config.json, used when tokenizer_config.json names none. */
   bosTokenId?: number;
-  /**
-   * Prepend BOS to text prompts: overrides what the tokenizer files say (`add_bos_token`, the
-   * post-processor).
-   */
+  /** Prepend BOS to text prompts: overrides what the tokenizer's post-processor does. */
   addBosToken?: boolean;
 }
-
-/** Tokenizer classes whose transformers implementation honours `add_bos_token`. */
-const ADD_BOS_CLASSES = /^(Llama|CodeLlama|Gemma|Gemma2|Cohere)Tokenizer(Fast)?$/;
 
 function tokenContent(v: unknown): string | undefined {
   if (typeof v === "string") return v;
@@ -92,9 +86,9 @@ export class Tokenizer implements TextTokenizer {
    */
   readonly eosTokenIds: readonly number[];
   /**
-   * Whether text prompts start with BOS, as `tokenizer(text).input_ids` does in transformers:
-   * the post-processor adds it (Llama 3's `TemplateProcessing`), or `add_bos_token` says so for
-   * tokenizer classes that honour it; `TokenizerOptions.addBosToken` overrides.
+   * Whether text prompts start with BOS, as `tokenizer(text).input_ids` does in transformers
+   * 5: the post-processor adds it (Llama 3's `TemplateProcessing`; transformers follows it even
+   * where `add_bos_token` disagrees); `TokenizerOptions.addBosToken` overrides.
    */
   readonly addBosToken: boolean;
   /** The chat template (`tokenizer_config.json` `chat_template` or `chat_template.jinja`). */
@@ -152,12 +146,11 @@ export class Tokenizer implements TextTokenizer {
     const eosList = [...gen.eosTokenIds];
     if (eos !== undefined && !eosList.includes(eos)) eosList.push(eos);
     let addBos: boolean;
-    const cls = typeof config.tokenizer_class === "string" ? config.tokenizer_class : "";
     if (options.addBosToken !== undefined) addBos = options.addBosToken;
-    else if (typeof config.add_bos_token === "boolean" && ADD_BOS_CLASSES.test(cls)) {
-      addBos = config.add_bos_token;
-    } else {
-      // What the post-processor does to a probe: transformers runs the same tokenizer.json.
+    else {
+      // What the post-processor does to a probe. transformers (5.x) runs the same tokenizer.json
+      // and follows its post-processor, also where tokenizer_config.json's add_bos_token
+      // disagrees (tests/fixtures/hf/llama2-bos, llama2-nobos); consistent files agree anyway.
       const plain = tok.encode("a", { add_special_tokens: false }).ids;
       const full = tok.encode("a", { add_special_tokens: true }).ids;
       addBos = bos !== undefined && full[0] === bos && plain[0] !== bos;

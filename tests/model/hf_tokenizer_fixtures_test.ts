@@ -52,6 +52,19 @@ Deno.test("Tokenizer.addBosToken follows the post-processor: Llama 3 adds BOS, Q
   assert.deepEqual(tok.encodePrompt("Hello world", false), noBos.encodePrompt("Hello world"));
 });
 
+Deno.test("Tokenizer adds BOS as transformers 5 does: by the post-processor, whatever add_bos_token says", async () => {
+  // LlamaTokenizerFast files whose add_bos_token disagrees with tokenizer.json's post-processor
+  // (transformers rebuilds this class's BPE, so only the BOS decision is compared here).
+  for (const [name, adds] of [["llama2-bos", false], ["llama2-nobos", true]] as const) {
+    const tok = await Tokenizer.load(`${HF}${name}`);
+    assert.equal(tok.addBosToken, adds, name);
+    for (const { text, input_ids } of expected(name).encode) {
+      assert.equal(input_ids[0] === tok.bosTokenId, adds, `${name}: transformers, ${text}`);
+      assert.equal(tok.encodePrompt(text)[0] === tok.bosTokenId, adds, `${name}: ours, ${text}`);
+    }
+  }
+});
+
 Deno.test("Tokenizer.eosTokenIds holds the eos_token_id list of generation_config.json and the tokenizer's eos", async () => {
   const s = expected("llama3").special;
   const llama = await Tokenizer.load(`${HF}llama3`);
