@@ -10,6 +10,7 @@ import type { CliBackend, DecoderSettings, LoadedModels, LoadRequest } from "./c
 import type { CliIO } from "./cli_io.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { UsageError } from "./usage_error.ts";
+import { SpecDecError } from "../runtime/errors.ts";
 import { isDir, isModelDir, makeDecoder, resolveModelDir } from "./_paths.ts";
 import { summaryFigures, summaryLine, toJsonValue } from "./_metrics.ts";
 
@@ -66,6 +67,16 @@ export async function generateCommand(
     new ProgressBar(label, sink).wrap(work);
   using models = await loadOrExplain(backend, request, stage);
   const decoder = makeDecoder(() => models.decoder(args.method, settings), "generate");
+  if (args.chat) {
+    try {
+      models.tokenizer.encodeChat?.([{ role: "user", content: "" }]);
+    } catch (err) {
+      if (err instanceof SpecDecError) throw new UsageError(`--chat: ${err.message}`, "generate");
+    }
+    if (models.tokenizer.encodeChat === undefined) {
+      throw new UsageError("--chat: this tokenizer has no chat template", "generate");
+    }
+  }
   const options = signal !== undefined ? { signal } : {};
 
   if (args.json) {

@@ -164,6 +164,17 @@ Deno.test("generate --max-length: up to max_position_embeddings, else exit 2 nam
   ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /max_position_embeddings 256/);
+  const noTemplate = await cli([
+    "generate",
+    "--model",
+    `${HF}/mistral`,
+    "--method",
+    "ar",
+    "--chat",
+    "x",
+  ]);
+  assert.equal(noTemplate.code, 2);
+  assert.match(noTemplate.stderr, /--chat: .*no chat template/);
   const bad = await cli(["generate", "--system", "hi", "x"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--system is only used with --chat/);
