@@ -21,7 +21,7 @@ import {
 import type { Decoder, DecodingConfig } from "../mod.ts";
 import { loadModelParts } from "../cli.ts";
 import type { ModelParts } from "../cli.ts";
-import { readPromptFixtures } from "./report_prompts.ts";
+import { readPromptFixtures } from "./report/read_prompt_fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const target = Deno.env.get("SPECDEC_BENCH_TARGET") ?? `${ROOT}/models/bench-target`;

@@ -31,7 +31,7 @@ import type {
   LanguageModel,
   TextTokenizer,
 } from "../mod.ts";
-import { readPromptFixtures } from "./report_prompts.ts";
+import { readPromptFixtures } from "./report/read_prompt_fixtures.ts";
 
 /** One EAGLE draft shape of a sweep. */
 export interface EagleSweepConfig {

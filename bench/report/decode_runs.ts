@@ -1,88 +1,31 @@
 /**
- * Runs the benchmark behind `deno task bench:report`: measures the cost
- * model (c, V) with single forwards, then every decoder configuration on the
- * same prompts, and returns the raw records of {@linkcode BenchmarkResults}.
- * It only sees the `LanguageModel` / `PredictionHeads` interfaces and the
- * project's decoders; loading and file output live in `bench/report.ts`.
+ * `decodeRuns`: runs decoder configurations on the benchmark's prompts and
+ * returns the raw records of {@linkcode RunRecord}. It only sees the
+ * `LanguageModel` / `PredictionHeads` / `FeatureDrafter` interfaces and the
+ * project's decoders; loading and file output live in `main.ts`.
  *
  * @module
  */
 
+import { type DecodeMetrics, type Decoder, DraftTargetDecoder } from "../../mod.ts";
+import type { Precision } from "./results.ts";
 import {
-  AutoregressiveDecoder,
-  DraftTargetDecoder,
-  MedusaDecoder,
-  PromptLookupDecoder,
-} from "../mod.ts";
-import type {
-  DecodeMetrics,
-  Decoder,
-  DecodingConfig,
-  LanguageModel,
-  PredictionHeads,
-  TextTokenizer,
-} from "../mod.ts";
-import {
-  type BenchMethod,
-  type BenchSchedule,
-  type CostModel,
-  type PromptKind,
-  type RunRecord,
-  settingLabel,
-} from "./report_model.ts";
+  type BenchConfig,
+  type BenchModels,
+  type BenchPrompt,
+  configLabel,
+} from "./bench_config.ts";
+import { makeDecoder } from "./make_decoder.ts";
+import type { RunRecord } from "./results.ts";
 
-/** A prompt of the fixed set, already tokenized. */
-export interface BenchPrompt {
-  /** Stable id (from the fixtures). */
-  id: string;
-  /** Code (held-out split) or prose. */
-  kind: PromptKind;
-  /** Token ids fed to every engine. */
-  ids: number[];
-}
-
-/** One decoder configuration of the benchmark. */
-export interface BenchConfig {
-  /** Method. */
-  method: BenchMethod;
-  /** K (speculative, lookup). */
-  k?: number;
-  /** Medusa tree nodes. */
-  tree?: number;
-  /** Draft-target K schedule (speculative); absent: `constant`. */
-  schedule?: BenchSchedule;
-  /** Draft-target confidence threshold of the early stop (speculative); absent: 0, disabled. */
-  confidence?: number;
-  /** Temperature (0 greedy). */
-  temperature: number;
-  /** Which prompts it runs on. */
-  kinds: PromptKind[];
-}
-
-/** The models a benchmark runs on. */
-export interface BenchModels {
-  /** Target model. */
-  target: LanguageModel;
-  /** Draft model. */
-  draft: LanguageModel;
-  /** Medusa heads of the target, if any. */
-  heads?: PredictionHeads;
-  /** Shared tokenizer. */
-  tokenizer: TextTokenizer;
-}
-
-/** Options of {@linkcode runBenchmark}. */
-export interface RunBenchmarkOptions {
+/** Options of {@linkcode decodeRuns}. */
+export interface DecodeRunsOptions {
   /** Prompts. */
   prompts: BenchPrompt[];
   /** Configurations. */
   configs: BenchConfig[];
   /** New tokens per generation. */
   maxNewTokens: number;
-  /** Token counts S at which to time an S-token target forward. */
-  verifySizes: number[];
-  /** Repetitions per timing (the fastest is kept: other work on the machine only adds time). */
-  timingReps: number;
   /** PRNG seed of the sampled runs. */
   seed: number;
   /**
@@ -91,150 +34,10 @@ export interface RunBenchmarkOptions {
    * keeping the fastest filters out interruptions by other work on the machine.
    */
   repeats?: number;
+  /** Weight precision of the models, written into each record unless f32 (default f32). */
+  weights?: Precision;
   /** Called after each run (progress). */
   onRun?: (done: number, total: number, label: string) => Promise<void> | void;
-}
-
-/** Human-readable label of a configuration. */
-export function configLabel(c: BenchConfig): string {
-  const t = c.temperature > 0 ? ` T=${c.temperature}` : "";
-  if (c.method === "speculative") return `draft-target ${settingLabel(c)}${t}`;
-  if (c.method === "lookup") return `lookup K=${c.k}${t}`;
-  if (c.method === "medusa") return `medusa ${c.tree}${t}`;
-  return `autoregressive${t}`;
-}
-
-function fastest(xs: number[]): number {
-  return Math.min(...xs);
-}
-
-/**
- * Times single forwards: a one-token target step, S-token target forwards,
- * a one-token draft step and one heads call, each after prefilling `prompt`
- * (so attention sees a realistic context), rewinding after every forward.
- */
-export async function measureCost(
-  models: BenchModels,
-  prompt: number[],
-  verifySizes: number[],
-  reps: number,
-): Promise<CostModel> {
-  const time = async (fn: () => Promise<unknown>): Promise<number> => {
-    await fn(); // warm-up
-    const xs: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      const t0 = performance.now();
-      await fn();
-      xs.push(performance.now() - t0);
-    }
-    return fastest(xs);
-  };
-  const step = async (model: LanguageModel, s: number, hidden = false): Promise<number> => {
-    await model.prefill(prompt);
-    const p = model.kvLength;
-    const ids = Array.from({ length: s }, (_, i) => prompt[(i + 1) % prompt.length]!); // [S]
-    const positions = Array.from({ length: s }, (_, i) => p + i); // [S]
-    return await time(async () => {
-      await model.forward(ids, positions, hidden ? { hidden: true } : {});
-      model.rewind(p);
-    });
-  };
-  const verifyMs: Record<string, number> = {};
-  for (const s of [...new Set([1, ...verifySizes])].sort((a, b) => a - b)) {
-    verifyMs[String(s)] = await step(models.target, s);
-  }
-  const cost: CostModel = {
-    targetStepMs: verifyMs["1"]!,
-    draftStepMs: await step(models.draft, 1),
-    verifyMs,
-  };
-  if (models.heads !== undefined) {
-    const heads = models.heads;
-    await models.target.prefill(prompt);
-    const p = models.target.kvLength;
-    const out = await models.target.forward([prompt[0]!], [p], { hidden: true });
-    const hidden = out.hidden ?? new Float32Array(models.target.hiddenSize); // [hiddenSize] f32
-    cost.headsStepMs = await time(() => heads.forward(hidden));
-  }
-  return cost;
-}
-
-function makeDecoder(
-  models: BenchModels,
-  c: BenchConfig,
-  maxNewTokens: number,
-  seed: number,
-): Decoder {
-  const config: DecodingConfig = { temperature: c.temperature, maxNewTokens, seed };
-  const tokenizer = models.tokenizer;
-  switch (c.method) {
-    case "ar":
-      return new AutoregressiveDecoder({ model: models.target, tokenizer, config });
-    case "speculative":
-      return new DraftTargetDecoder({
-        draftModel: models.draft,
-        targetModel: models.target,
-        tokenizer,
-        config: {
-          ...config,
-          numSpeculativeTokens: c.k ?? 5,
-          schedule: c.schedule ?? "constant",
-          ...(c.confidence !== undefined ? { confidenceThreshold: c.confidence } : {}),
-        },
-      });
-    case "lookup":
-      return new PromptLookupDecoder({
-        model: models.target,
-        tokenizer,
-        config: { ...config, numSpeculativeTokens: c.k ?? 5 },
-      });
-    case "medusa":
-      if (models.heads === undefined) throw new TypeError("medusa runs need Medusa heads");
-      return new MedusaDecoder({
-        baseModel: models.target,
-        heads: models.heads,
-        tokenizer,
-        config: { ...config, treeWidth: c.tree ?? 8 },
-      });
-  }
-}
-
-/**
- * Throughput of autoregressive and draft-target (constant K) decoding of one
- * prompt, fastest of two greedy generations each after a short warm-up: how
- * the thread probe compares runtime settings.
- *
- * @param models Models loaded with the setting under test.
- * @param prompt Prompt token ids.
- * @param k Draft-target K.
- * @param maxNewTokens Tokens per generation.
- * @param withAr False to skip autoregressive decoding (a setting that only changes the draft).
- * @returns Tokens/s of both methods (`ar` undefined when skipped).
- */
-export async function probeSpeed(
-  models: BenchModels,
-  prompt: number[],
-  k: number,
-  maxNewTokens: number,
-  withAr = true,
-): Promise<{ ar: number | undefined; speculative: number }> {
-  const speed = async (d: Decoder): Promise<number> => {
-    await d.generate(prompt, { maxNewTokens: 4 });
-    let best = 0;
-    for (let i = 0; i < 2; i++) {
-      best = Math.max(best, (await d.generate(prompt)).metrics.tokensPerSecond);
-    }
-    return best;
-  };
-  const ar = withAr
-    ? await speed(
-      makeDecoder(models, { method: "ar", temperature: 0, kinds: [] }, maxNewTokens, 0),
-    )
-    : undefined;
-  const speculative = await speed(
-    makeDecoder(models, { method: "speculative", k, temperature: 0, kinds: [] }, maxNewTokens, 0),
-  );
-  return { ar, speculative };
 }
 
 /**
@@ -267,9 +70,9 @@ function checkedPositions(m: DecodeMetrics): number[] {
  * @param options Prompts, configurations, token budget, seed, progress callback.
  * @returns One record per (configuration, prompt).
  */
-export async function runBenchmark(
+export async function decodeRuns(
   modelsFor: (config: BenchConfig) => BenchModels,
-  options: RunBenchmarkOptions,
+  options: DecodeRunsOptions,
 ): Promise<RunRecord[]> {
   const decoders = options.configs.map((c) =>
     makeDecoder(modelsFor(c), c, options.maxNewTokens, options.seed)
@@ -312,6 +115,7 @@ export async function runBenchmark(
     };
     if (c.k !== undefined) rec.k = c.k;
     if (c.tree !== undefined) rec.tree = c.tree;
+    if (options.weights !== undefined && options.weights !== "f32") rec.weights = options.weights;
     recordSetting(rec, c, decoders[i]!);
     records.push(rec);
     done++;

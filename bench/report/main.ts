@@ -1,109 +1,59 @@
 /**
  * `deno task bench:report [--quick]`: measures autoregressive, draft-target,
- * Medusa and prompt-lookup decoding on the bench checkpoints over a fixed
- * prompt set, runs Hugging Face transformers on the same checkpoints and
- * prompt ids, and writes `results/benchmark_results.json`, `results/REPORT.md`,
+ * Medusa, prompt-lookup and EAGLE decoding on the bench checkpoints over a
+ * fixed prompt set, at f32, q8 and q4 weights, runs Hugging Face
+ * transformers on the same checkpoints and prompt ids, and writes
+ * `results/benchmark_results.json`, `results/REPORT.md`,
  * `results/speedup.svg` and `results/acceptance.svg`.
  *
- * Options: `--quick` (fewer prompts, tokens and sweep points), `--out DIR`
- * (default `results`), `--target DIR`, `--draft DIR`, `--medusa DIR` (default
- * the bench checkpoints), `--threads N`, `--max-new-tokens N`, `--no-peers`,
+ * Options (see `options.ts`): `--quick` (fewer prompts, tokens and sweep
+ * points), `--out DIR` (default `results`), `--target DIR`, `--draft DIR`,
+ * `--medusa DIR`, `--eagle DIR` (default the bench checkpoints; heads are
+ * skipped when absent), `--threads N`, `--max-new-tokens N`, `--no-peers`,
  * `--repeats N` (generations per run, fastest kept; default 2, quick 1),
- * `--render-only` (rewrite REPORT.md and the SVGs from an existing
- * `benchmark_results.json`).
+ * `--weights f32,q8,q4` (precisions of the weight-precision section),
+ * `--no-real-scale` (skip that optional section), `--render-only` (rewrite
+ * REPORT.md and the SVGs from an existing `benchmark_results.json`).
  *
- * Besides the constant-K sweep, draft-target runs with the heuristic K
- * schedule and with draft-confidence early stops on the code prompts
- * (REPORT.md's "Dynamic K and draft-confidence stop").
+ * The run, in order: the thread probe; at f32 the cost model (c, V) and
+ * every method's greedy sweep on the code prompts, then each method at its
+ * best swept setting on the prose prompts and with sampling, and V(g) at a
+ * 256-token context; at each quantized precision V(g) and every method near
+ * its f32 best setting; the transformers peer; the optional sections
+ * (`optional_sections.ts`).
  *
  * @module
  */
 
-import os from "node:os";
-import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
-import { renderReport } from "./report_markdown.ts";
-import { renderCharts } from "./report_svg.ts";
+import { ProgressBar, type StageRunner } from "../../cli.ts";
+import { bestSetting } from "./best_setting.ts";
+import type { BenchConfig, BenchPrompt } from "./bench_config.ts";
+import { decodeRuns } from "./decode_runs.ts";
+import { loadAverage } from "./load_average.ts";
+import { type BenchModelRequest, loadBenchModels } from "./load_bench_models.ts";
+import { machineInfo } from "./machine.ts";
+import { measureCost } from "./measure_cost.ts";
+import { OPTIONAL_SECTIONS, type SectionContext } from "./optional_sections.ts";
+import { parseReportOptions, ROOT } from "./options.ts";
+import { runPeers } from "./peers.ts";
+import { PRECISION_CONTEXT_TOKENS, precisionRuns } from "./precision_runs.ts";
+import { readPromptFixtures } from "./read_prompt_fixtures.ts";
+import { renderReport } from "./render_report.ts";
 import type {
   BenchmarkResults,
-  PeerResults,
-  PromptKind,
+  PrecisionCost,
+  RunRecord,
   RuntimeSetting,
+  SectionResult,
   ThreadProbe,
-} from "./report_model.ts";
-import {
-  type BenchConfig,
-  type BenchPrompt,
-  measureCost,
-  probeSpeed,
-  runBenchmark,
-} from "./report_runner.ts";
-import { nativeVersions } from "../mod.ts";
-import { loadModelParts, ProgressBar } from "../cli.ts";
-import { readPromptFixtures } from "./report_prompts.ts";
+} from "./results.ts";
+import { followUpConfigs, type PlanSettings, precisionConfigs, sweepConfigs } from "./run_plan.ts";
+import { selectPrompts } from "./select_prompts.ts";
+import { probeThreads } from "./thread_probe.ts";
+import { writeOutputs } from "./write_outputs.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
-const HEADLINE_K = 5;
-const HEADLINE_TREE = 8;
-
-/** Prose prompts used only when the fixtures have none (named in the report as built-in). */
-const FALLBACK_PROSE = [
-  "The history of the printing press begins",
-  "Once upon a time, in a small village by the sea,",
-];
-
-interface Options {
-  quick: boolean;
-  out: string;
-  target: string;
-  draft: string;
-  medusa: string;
-  threads: number | undefined;
-  maxNewTokens: number;
-  peers: boolean;
-  renderOnly: boolean;
-  repeats: number;
-}
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      quick: { type: "boolean" },
-      out: { type: "string" },
-      target: { type: "string" },
-      draft: { type: "string" },
-      medusa: { type: "string" },
-      threads: { type: "string" },
-      "max-new-tokens": { type: "string" },
-      "no-peers": { type: "boolean" },
-      "render-only": { type: "boolean" },
-      repeats: { type: "string" },
-    },
-  });
-  const int = (s: string | undefined, flag: string): number | undefined => {
-    if (s === undefined) return undefined;
-    const n = /^\d+$/.test(s) ? Number(s) : NaN;
-    if (!(n >= 1)) throw new RangeError(`${flag} must be a positive integer, got '${s}'`);
-    return n;
-  };
-  const quick = values.quick === true;
-  const target = values.target ?? `${ROOT}/models/bench-target`;
-  return {
-    quick,
-    out: values.out ?? `${ROOT}/results`,
-    target,
-    draft: values.draft ?? `${ROOT}/models/bench-draft`,
-    medusa: values.medusa ?? `${target}/medusa`,
-    threads: int(values.threads, "--threads"),
-    maxNewTokens: int(values["max-new-tokens"], "--max-new-tokens") ?? (quick ? 32 : 128),
-    peers: values["no-peers"] !== true,
-    renderOnly: values["render-only"] === true,
-    repeats: int(values.repeats, "--repeats") ?? (quick ? 1 : 2),
-  };
-}
+/** K of the thread probe's draft-target generations. */
+const PROBE_K = 5;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -118,234 +68,45 @@ function rel(path: string): string {
   return path.startsWith(`${ROOT}/`) ? path.slice(ROOT.length + 1) : path;
 }
 
-/** 1-, 5- and 15-minute load averages (empty where the OS does not report them). */
-function loadAverage(): number[] {
-  try {
-    return Deno.loadavg();
-  } catch {
-    return [];
-  }
-}
-
-function machine(threads: number): BenchmarkResults["machine"] {
-  // /proc/cpuinfo needs --allow-all in Deno; node:os reads the same model name with --allow-sys.
-  let cpuModel = "unknown CPU";
-  try {
-    cpuModel = os.cpus()[0]?.model.trim() ?? cpuModel;
-  } catch { /* no --allow-sys */ }
-  return {
-    cpuModel,
-    cores: navigator.hardwareConcurrency,
-    ortVersion: nativeVersions().onnxruntime,
-    deno: Deno.version.deno,
-    os: `${Deno.build.os} ${Deno.build.arch}`,
-    loadAverage: loadAverage(),
-    threads,
-  };
-}
-
-/**
- * The dynamic-K and draft-confidence points of draft-target (greedy, code
- * prompts), measured beside the constant-K sweep: the heuristic schedule from
- * K = 3 and 5 (the decoder's default bounds), constant K = 3 with early-stop
- * thresholds, and both together; `--quick` keeps one of each feature.
- */
-function draftSettings(quick: boolean): BenchConfig[] {
-  const base = (k: number): BenchConfig => ({
-    method: "speculative",
-    k,
-    temperature: 0,
-    kinds: ["code"],
-  });
-  const heuristic = (k: number): BenchConfig => ({ ...base(k), schedule: "heuristic" });
-  const confident = (k: number, confidence: number): BenchConfig => ({ ...base(k), confidence });
-  if (quick) return [heuristic(3), confident(3, 0.5)];
-  return [
-    heuristic(3),
-    heuristic(5),
-    confident(3, 0.3),
-    confident(3, 0.5),
-    confident(3, 0.7),
-    { ...heuristic(5), confidence: 0.5 },
-  ];
-}
-
-function configs(quick: boolean, hasHeads: boolean): BenchConfig[] {
-  const all: PromptKind[] = ["code", "prose"];
-  const code: PromptKind[] = ["code"];
-  const list: BenchConfig[] = [
-    { method: "ar", temperature: 0, kinds: all },
-    { method: "speculative", k: HEADLINE_K, temperature: 0, kinds: all },
-    { method: "lookup", k: HEADLINE_K, temperature: 0, kinds: all },
-  ];
-  if (hasHeads) list.push({ method: "medusa", tree: HEADLINE_TREE, temperature: 0, kinds: all });
-  const ks = quick ? [1, 3, 8] : [1, 2, 3, 4, 6, 7, 8];
-  for (const k of ks) list.push({ method: "speculative", k, temperature: 0, kinds: code });
-  for (const k of quick ? [2] : [2, 3, 8]) {
-    list.push({ method: "lookup", k, temperature: 0, kinds: code });
-  }
-  if (hasHeads) {
-    for (const tree of quick ? [4, 16] : [4, 16, 64]) {
-      list.push({ method: "medusa", tree, temperature: 0, kinds: code });
-    }
-  }
-  list.push(...draftSettings(quick));
-  list.push({ method: "ar", temperature: 1, kinds: code });
-  list.push({ method: "speculative", k: HEADLINE_K, temperature: 1, kinds: code });
-  if (hasHeads) list.push({ method: "medusa", tree: HEADLINE_TREE, temperature: 1, kinds: code });
-  return list;
-}
-
-async function runPeers(
-  options: Options,
-  prompts: BenchPrompt[],
-  threads: number,
-  stderr: (s: string) => Promise<void>,
-): Promise<PeerResults> {
-  const python = `${ROOT}/.venv/bin/python`;
-  if (!options.peers) return { status: "skipped", reason: "--no-peers", runs: [] };
-  if (!(await exists(python))) {
-    await stderr("notice: .venv/bin/python not found; skipping the transformers comparison\n");
-    return { status: "skipped", reason: ".venv/bin/python not found", runs: [] };
-  }
-  const file = await Deno.makeTempFile({ prefix: "specdec_prompts_", suffix: ".json" });
-  try {
-    // The first code prompts only: transformers is slow enough to dominate the run's time.
-    const code = prompts.filter((p) => p.kind === "code").slice(0, options.quick ? 2 : 4);
-    await Deno.writeTextFile(
-      file,
-      JSON.stringify(code.map((p) => ({ id: p.id, kind: p.kind, ids: p.ids }))),
-    );
-    const bar = new ProgressBar("transformers peer runs", {
-      write: stderr,
-      isTerminal: Deno.stderr.isTerminal(),
-    });
-    const out = await bar.wrap(() =>
-      new Deno.Command(python, {
-        args: [
-          `${ROOT}/bench/peers/hf_generate.py`,
-          "--target",
-          options.target,
-          "--draft",
-          options.draft,
-          "--prompts",
-          file,
-          "--max-new-tokens",
-          String(options.maxNewTokens),
-          "--k",
-          String(HEADLINE_K),
-          "--threads",
-          String(threads),
-          "--repeats",
-          String(options.repeats),
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output()
-    );
-    if (!out.success) {
-      const tail = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | ");
-      return {
-        status: "failed",
-        reason: `hf_generate.py exited with ${out.code}: ${tail}`,
-        runs: [],
-      };
-    }
-    const parsed = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-      engine: string;
-      threads: number;
-      runs: PeerResults["runs"];
+/** Each speculative method's best greedy f32 setting among `runs`, as plan settings. */
+function bestPlan(runs: RunRecord[]): PlanSettings {
+  const plan: PlanSettings = {};
+  for (const method of ["speculative", "medusa", "lookup", "eagle"] as const) {
+    const b = bestSetting({ runs }, method);
+    if (b === undefined) continue;
+    plan[method] = {
+      ...(b.filter.k !== undefined ? { k: b.filter.k } : {}),
+      ...(b.filter.tree !== undefined ? { tree: b.filter.tree } : {}),
     };
-    return { status: "ok", engine: parsed.engine, threads: parsed.threads, runs: parsed.runs };
-  } finally {
-    await Deno.remove(file).catch(() => {});
   }
+  return plan;
 }
 
-/** The runtime setting of a probe entry, its measurements left out. */
-function settingOf(p: RuntimeSetting): RuntimeSetting {
-  return {
-    threads: p.threads,
-    spinning: p.spinning,
-    ...(p.draftThreads !== undefined ? { draftThreads: p.draftThreads } : {}),
-  };
-}
-
-/**
- * Tries 1 thread, all cores with spinning, all cores without, and (for
- * draft-target only: autoregressive decoding runs no draft) all cores for the
- * target with 1 thread for the draft, on short greedy generations; returns the
- * fastest setting for one session (autoregressive) and for two alternating
- * sessions (draft-target), and every measurement.
- */
-async function probeThreads(
-  options: Options,
-  text: string,
-  stage: <T>(label: string, work: () => Promise<T>) => Promise<T>,
-): Promise<{ single: RuntimeSetting; dual: RuntimeSetting; probe: ThreadProbe[] }> {
-  const cores = navigator.hardwareConcurrency;
-  const settings: RuntimeSetting[] = cores > 1
-    ? [
-      { threads: 1, spinning: false },
-      { threads: cores, spinning: true },
-      { threads: cores, spinning: false },
-      { threads: cores, spinning: false, draftThreads: 1 },
-      // A 1-thread draft has no thread pool, so only the target's workers spin: they keep the
-      // other core while the draft runs on the calling thread.
-      { threads: cores, spinning: true, draftThreads: 1 },
-    ]
-    : [{ threads: 1, spinning: false }];
-  const probe: ThreadProbe[] = [];
-  for (const setting of settings) {
-    const quiet = <T>(_label: string, work: () => Promise<T>): Promise<T> => work();
-    const draftOnly = setting.draftThreads !== undefined;
-    const label = `probing ${setting.threads} thread(s)${
-      draftOnly ? ` (draft ${setting.draftThreads})` : ""
-    }, spinning ${setting.spinning ? "on" : "off"}`;
-    const speeds = await stage(label, async () => {
-      const parts = await loadModelParts({
-        model: options.target,
-        draft: options.draft,
-        ...setting,
-      }, quiet);
-      try {
-        const ids = parts.tokenizer.encode(text);
-        const models = { target: parts.target, draft: parts.draft!, tokenizer: parts.tokenizer };
-        return await probeSpeed(models, ids, HEADLINE_K, options.quick ? 24 : 48, !draftOnly);
-      } finally {
-        parts.close?.();
-      }
-    });
-    probe.push({
-      ...setting,
-      ...(speeds.ar !== undefined ? { arTokensPerSecond: speeds.ar } : {}),
-      speculativeTokensPerSecond: speeds.speculative,
-    });
+/** Runs the optional sections that are wired and not skipped; a failing one becomes a note. */
+async function optionalSections(
+  skip: string[],
+  context: SectionContext,
+): Promise<SectionResult[]> {
+  const out: SectionResult[] = [];
+  for (const section of OPTIONAL_SECTIONS) {
+    if (skip.includes(section.id)) {
+      await context.stderr(`notice: --no-${section.id}: the ${section.id} section is skipped\n`);
+      continue;
+    }
+    if (section.run === undefined) continue;
+    try {
+      out.push(await section.run(context));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await context.stderr(`warning: the ${section.id} section failed: ${message}\n`);
+      out.push({
+        id: section.id,
+        markdown: `## ${section.title}\n\nNot run: ${message}.`,
+        json: { error: message },
+      });
+    }
   }
-  const single = probe.filter((p) => p.arTokensPerSecond !== undefined)
-    .reduce((a, b) => (b.arTokensPerSecond! > a.arTokensPerSecond! ? b : a));
-  const dual = probe.reduce((a, b) =>
-    b.speculativeTokensPerSecond > a.speculativeTokensPerSecond ? b : a
-  );
-  return { single: settingOf(single), dual: settingOf(dual), probe };
-}
-
-async function writeOutputs(
-  results: BenchmarkResults,
-  out: string,
-  withJson: boolean,
-): Promise<void> {
-  await Deno.mkdir(out, { recursive: true });
-  if (withJson) {
-    await Deno.writeTextFile(
-      `${out}/benchmark_results.json`,
-      `${JSON.stringify(results, null, 1)}\n`,
-    );
-  }
-  await Deno.writeTextFile(`${out}/REPORT.md`, renderReport(results));
-  const charts = renderCharts(results);
-  await Deno.writeTextFile(`${out}/speedup.svg`, charts.speedup);
-  await Deno.writeTextFile(`${out}/acceptance.svg`, charts.acceptance);
+  return out;
 }
 
 async function main(): Promise<number> {
@@ -353,7 +114,7 @@ async function main(): Promise<number> {
   const stderr = async (s: string): Promise<void> => {
     await Deno.stderr.write(enc.encode(s));
   };
-  const options = parseOptions(Deno.args);
+  const options = parseReportOptions(Deno.args);
   if (options.renderOnly) {
     const results = JSON.parse(
       await Deno.readTextFile(`${options.out}/benchmark_results.json`),
@@ -374,136 +135,226 @@ async function main(): Promise<number> {
   if (!hasHeads) {
     await stderr(`notice: no Medusa heads at ${options.medusa}; Medusa rows are skipped\n`);
   }
+  const hasEagle = await exists(`${options.eagle}/config.json`);
+  if (!hasEagle) {
+    await stderr(`notice: no EAGLE head at ${options.eagle}; EAGLE rows are skipped\n`);
+  }
   const sink = { write: stderr, isTerminal: Deno.stderr.isTerminal() };
-  const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
+  const stage: StageRunner = <T>(label: string, work: () => Promise<T>): Promise<T> =>
     new ProgressBar(label, sink).wrap(work);
 
-  const raw = await readPromptFixtures(
-    Deno.env.get("SPECDEC_BENCH_PROMPTS") ?? `${ROOT}/tests/fixtures/prompts.json`,
+  const chosen = selectPrompts(
+    await readPromptFixtures(
+      Deno.env.get("SPECDEC_BENCH_PROMPTS") ?? `${ROOT}/tests/fixtures/prompts.json`,
+    ),
+    options.quick,
   );
-  const codeN = options.quick ? 2 : 8;
-  const proseN = options.quick ? 1 : 3;
-  let prose = raw.filter((p) => p.kind === "prose").slice(0, proseN);
-  if (prose.length === 0) {
-    prose = FALLBACK_PROSE.slice(0, proseN).map((text, i) => ({
-      id: `prose-builtin-${i}`,
-      kind: "prose",
-      text,
-    }));
-  }
-  const chosen = [...raw.filter((p) => p.kind === "code").slice(0, codeN), ...prose];
   const fixed: RuntimeSetting = { threads: options.threads ?? 1, spinning: true };
   const probed = options.threads === undefined
-    ? await probeThreads(options, chosen[0]!.text, stage)
+    ? await probeThreads({
+      target: options.target,
+      draft: options.draft,
+      text: chosen[0]!.text,
+      k: PROBE_K,
+      maxNewTokens: options.quick ? 24 : 48,
+    }, stage)
     : { single: fixed, dual: fixed, probe: [] as ThreadProbe[] };
-  // Same target settings: the dual setting's draftThreads only changes the draft and the heads.
-  const same = probed.single.threads === probed.dual.threads &&
-    probed.single.spinning === probed.dual.spinning;
-  // Speculative methods (two sessions) run on models loaded with the dual setting (draft and
-  // Medusa heads with its draftThreads, when the probe picked that); autoregressive and prompt
-  // lookup (one session) with the single one.
-  const request = { model: options.target, draft: options.draft, ...probed.dual };
-  const parts = await loadModelParts(
-    hasHeads ? { ...request, medusa: options.medusa } : request,
-    stage,
-  );
-  const singleParts = same ? undefined : await loadModelParts(
-    { model: options.target, ...probed.single },
-    stage,
-  ).catch((err) => {
-    parts.close?.();
-    throw err;
-  });
   const threads = probed.single.threads;
-  try {
-    const tokenizer = parts.tokenizer;
-    const prompts: BenchPrompt[] = chosen.map((p) => ({
-      id: p.id,
-      kind: p.kind,
-      ids: tokenizer.encode(p.text),
-    }));
-    const models = {
-      target: parts.target,
-      draft: parts.draft!,
-      tokenizer,
-      ...(parts.heads !== undefined ? { heads: parts.heads } : {}),
-    };
-    const list = configs(options.quick, parts.heads !== undefined);
-    const trees = list.filter((c) => c.method === "medusa").map((c) => c.tree!);
-    const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, ...trees])];
-    const date = new Date().toISOString();
-    const machineInfo = machine(threads);
-    machineInfo.spinning = probed.single.spinning;
-    const single = singleParts === undefined ? models : { ...models, target: singleParts.target };
-    const modelsFor = (c: BenchConfig) =>
-      c.method === "ar" || c.method === "lookup" ? single : models;
-    const methodRuntime = {
-      ar: probed.single,
-      lookup: probed.single,
-      speculative: probed.dual,
-      ...(parts.heads !== undefined ? { medusa: probed.dual } : {}),
-    };
-    const cost = await stage(
-      "timing single forwards (c, V)",
-      () => measureCost(models, prompts[0]!.ids, verifySizes, options.quick ? 7 : 15),
-    );
-    const total = list.reduce(
+  const request: Omit<BenchModelRequest, "weights"> = {
+    target: options.target,
+    draft: options.draft,
+    ...(hasHeads ? { medusa: options.medusa } : {}),
+    ...(hasEagle ? { eagle: options.eagle } : {}),
+    single: probed.single,
+    dual: probed.dual,
+  };
+  const date = new Date().toISOString();
+  const machine = machineInfo(threads);
+  machine.spinning = probed.single.spinning;
+  const timingReps = options.quick ? 7 : 15;
+  const phase = async (
+    label: string,
+    configs: BenchConfig[],
+    prompts: BenchPrompt[],
+    run: (onRun: (done: number, total: number, label: string) => Promise<void>) => Promise<
+      RunRecord[]
+    >,
+  ): Promise<RunRecord[]> => {
+    const total = configs.reduce(
       (s, c) => s + prompts.filter((p) => c.kinds.includes(p.kind)).length,
       0,
     );
-    const bar = new ProgressBar("benchmark runs", sink, { total });
+    const bar = new ProgressBar(label, sink, { total });
     await bar.start();
-    const runs = await runBenchmark(modelsFor, {
-      prompts,
-      configs: list,
-      maxNewTokens: options.maxNewTokens,
-      verifySizes,
-      timingReps: 5,
-      seed: 1234,
-      repeats: options.repeats,
-      onRun: (_done, _total, label) => bar.tick(1, label),
-    });
+    const records = await run((_done, _total, l) => bar.tick(1, l));
     await bar.done();
-    const peers = await runPeers(options, prompts, threads, stderr);
-    const loadAverageEnd = loadAverage();
-    if (loadAverageEnd.length > 0) machineInfo.loadAverageEnd = loadAverageEnd;
-    const results: BenchmarkResults = {
-      schema: "specdec-benchmark/1",
-      date,
-      quick: options.quick,
-      machine: machineInfo,
-      checkpoints: {
-        target: rel(options.target),
-        draft: rel(options.draft),
-        ...(parts.heads !== undefined ? { medusa: rel(options.medusa) } : {}),
-      },
-      settings: {
-        maxNewTokens: options.maxNewTokens,
-        repeats: options.repeats,
-        ...(probed.probe.length > 0 ? { threadProbe: probed.probe } : {}),
-        methodRuntime,
-        prompts: prompts.map((p) => ({ id: p.id, kind: p.kind, promptTokens: p.ids.length })),
-        headlineK: HEADLINE_K,
-        ...(parts.heads !== undefined ? { headlineTree: HEADLINE_TREE } : {}),
-      },
-      cost,
-      runs,
-      peers,
-    };
-    await writeOutputs(results, options.out, true);
-    await stderr(
-      `wrote ${rel(options.out)}/{benchmark_results.json,REPORT.md,speedup.svg,acceptance.svg}\n`,
+    return records;
+  };
+
+  // --- f32: cost model, sweeps, follow-up runs at each method's best setting, V(g) ---
+  let t0 = performance.now();
+  let loaded = await loadBenchModels({ ...request, weights: "f32" }, stage);
+  const costs: PrecisionCost[] = [];
+  const runs: RunRecord[] = [];
+  let prompts: BenchPrompt[];
+  let cost: BenchmarkResults["cost"];
+  let best: PlanSettings;
+  const models = loaded.models;
+  const methodRuntime: NonNullable<BenchmarkResults["settings"]["methodRuntime"]> = {
+    ar: probed.single,
+    lookup: probed.single,
+    speculative: probed.dual,
+    ...(models.heads !== undefined ? { medusa: probed.dual } : {}),
+    ...(models.eagle !== undefined ? { eagle: probed.dual } : {}),
+  };
+  try {
+    const loadMs = performance.now() - t0;
+    const tokenizer = models.tokenizer;
+    prompts = chosen.map((p) => ({ id: p.id, kind: p.kind, ids: tokenizer.encode(p.text) }));
+    const sweeps = sweepConfigs(options.quick, {
+      heads: models.heads !== undefined,
+      eagle: models.eagle !== undefined,
+    });
+    // V at every verified size: chains (K + 1), Medusa trees (nodes), EAGLE trees (nodes + 1).
+    const treeSizes = sweeps.flatMap((c) =>
+      c.tree === undefined ? [] : c.method === "eagle" ? [c.tree + 1] : [c.tree]
     );
-    const report = renderReport(results).split("\n");
-    const at = report.findIndex((l) => l.startsWith("| Method | Throughput"));
-    for (const line of report.slice(at, at + 6).filter((l) => l.startsWith("|"))) {
-      await stderr(`${line}\n`);
-    }
-    return 0;
+    const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, ...treeSizes])];
+    cost = await stage(
+      "timing single forwards (c, V)",
+      () => measureCost(models, prompts[0]!.ids, verifySizes, timingReps),
+    );
+    const decode = (configs: BenchConfig[], label: string): Promise<RunRecord[]> =>
+      phase(label, configs, prompts, (onRun) =>
+        decodeRuns(loaded.modelsFor, {
+          prompts,
+          configs,
+          maxNewTokens: options.maxNewTokens,
+          seed: 1234,
+          repeats: options.repeats,
+          onRun,
+        }));
+    runs.push(...await decode(sweeps, "benchmark runs: sweeps (f32)"));
+    best = bestPlan(runs);
+    runs.push(...await decode(followUpConfigs(best), "benchmark runs: best settings (f32)"));
+    const f32 = await stage(
+      `timing V(g) at a ${PRECISION_CONTEXT_TOKENS}-token context (f32)`,
+      () =>
+        precisionRuns(loaded, {
+          weights: "f32",
+          prompts,
+          configs: [],
+          maxNewTokens: options.maxNewTokens,
+          repeats: options.repeats,
+          timingReps,
+          loadMs,
+        }),
+    );
+    costs.push(f32.cost);
   } finally {
-    singleParts?.close?.();
-    parts.close?.();
+    loaded.close();
   }
+
+  // --- quantized weights: V(g) and every method near its f32 best setting ---
+  for (const weights of options.weights.filter((w) => w !== "f32")) {
+    t0 = performance.now();
+    loaded = await loadBenchModels({ ...request, weights }, stage);
+    try {
+      const loadMs = performance.now() - t0;
+      const configs = precisionConfigs(best, options.quick);
+      const r = await phase(
+        `benchmark runs (${weights})`,
+        configs,
+        prompts,
+        (onRun) =>
+          precisionRuns(loaded, {
+            weights,
+            prompts,
+            configs,
+            maxNewTokens: options.maxNewTokens,
+            repeats: options.repeats,
+            timingReps,
+            loadMs,
+            onRun,
+          }).then((x) => {
+            costs.push(x.cost);
+            return x.runs;
+          }),
+      );
+      runs.push(...r);
+    } finally {
+      loaded.close();
+    }
+  }
+
+  const peers = await runPeers(
+    {
+      enabled: options.peers,
+      quick: options.quick,
+      target: options.target,
+      draft: options.draft,
+      maxNewTokens: options.maxNewTokens,
+      k: best.speculative?.k ?? PROBE_K,
+      lookupK: best.lookup?.k ?? PROBE_K,
+      threads,
+      repeats: options.repeats,
+    },
+    prompts,
+    stderr,
+  );
+
+  // --- optional sections (real scale, ...): see optional_sections.ts ---
+  const sections = await optionalSections(options.skipSections, {
+    quick: options.quick,
+    root: ROOT,
+    out: options.out,
+    runtime: probed.single,
+    stage,
+    stderr,
+  });
+
+  const loadAverageEnd = loadAverage();
+  if (loadAverageEnd.length > 0) machine.loadAverageEnd = loadAverageEnd;
+  const results: BenchmarkResults = {
+    schema: "specdec-benchmark/1",
+    date,
+    quick: options.quick,
+    machine,
+    checkpoints: {
+      target: rel(options.target),
+      draft: rel(options.draft),
+      ...(hasHeads ? { medusa: rel(options.medusa) } : {}),
+      ...(hasEagle ? { eagle: rel(options.eagle) } : {}),
+    },
+    settings: {
+      maxNewTokens: options.maxNewTokens,
+      repeats: options.repeats,
+      ...(probed.probe.length > 0 ? { threadProbe: probed.probe } : {}),
+      methodRuntime,
+      prompts: prompts.map((p) => ({ id: p.id, kind: p.kind, promptTokens: p.ids.length })),
+      headlineK: best.speculative?.k ?? PROBE_K,
+      ...(best.medusa?.tree !== undefined ? { headlineTree: best.medusa.tree } : {}),
+    },
+    cost,
+    runs,
+    peers,
+    precision: {
+      weights: options.weights,
+      contextTokens: PRECISION_CONTEXT_TOKENS,
+      costs,
+    },
+    ...(sections.length > 0 ? { sections } : {}),
+  };
+  await writeOutputs(results, options.out, true);
+  await stderr(
+    `wrote ${rel(options.out)}/{benchmark_results.json,REPORT.md,speedup.svg,acceptance.svg}\n`,
+  );
+  const report = renderReport(results).split("\n");
+  const at = report.findIndex((l) => l.startsWith("| Method | Throughput"));
+  for (const line of report.slice(at, at + 7).filter((l) => l.startsWith("|"))) {
+    await stderr(`${line}\n`);
+  }
+  return 0;
 }
 
 if (import.meta.main) {

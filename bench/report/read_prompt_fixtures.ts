@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { PromptKind } from "./report_model.ts";
+import type { PromptKind } from "./results.ts";
 
 /** A prompt of the fixture file. */
 export interface RawPrompt {

@@ -1,17 +1,20 @@
 /**
- * The benchmark report's data model: what `bench/report.ts` measures and
- * writes to `results/benchmark_results.json`, and the pure functions that
- * turn those raw runs into the report's figures (throughput, acceptance, τ,
- * c, V, E, predicted and measured speedup, efficiency, goals).
- *
- * Nothing here measures or touches files: the markdown and SVG writers and
- * the tests read only these records.
+ * The benchmark report's data model: what `bench/report/main.ts` measures and
+ * writes to `results/benchmark_results.json` ({@linkcode BenchmarkResults}).
+ * The pure functions that turn those raw runs into the report's figures live
+ * beside it (`summarize.ts`, `speedup_model.ts`, `draft_settings.ts`,
+ * `best_setting.ts`); nothing here measures or touches files.
  *
  * @module
  */
 
+import type { CausalLMOptions } from "../../mod.ts";
+
+/** Weight precision of a run: `CausalLM.load`'s `weights` (`f32`, `q8`, `q4`). */
+export type Precision = NonNullable<CausalLMOptions["weights"]>;
+
 /** Decoding methods measured by the benchmark. */
-export type BenchMethod = "ar" | "speculative" | "medusa" | "lookup";
+export type BenchMethod = "ar" | "speculative" | "medusa" | "lookup" | "eagle";
 
 /**
  * How draft-target's K changes between steps (the decoder's `schedule`):
@@ -27,10 +30,12 @@ export type PromptKind = "code" | "prose";
 export interface RunRecord {
   /** Decoding method. */
   method: BenchMethod;
-  /** Speculation length K (speculative, lookup). */
+  /** Speculation length K (speculative, lookup; EAGLE: the chain length, or the tree's depth). */
   k?: number;
-  /** Medusa tree size in nodes. */
+  /** Medusa tree size in nodes; EAGLE: draft nodes of its dynamic tree (absent or 0: a chain). */
   tree?: number;
+  /** Weight precision of the target, draft and heads; absent: `f32`. */
+  weights?: Precision;
   /** Draft-target K schedule; absent: `constant` (results written before the field existed). */
   schedule?: BenchSchedule;
   /** Draft-target confidence threshold (early stop); absent: 0, disabled. */
@@ -49,7 +54,7 @@ export interface RunRecord {
   wallTimeMs: number;
   /** Target forwards, prefill included when the decoder counts it. */
   targetForwards: number;
-  /** Draft forwards (0 for ar, medusa, lookup). */
+  /** Draft forwards (0 for ar, medusa, lookup; EAGLE: head forwards). */
   draftForwards: number;
   /** Proposed tokens. */
   drafted: number;
@@ -130,6 +135,8 @@ export interface CostModel {
   draftStepMs: number;
   /** Fastest (of the repetitions) ms of one Medusa heads evaluation, when heads exist. */
   headsStepMs?: number;
+  /** Fastest (of the repetitions) ms of a one-row EAGLE head forward, when a head exists. */
+  eagleStepMs?: number;
   /** `verifyMs[S]`: fastest (of the repetitions) ms of an S-token target forward (chain), keys as strings. */
   verifyMs: Record<string, number>;
 }
@@ -164,7 +171,7 @@ export interface BenchmarkResults {
     spinning?: boolean;
   };
   /** Checkpoint folders (relative to the repository). */
-  checkpoints: { target: string; draft: string; medusa?: string };
+  checkpoints: { target: string; draft: string; medusa?: string; eagle?: string };
   /** Run settings. */
   settings: {
     /** Tokens generated per prompt. */
@@ -186,9 +193,13 @@ export interface BenchmarkResults {
      * `draftThreads` then applies to the Medusa heads).
      */
     methodRuntime?: Partial<Record<BenchMethod, RuntimeSetting>>;
-    /** K of the headline draft-target row. */
+    /**
+     * K of the draft-target runs on prose prompts, with sampling and of the
+     * transformers peer: the best of the greedy K sweep (results written
+     * before the headline used the sweep's best: a fixed K = 5).
+     */
     headlineK: number;
-    /** Tree size of the headline Medusa row. */
+    /** Tree size of the Medusa runs on prose prompts and with sampling (the sweep's best). */
     headlineTree?: number;
   };
   /** Forward timings. */
@@ -197,16 +208,58 @@ export interface BenchmarkResults {
   runs: RunRecord[];
   /** Hugging Face transformers on the same checkpoints and prompts. */
   peers: PeerResults;
+  /**
+   * The weight-precision dimension: V(g) per precision at a fixed context;
+   * the runs themselves are in `runs`, tagged with `weights` (absent: f32).
+   */
+  precision?: PrecisionResults;
+  /** Optional sections (the real-scale section, ...), in report order. */
+  sections?: SectionResult[];
+}
+
+/** Forward timings of the target at one weight precision. */
+export interface PrecisionCost {
+  /** Weight precision of the target. */
+  weights: Precision;
+  /** `verifyMs[g]`: fastest ms of a g-token target forward after the context, keys as strings. */
+  verifyMs: Record<string, number>;
+  /** Wall time of loading the target, draft and heads at this precision, ms. */
+  loadMs?: number;
+}
+
+/** What the precision phase measured besides its runs. */
+export interface PrecisionResults {
+  /** Precisions measured, in order (f32 first). */
+  weights: Precision[];
+  /** Tokens of context before each timed forward. */
+  contextTokens: number;
+  /** Forward timings per precision. */
+  costs: PrecisionCost[];
+}
+
+/** An optional section's output: its markdown as written into REPORT.md and its figures. */
+export interface SectionResult {
+  /** Stable id (also the `--no-<id>` flag that skips it), e.g. `real-scale`. */
+  id: string;
+  /** The section's markdown, its `##` heading included. */
+  markdown: string;
+  /** Its measurements, as written into `benchmark_results.json`. */
+  json: unknown;
 }
 
 /** Which runs to pool. */
 export interface RunFilter {
   /** Method. */
   method: BenchMethod;
-  /** K, for speculative and lookup. */
+  /** K, for speculative, lookup and EAGLE chains. */
   k?: number;
-  /** Tree size, for medusa. */
+  /** Tree size, for medusa and EAGLE trees. */
   tree?: number;
+  /**
+   * Weight precision; absent: `f32`. Like `schedule`, an absent precision
+   * matches only the default (f32) runs, so no f32 figure pools q8 or q4 runs.
+   */
+  weights?: Precision;
   /**
    * Draft-target K schedule; absent: `constant`. Unlike `k` and `tree`, an
    * absent schedule or confidence does not match every run, only the default
@@ -243,367 +296,18 @@ export interface ConfigSummary {
 
 /** The speedup model of one speculative configuration. */
 export interface SpeedupModel {
-  /** c: cost of drafting one token / one target step (0 for lookup; heads cost for Medusa). */
+  /** c: cost of drafting one token / one target step (0 for lookup; heads cost for Medusa and EAGLE). */
   c: number;
   /** V: cost of the verification forward / one target step. */
   v: number;
   /** E: expected tokens per step: (1 - α^(K+1)) / (1 - α) for chains, measured τ for trees. */
   e: number;
-  /** Predicted speedup S = E / (K·c + V) (Medusa: E / (c + V)). */
+  /** Draft forwards per target step the model charges c for: K, 1 (Medusa), measured (EAGLE). */
+  draftSteps: number;
+  /** Predicted speedup S = E / (K·c + V) (Medusa: E / (c + V); EAGLE: E / (h·c + V)). */
   predicted: number;
   /** Measured speedup over autoregressive at the same temperature and prompts. */
   measured: number;
   /** Measured / predicted. */
   efficiency: number;
-}
-
-/**
- * True when a run used a non-default draft-target setting (the heuristic
- * schedule or a confidence threshold): not part of the constant-K sweep.
- */
-export function isVariant(run: Pick<RunRecord, "schedule" | "confidence">): boolean {
-  return (run.schedule ?? "constant") !== "constant" || (run.confidence ?? 0) !== 0;
-}
-
-/** True when `run` matches `filter` (absent schedule / confidence: only the defaults). */
-export function matches(run: RunRecord, filter: RunFilter): boolean {
-  return run.method === filter.method && run.temperature === filter.temperature &&
-    (filter.kind === undefined || run.promptKind === filter.kind) &&
-    (filter.k === undefined || run.k === filter.k) &&
-    (filter.tree === undefined || run.tree === filter.tree) &&
-    (run.schedule ?? "constant") === (filter.schedule ?? "constant") &&
-    (run.confidence ?? 0) === (filter.confidence ?? 0);
-}
-
-/**
- * Pools the runs of one configuration.
- *
- * @param results The benchmark results.
- * @param filter Which runs.
- * @returns The pooled figures, or `undefined` when no run matches.
- *
- * @example Pooling two runs
- * ```ts
- * import { summarize, type BenchmarkResults } from "./report_model.ts";
- * const run = { method: "ar" as const, temperature: 0, promptId: "a", promptKind: "code" as const,
- *   newTokens: 10, wallTimeMs: 500, targetForwards: 11, draftForwards: 0, drafted: 0, accepted: 0,
- *   meanAcceptedLength: 1, acceptedAtPosition: [], checkedAtPosition: [], tokens: [] };
- * const results = { runs: [run, { ...run, promptId: "b" }] } as unknown as BenchmarkResults;
- * const s = summarize(results, { method: "ar", temperature: 0 });
- * if (s === undefined || s.tokensPerSecond !== 20) throw new Error("unexpected");
- * ```
- */
-export function summarize(results: BenchmarkResults, filter: RunFilter): ConfigSummary | undefined {
-  const runs = results.runs.filter((r) => matches(r, filter));
-  if (runs.length === 0) return undefined;
-  let tokens = 0, ms = 0, drafted = 0, accepted = 0, steps = 0;
-  const acc: number[] = [];
-  const prop: number[] = [];
-  for (const r of runs) {
-    tokens += r.newTokens;
-    ms += r.wallTimeMs;
-    drafted += r.drafted;
-    accepted += r.accepted;
-    steps += r.meanAcceptedLength > 0 ? r.newTokens / r.meanAcceptedLength : 0;
-    r.acceptedAtPosition.forEach((a, i) => acc[i] = (acc[i] ?? 0) + a);
-    r.checkedAtPosition.forEach((p, i) => prop[i] = (prop[i] ?? 0) + p);
-  }
-  const perPosition = prop.map((p, i) => (p > 0 ? (acc[i] ?? 0) / p : Number.NaN));
-  return {
-    filter,
-    runs: runs.length,
-    newTokens: tokens,
-    tokensPerSecond: ms > 0 ? (1000 * tokens) / ms : 0,
-    acceptanceRate: drafted > 0 ? accepted / drafted : undefined,
-    alpha: estimateAlpha(acc, prop, drafted > 0 ? accepted / drafted : undefined),
-    tau: steps > 0 ? tokens / steps : 1,
-    perPosition,
-  };
-}
-
-/**
- * Per-token acceptance α under the geometric model: the fraction of proposed
- * positions accepted, given that every earlier position was accepted (the
- * maximum-likelihood estimate from per-position counts).
- */
-function estimateAlpha(
-  acc: number[],
-  prop: number[],
-  fallback: number | undefined,
-): number | undefined {
-  const a = acc.reduce((s, x) => s + x, 0);
-  const p = prop.reduce((s, x) => s + x, 0);
-  return p > 0 ? a / p : fallback;
-}
-
-/** c = draft step / target step. */
-export function costC(cost: CostModel): number {
-  return cost.targetStepMs > 0 ? cost.draftStepMs / cost.targetStepMs : 0;
-}
-
-/**
- * V(S) = time of an S-token target forward / a 1-token forward, from the
- * nearest measured S at or above the one asked (a tree of S nodes costs at
- * least a chain of S tokens).
- */
-export function costV(cost: CostModel, tokens: number): number | undefined {
-  const base = cost.verifyMs["1"] ?? cost.targetStepMs;
-  const sizes = Object.keys(cost.verifyMs).map(Number).filter((s) => s >= tokens).sort((a, b) =>
-    a - b
-  );
-  const s = sizes[0];
-  if (s === undefined || !(base > 0)) return undefined;
-  return (cost.verifyMs[String(s)] ?? 0) / base;
-}
-
-/** E = (1 - α^(K+1)) / (1 - α): expected tokens per step with K drafts of acceptance α. */
-export function expectedTokens(alpha: number, k: number): number {
-  if (alpha >= 1) return k + 1;
-  return (1 - alpha ** (k + 1)) / (1 - alpha);
-}
-
-/**
- * The speedup model of a speculative configuration next to its measurement.
- *
- * @param results The benchmark results (cost model, runs).
- * @param filter A speculative, lookup or medusa configuration.
- * @returns c, V, E, predicted and measured speedup and efficiency, or
- *   `undefined` without runs of this configuration or of autoregressive.
- */
-export function speedupModel(
-  results: BenchmarkResults,
-  filter: RunFilter,
-): SpeedupModel | undefined {
-  const s = summarize(results, filter);
-  const arFilter: RunFilter = { method: "ar", temperature: filter.temperature };
-  if (filter.kind !== undefined) arFilter.kind = filter.kind;
-  const ar = summarize(results, arFilter);
-  if (s === undefined || ar === undefined || ar.tokensPerSecond <= 0) return undefined;
-  const measured = s.tokensPerSecond / ar.tokensPerSecond;
-  let c: number, v: number | undefined, e: number, predicted: number;
-  if (filter.method === "medusa") {
-    const nodes = filter.tree ?? 1;
-    c = results.cost.headsStepMs !== undefined && results.cost.targetStepMs > 0
-      ? results.cost.headsStepMs / results.cost.targetStepMs
-      : 0;
-    v = costV(results.cost, nodes);
-    e = s.tau;
-    if (v === undefined) return undefined;
-    predicted = e / (c + v);
-  } else {
-    const k = filter.k ?? 1;
-    c = filter.method === "speculative" ? costC(results.cost) : 0;
-    v = costV(results.cost, k + 1);
-    if (v === undefined) return undefined;
-    e = expectedTokens(s.alpha ?? 0, k);
-    predicted = e / (k * c + v);
-  }
-  return { c, v, e, predicted, measured, efficiency: predicted > 0 ? measured / predicted : 0 };
-}
-
-/**
- * Distinct values of a numeric field among runs of a method, ascending: the
- * sweep's points, so runs with a non-default schedule or confidence threshold
- * ({@linkcode isVariant}) are left out.
- */
-export function distinct(
-  results: BenchmarkResults,
-  method: BenchMethod,
-  field: "k" | "tree",
-  temperature = 0,
-): number[] {
-  const set = new Set<number>();
-  for (const r of results.runs) {
-    const v = r[field];
-    if (r.method === method && r.temperature === temperature && v !== undefined && !isVariant(r)) {
-      set.add(v);
-    }
-  }
-  return [...set].sort((a, b) => a - b);
-}
-
-/** Pooled peer throughput of one method (and K), optionally for one prompt kind. */
-export function peerThroughput(
-  peers: PeerResults,
-  method: PeerRun["method"],
-  kind?: PromptKind,
-): number | undefined {
-  const runs = peers.runs.filter((r) =>
-    r.method === method && (kind === undefined || r.promptKind === kind)
-  );
-  const ms = runs.reduce((s, r) => s + r.wallTimeMs, 0);
-  const tokens = runs.reduce((s, r) => s + r.newTokens, 0);
-  return runs.length > 0 && ms > 0 ? (1000 * tokens) / ms : undefined;
-}
-
-/** Result of comparing greedy token ids of two engines prompt by prompt. */
-export interface GreedyComparison {
-  /** Prompts compared. */
-  compared: number;
-  /** Prompts with identical ids. */
-  identical: number;
-  /** Prompt ids that differ, with the first differing index. */
-  differences: { promptId: string; at: number }[];
-}
-
-/**
- * Compares greedy token ids of our runs with a peer method's, prompt by prompt.
- * Sequences of different length compare on their common prefix when one
- * stopped early at the token budget; a length difference otherwise counts.
- */
-export function compareGreedy(
-  ours: RunRecord[],
-  theirs: Pick<PeerRun, "promptId" | "tokens">[],
-): GreedyComparison {
-  const out: GreedyComparison = { compared: 0, identical: 0, differences: [] };
-  for (const p of theirs) {
-    const o = ours.find((r) => r.promptId === p.promptId);
-    if (o === undefined) continue;
-    out.compared++;
-    const n = Math.min(o.tokens.length, p.tokens.length);
-    let at = -1;
-    for (let i = 0; i < n; i++) {
-      if (o.tokens[i] !== p.tokens[i]) {
-        at = i;
-        break;
-      }
-    }
-    if (at < 0 && o.tokens.length !== p.tokens.length) at = n;
-    if (at < 0) out.identical++;
-    else out.differences.push({ promptId: p.promptId, at });
-  }
-  return out;
-}
-
-/** One draft-target setting: K (the starting K under the heuristic schedule), schedule, threshold. */
-export interface DraftSetting {
-  /** K, or the starting K of the heuristic schedule. */
-  k: number;
-  /** K schedule. */
-  schedule: BenchSchedule;
-  /** Confidence threshold of the early stop (0: disabled). */
-  confidence: number;
-  /** `[min, max]` K of the heuristic schedule, as the decoder reported them. */
-  kRange?: [number, number];
-}
-
-/**
- * Short label of a draft-target setting: `K=3`, `K=3 heuristic 1..6`,
- * `K=3 confidence 0.5`, `K=5 heuristic 1..10 confidence 0.5`.
- *
- * @param s The setting (absent schedule: constant; absent confidence: 0).
- * @returns The label.
- *
- * @example Labels
- * ```ts
- * import { settingLabel } from "./report_model.ts";
- * if (settingLabel({ k: 3 }) !== "K=3") throw new Error("constant");
- * if (settingLabel({ k: 5, schedule: "heuristic", confidence: 0.5 }) !== "K=5 heuristic confidence 0.5") {
- *   throw new Error("variant");
- * }
- * ```
- */
-export function settingLabel(
-  s: { k?: number; schedule?: BenchSchedule; confidence?: number; kRange?: [number, number] },
-): string {
-  const parts = [`K=${s.k ?? "?"}`];
-  if (s.schedule === "heuristic") {
-    parts.push(s.kRange === undefined ? "heuristic" : `heuristic ${s.kRange[0]}..${s.kRange[1]}`);
-  }
-  if ((s.confidence ?? 0) > 0) parts.push(`confidence ${s.confidence}`);
-  return parts.join(" ");
-}
-
-/** The run filter of a draft-target setting on the greedy code prompts. */
-export function settingFilter(s: DraftSetting): RunFilter {
-  return {
-    method: "speculative",
-    k: s.k,
-    temperature: 0,
-    kind: "code",
-    schedule: s.schedule,
-    confidence: s.confidence,
-  };
-}
-
-/**
- * The draft-target settings with the heuristic schedule or a confidence
- * threshold among the greedy code runs, constant schedules first, then by K
- * and threshold.
- */
-export function variantSettings(results: BenchmarkResults): DraftSetting[] {
-  const seen = new Map<string, DraftSetting>();
-  for (const r of results.runs) {
-    if (r.method !== "speculative" || r.temperature !== 0 || r.promptKind !== "code") continue;
-    if (!isVariant(r) || r.k === undefined) continue;
-    const s: DraftSetting = {
-      k: r.k,
-      schedule: r.schedule ?? "constant",
-      confidence: r.confidence ?? 0,
-    };
-    if (r.kRange !== undefined) s.kRange = r.kRange;
-    const key = `${s.schedule} ${s.k} ${s.confidence}`;
-    if (!seen.has(key)) seen.set(key, s);
-  }
-  return [...seen.values()].sort((a, b) =>
-    (a.schedule === b.schedule ? 0 : a.schedule === "constant" ? -1 : 1) || a.k - b.k ||
-    a.confidence - b.confidence
-  );
-}
-
-/** Figures of one draft-target setting on the greedy code prompts. */
-export interface SettingSummary {
-  /** The setting. */
-  setting: DraftSetting;
-  /** Total tokens / total seconds. */
-  tokensPerSecond: number;
-  /** Tokens/s over autoregressive's on the same prompts; undefined without autoregressive runs. */
-  speedup: number | undefined;
-  /** Mean tokens per target step (τ). */
-  tau: number;
-  /** Accepted / drafted; undefined when nothing was drafted. */
-  acceptanceRate: number | undefined;
-  /** Draft forwards per generated token. */
-  draftForwardsPerToken: number;
-  /** Greedy token ids against autoregressive's, prompt by prompt. */
-  greedy: GreedyComparison;
-}
-
-/**
- * Pools the greedy code runs of one draft-target setting and compares their
- * tokens with autoregressive's.
- *
- * @param results The benchmark results.
- * @param setting K, schedule and threshold.
- * @returns The figures, or `undefined` when the setting did not run.
- */
-export function summarizeSetting(
-  results: BenchmarkResults,
-  setting: DraftSetting,
-): SettingSummary | undefined {
-  const filter = settingFilter(setting);
-  const s = summarize(results, filter);
-  if (s === undefined) return undefined;
-  const runs = results.runs.filter((r) => matches(r, filter));
-  const arFilter: RunFilter = { method: "ar", temperature: 0, kind: "code" };
-  const ar = summarize(results, arFilter);
-  const arRuns = results.runs.filter((r) => matches(r, arFilter));
-  const tokens = runs.reduce((n, r) => n + r.newTokens, 0);
-  const drafted = runs.reduce((n, r) => n + r.draftForwards, 0);
-  return {
-    setting,
-    tokensPerSecond: s.tokensPerSecond,
-    speedup: ar !== undefined && ar.tokensPerSecond > 0
-      ? s.tokensPerSecond / ar.tokensPerSecond
-      : undefined,
-    tau: s.tau,
-    acceptanceRate: s.acceptanceRate,
-    draftForwardsPerToken: tokens > 0 ? drafted / tokens : 0,
-    greedy: compareGreedy(runs, arRuns),
-  };
-}
-
-/** True when every prompt compared with autoregressive had identical greedy tokens. */
-export function isLossless(s: SettingSummary): boolean {
-  return s.greedy.compared > 0 && s.greedy.identical === s.greedy.compared;
 }

@@ -1,23 +1,18 @@
 import assert from "node:assert/strict";
+import type { BenchmarkResults, RunRecord } from "../../bench/report/results.ts";
+import { compareGreedy } from "../../bench/report/compare_greedy.ts";
+import { costV, expectedTokens, speedupModel } from "../../bench/report/speedup_model.ts";
+import { distinct, isVariant, summarize } from "../../bench/report/summarize.ts";
 import {
-  type BenchmarkResults,
-  compareGreedy,
-  costV,
-  distinct,
-  expectedTokens,
   isLossless,
-  isVariant,
-  type RunRecord,
   settingFilter,
   settingLabel,
-  speedupModel,
-  summarize,
   summarizeSetting,
   variantSettings,
-} from "../../bench/report_model.ts";
-import { configLabel } from "../../bench/report_runner.ts";
-import { renderReport } from "../../bench/report_markdown.ts";
-import { renderCharts } from "../../bench/report_svg.ts";
+} from "../../bench/report/draft_settings.ts";
+import { configLabel } from "../../bench/report/bench_config.ts";
+import { renderReport } from "../../bench/report/render_report.ts";
+import { renderCharts } from "../../bench/report/svg/render_charts.ts";
 
 function run(partial: Partial<RunRecord> & Pick<RunRecord, "method" | "promptId">): RunRecord {
   return {
@@ -212,9 +207,10 @@ Deno.test("renderReport() writes the headline table and sweeps from the results"
   const md = renderReport(synthetic());
   assert.ok(md.includes("| Method | Throughput (tok/s) | Acceptance Rate | Speedup |"));
   assert.ok(md.includes("| Autoregressive | 100.0 | - | 1.00x |"), md);
-  assert.ok(md.includes("| Speculative (K=4) | 125.0 | 37.5% | 1.25x |"), md);
-  assert.ok(md.includes("| Medusa (4 heads, 8-node tree) | 160.0 | 50.0% | 1.60x |"), md);
-  assert.ok(md.includes("| Prompt lookup (K=4) | 111.1 | 25.0% | 1.11x |"), md);
+  // Each method at its fastest swept setting, named in the row: K=2 beats K=4.
+  assert.ok(md.includes("| Speculative (best: K=2) | 200.0 | 50.0% | 2.00x |"), md);
+  assert.ok(md.includes("| Medusa (best: 8-node tree) | 160.0 | 50.0% | 1.60x |"), md);
+  assert.ok(md.includes("| Prompt lookup (best: K=4) | 111.1 | 25.0% | 1.11x |"), md);
   // K sweep rows for K = 2 and 4, with the model's columns.
   assert.match(
     md,
@@ -434,7 +430,7 @@ Deno.test("renderReport() tabulates dynamic K and confidence stops and picks the
     md,
   );
   // The sweep, headline, peers and goals are unchanged by the variants.
-  assert.ok(md.includes("| Speculative (K=4) | 125.0 | 37.5% | 1.25x |"), md);
+  assert.ok(md.includes("| Speculative (best: K=2) | 200.0 | 50.0% | 2.00x |"), md);
   assert.match(md, /Draft-target: K = 2 \(2\.00x, best of the K sweep\)/);
   assert.match(
     md,

@@ -1,0 +1,139 @@
+/**
+ * `bestSetting`: a method's fastest measured setting (K, tree size, EAGLE
+ * chain or tree) among one run's sweep points, which the headline, the
+ * precision rows, the recommended defaults and the goals all use.
+ *
+ * @module
+ */
+
+import type { Precision } from "./results.ts";
+import type { BenchmarkResults, BenchMethod, PromptKind, RunFilter } from "./results.ts";
+import { isVariant, summarize } from "./summarize.ts";
+
+/** Which runs a setting is looked for among. */
+export interface SettingScope {
+  /** Temperature (default 0, greedy). */
+  temperature?: number;
+  /** Weight precision (default f32). */
+  weights?: Precision;
+  /** Prompt kind (default code: every sweep runs on the code prompts). */
+  kind?: PromptKind;
+}
+
+/** A method's fastest setting in a scope. */
+export interface BestSetting {
+  /** The runs of that setting (method, K / tree, temperature, kind, weights). */
+  filter: RunFilter;
+  /** Its short name: `K=3`, `8-node tree`, `chain K=4`. */
+  name: string;
+  /** Pooled tokens/s. */
+  tokensPerSecond: number;
+  /** Tokens/s over autoregressive's in the same scope; undefined without autoregressive runs. */
+  speedup: number | undefined;
+}
+
+/**
+ * Short name of a setting: `K=3` (draft-target, prompt lookup), `8-node tree`
+ * (Medusa), `chain K=4` or `8-node tree` (EAGLE); empty for autoregressive.
+ *
+ * @param filter The setting.
+ * @returns The name.
+ */
+export function settingName(filter: Pick<RunFilter, "method" | "k" | "tree">): string {
+  switch (filter.method) {
+    case "ar":
+      return "";
+    case "medusa":
+      return `${filter.tree ?? "?"}-node tree`;
+    case "eagle":
+      return (filter.tree ?? 0) > 0 ? `${filter.tree}-node tree` : `chain K=${filter.k ?? "?"}`;
+    default:
+      return `K=${filter.k ?? "?"}`;
+  }
+}
+
+/**
+ * The distinct constant settings a method ran with in a scope (the sweep's
+ * points; dynamic-K and early-stop runs are left out): chains by K, then
+ * trees by size.
+ *
+ * @param results The benchmark results.
+ * @param method The method.
+ * @param scope Temperature, precision and prompt kind.
+ * @returns One run filter per setting.
+ */
+export function sweepSettings(
+  results: Pick<BenchmarkResults, "runs">,
+  method: BenchMethod,
+  scope: SettingScope = {},
+): RunFilter[] {
+  const base = scopeFilter(method, scope);
+  if (method === "ar") return results.runs.some((r) => sameScope(r, base)) ? [base] : [];
+  const seen = new Map<string, RunFilter>();
+  for (const r of results.runs) {
+    if (!sameScope(r, base) || isVariant(r)) continue;
+    const f: RunFilter = { ...base };
+    if (r.k !== undefined) f.k = r.k;
+    if (r.tree !== undefined && !(method === "eagle" && r.tree === 0)) f.tree = r.tree;
+    seen.set(`${f.k ?? ""}/${f.tree ?? ""}`, f);
+  }
+  return [...seen.values()].sort((a, b) =>
+    (a.tree ?? 0) - (b.tree ?? 0) || (a.k ?? 0) - (b.k ?? 0)
+  );
+}
+
+/**
+ * The fastest setting (highest pooled tokens/s; the first of equals) a method
+ * ran with in a scope.
+ *
+ * @param results The benchmark results.
+ * @param method The method.
+ * @param scope Temperature, precision and prompt kind (default greedy, f32, code).
+ * @returns The setting, or `undefined` when the method did not run there.
+ *
+ * @example The best K of a sweep
+ * ```ts
+ * import { bestSetting } from "./best_setting.ts";
+ * import type { BenchmarkResults, RunRecord } from "./results.ts";
+ * const run = (k: number, wallTimeMs: number): RunRecord => ({
+ *   method: "speculative", k, temperature: 0, promptId: "a", promptKind: "code",
+ *   newTokens: 100, wallTimeMs, targetForwards: 0, draftForwards: 0, drafted: 0, accepted: 0,
+ *   meanAcceptedLength: 1, acceptedAtPosition: [], checkedAtPosition: [], tokens: [] });
+ * const results = { runs: [run(3, 400), run(5, 500)] } as unknown as BenchmarkResults;
+ * if (bestSetting(results, "speculative")?.name !== "K=3") throw new Error("unexpected");
+ * ```
+ */
+export function bestSetting(
+  results: Pick<BenchmarkResults, "runs">,
+  method: BenchMethod,
+  scope: SettingScope = {},
+): BestSetting | undefined {
+  const ar = summarize(results, scopeFilter("ar", scope));
+  let top: BestSetting | undefined;
+  for (const filter of sweepSettings(results, method, scope)) {
+    const s = summarize(results, filter);
+    if (s === undefined || (top !== undefined && s.tokensPerSecond <= top.tokensPerSecond)) {
+      continue;
+    }
+    top = {
+      filter,
+      name: settingName(filter),
+      tokensPerSecond: s.tokensPerSecond,
+      speedup: ar !== undefined && ar.tokensPerSecond > 0
+        ? s.tokensPerSecond / ar.tokensPerSecond
+        : undefined,
+    };
+  }
+  return top;
+}
+
+function scopeFilter(method: BenchMethod, scope: SettingScope): RunFilter {
+  const f: RunFilter = { method, temperature: scope.temperature ?? 0, kind: scope.kind ?? "code" };
+  if (scope.weights !== undefined && scope.weights !== "f32") f.weights = scope.weights;
+  return f;
+}
+
+function sameScope(r: BenchmarkResults["runs"][number], f: RunFilter): boolean {
+  return r.method === f.method && r.temperature === f.temperature && r.promptKind === f.kind &&
+    (r.weights ?? "f32") === (f.weights ?? "f32");
+}

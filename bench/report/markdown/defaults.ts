@@ -1,0 +1,77 @@
+/**
+ * `defaultsSection`: the recommended defaults on this machine (each
+ * method's best measured setting, per weight precision).
+ *
+ * @module
+ */
+
+import { formatNumber } from "../../../mod.ts";
+import { bestSetting } from "../best_setting.ts";
+import type { BenchmarkResults, BenchMethod } from "../results.ts";
+import { dynamicVerdict } from "./dynamic_k.ts";
+import { SPECULATIVE_METHODS } from "./headline.ts";
+
+const LOWER_NAMES: Record<BenchMethod, string> = {
+  ar: "autoregressive",
+  speculative: "draft-target",
+  medusa: "Medusa",
+  lookup: "prompt lookup",
+  eagle: "EAGLE",
+};
+
+/**
+ * The recommended defaults section.
+ *
+ * @param results The benchmark results.
+ * @returns Markdown lines.
+ */
+export function defaultsSection(results: BenchmarkResults): string[] {
+  const r = formatNumber.ratio;
+  const out = ["## Recommended defaults (this machine, greedy, code prompts)", ""];
+  const dt = bestSetting(results, "speculative");
+  const md = bestSetting(results, "medusa");
+  const pl = bestSetting(results, "lookup");
+  const eg = bestSetting(results, "eagle");
+  if (dt !== undefined) {
+    out.push(`- Draft-target: K = ${dt.filter.k} (${r(dt.speedup)}, best of the K sweep).`);
+  }
+  if (md !== undefined) {
+    out.push(
+      `- Medusa: the ${md.filter.tree}-node tree (${r(md.speedup)}, best of the tree sweep).`,
+    );
+  }
+  const verdict = dynamicVerdict(results);
+  if (verdict !== undefined) out.push(`- Draft-target schedule: ${verdict.short}`);
+  if (pl !== undefined) out.push(`- Prompt lookup: K = ${pl.filter.k} (${r(pl.speedup)}).`);
+  if (eg !== undefined) {
+    out.push(`- EAGLE: ${eg.name} (${r(eg.speedup)}, best of the EAGLE sweep).`);
+  }
+  const all = [["draft-target", dt], ["Medusa", md], ["prompt lookup", pl], ["EAGLE", eg]] as const;
+  const winner = all.filter((x) => x[1]?.speedup !== undefined)
+    .sort((a, b) => b[1]!.speedup! - a[1]!.speedup!)[0];
+  if (winner !== undefined) {
+    out.push(
+      winner[1]!.speedup! > 1
+        ? `- Fastest method here: ${winner[0]} (${r(winner[1]!.speedup)}).`
+        : "- No speculative method beat autoregressive decoding here: use `--method ar` on this machine.",
+    );
+  }
+  for (const weights of results.precision?.weights ?? []) {
+    if (weights === "f32") continue;
+    const bests = SPECULATIVE_METHODS.map((m) => [m, bestSetting(results, m, { weights })] as const)
+      .filter((x) => x[1] !== undefined);
+    if (bests.length === 0) continue;
+    const list = bests.map(([m, b]) => `${LOWER_NAMES[m]} ${b!.name} (${r(b!.speedup)})`).join(
+      ", ",
+    );
+    const top = [...bests].sort((a, b) => (b[1]!.speedup ?? 0) - (a[1]!.speedup ?? 0))[0]!;
+    out.push(
+      `- \`--weights ${weights}\`: ${list}; ` +
+        ((top[1]!.speedup ?? 0) > 1
+          ? `fastest ${LOWER_NAMES[top[0]]}.`
+          : "none beat autoregressive decoding at this precision."),
+    );
+  }
+  if (out.length === 2) out.push("No sweeps in this run.");
+  return out;
+}

@@ -1,0 +1,133 @@
+/**
+ * `headlineSection`: the headline table (Method | Throughput | Acceptance
+ * Rate | Speedup), greedy and with sampling, each speculative method at its
+ * best measured setting; and {@linkcode headlineRows}, the rows it shows.
+ *
+ * @module
+ */
+
+import { formatNumber } from "../../../mod.ts";
+import { bestSetting } from "../best_setting.ts";
+import type { BenchmarkResults, BenchMethod, RunFilter } from "../results.ts";
+import { summarize } from "../summarize.ts";
+
+/** One headline row: its name (with the setting) and its runs. */
+export interface HeadlineRow {
+  /** E.g. `Speculative (best: K=3)`. */
+  name: string;
+  /** The runs (code prompts). */
+  filter: RunFilter;
+}
+
+/** Row names of the methods, in headline order. */
+export const METHOD_NAMES: Readonly<Record<BenchMethod, string>> = {
+  ar: "Autoregressive",
+  speculative: "Speculative",
+  medusa: "Medusa",
+  lookup: "Prompt lookup",
+  eagle: "EAGLE",
+};
+
+/** The speculative methods in headline order. */
+export const SPECULATIVE_METHODS: readonly BenchMethod[] = [
+  "speculative",
+  "medusa",
+  "lookup",
+  "eagle",
+];
+
+/**
+ * The headline's rows at a temperature: autoregressive, then each method at
+ * its best greedy setting of the sweep (code prompts, f32). With sampling, a
+ * method whose best greedy setting did not run at that temperature shows the
+ * setting that did (named without "best").
+ *
+ * @param results The benchmark results.
+ * @param temperature 0 (greedy) or the sampling temperature.
+ * @returns The rows.
+ */
+export function headlineRows(results: BenchmarkResults, temperature: number): HeadlineRow[] {
+  const rows: HeadlineRow[] = [{
+    name: METHOD_NAMES.ar,
+    filter: { method: "ar", temperature, kind: "code" },
+  }];
+  for (const method of SPECULATIVE_METHODS) {
+    const best = bestSetting(results, method);
+    if (best === undefined) continue;
+    const filter = { ...best.filter, temperature };
+    if (summarize(results, filter) !== undefined) {
+      rows.push({ name: `${METHOD_NAMES[method]} (best: ${best.name})`, filter });
+      continue;
+    }
+    const other = bestSetting(results, method, { temperature });
+    if (other !== undefined) {
+      rows.push({ name: `${METHOD_NAMES[method]} (${other.name})`, filter: other.filter });
+    }
+  }
+  return rows;
+}
+
+/**
+ * The headline table of one temperature.
+ *
+ * @param results The benchmark results.
+ * @param temperature 0 (greedy) or the sampling temperature.
+ * @returns Markdown lines.
+ */
+export function headlineTable(results: BenchmarkResults, temperature: number): string[] {
+  const out = [
+    "| Method | Throughput (tok/s) | Acceptance Rate | Speedup |",
+    "|---|---:|---:|---:|",
+  ];
+  const ar = summarize(results, { method: "ar", temperature, kind: "code" });
+  for (const { name, filter } of headlineRows(results, temperature)) {
+    const s = summarize(results, filter);
+    if (s === undefined) {
+      out.push(`| ${name} | not run | - | - |`);
+      continue;
+    }
+    const speedup = ar !== undefined && ar.tokensPerSecond > 0
+      ? s.tokensPerSecond / ar.tokensPerSecond
+      : undefined;
+    out.push(
+      `| ${name} | ${formatNumber.tokensPerSecond(s.tokensPerSecond)} | ${
+        filter.method === "ar" ? "-" : formatNumber.percent(s.acceptanceRate)
+      } | ${formatNumber.ratio(speedup)} |`,
+    );
+  }
+  return out;
+}
+
+/**
+ * The headline section: the greedy table, the sampling table when the run
+ * sampled, and the charts.
+ *
+ * @param results The benchmark results.
+ * @returns Markdown lines.
+ */
+export function headlineSection(results: BenchmarkResults): string[] {
+  const md = ["## Headline (greedy, code prompts)", ""];
+  md.push(
+    "Each speculative method at its fastest setting of this run's sweeps below (K, tree size or " +
+      "EAGLE shape, named in the row); f32 weights.",
+  );
+  md.push("");
+  md.push(...headlineTable(results, 0));
+  const sampled = results.runs.find((r) => r.temperature > 0 && (r.weights ?? "f32") === "f32");
+  if (sampled !== undefined) {
+    const t = sampled.temperature;
+    md.push("");
+    md.push(`### Sampling (temperature ${t}, code prompts)`);
+    md.push("");
+    md.push(
+      "Exact rejection sampling (draft-target, Medusa tree) keeps the target's distribution, so the outputs differ from greedy but not in distribution.",
+    );
+    md.push("");
+    md.push(...headlineTable(results, t));
+  }
+  md.push("");
+  md.push("![Speedup by method and K](speedup.svg)");
+  md.push("");
+  md.push("![Per-position acceptance](acceptance.svg)");
+  return md;
+}

@@ -1,0 +1,42 @@
+/**
+ * `precisionCostTable`: V(g), g = 1..8, of the target at each weight
+ * precision, at the precision section's fixed context.
+ *
+ * @module
+ */
+
+import { formatNumber } from "../../../mod.ts";
+import type { BenchmarkResults } from "../results.ts";
+
+/**
+ * The V(g)-by-precision table (nothing without a precision section).
+ *
+ * @param results The benchmark results.
+ * @returns Markdown lines.
+ */
+export function precisionCostTable(results: BenchmarkResults): string[] {
+  const p = results.precision;
+  if (p === undefined || p.costs.length === 0) return [];
+  const sizes = [
+    ...new Set(p.costs.flatMap((c) => Object.keys(c.verifyMs).map(Number))),
+  ].sort((a, b) => a - b).filter((g) => g > 1);
+  const out = [`### V(g) by weight precision (${p.contextTokens}-token context)`, ""];
+  out.push(
+    "Time of a g-token target forward after a context of real prompt tokens, divided by a " +
+      "one-token forward at the same precision (fastest of the repetitions). Quantized weights " +
+      "make one token cheaper and extra verified tokens relatively dearer: the precision rows " +
+      "below pick K and trees per precision.",
+  );
+  out.push("");
+  out.push(`| Weights | 1-token forward ms | ${sizes.map((g) => `V(${g})`).join(" | ")} |`);
+  out.push(`|---|---:|${sizes.map(() => "---:").join("|")}|`);
+  for (const c of p.costs) {
+    const one = c.verifyMs["1"];
+    const v = (g: number): string => {
+      const ms = c.verifyMs[String(g)];
+      return ms !== undefined && one !== undefined && one > 0 ? formatNumber.fixed(ms / one) : "-";
+    };
+    out.push(`| ${c.weights} | ${formatNumber.ms(one)} | ${sizes.map(v).join(" | ")} |`);
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+/**
+ * `OPTIONAL_SECTIONS`: report sections that measure on their own (their own
+ * checkpoints and sessions) and plug into `main.ts` without touching it. Each
+ * returns its markdown and its figures ({@linkcode SectionResult}); `main.ts`
+ * runs them after the benchmark's own models are closed, stores them in
+ * `benchmark_results.json` under `sections`, and `renderReport` writes their
+ * markdown after the peer comparison. `--no-<id>` skips one.
+ *
+ * @module
+ */
+
+import type { StageRunner } from "../../cli.ts";
+import type { RuntimeSetting, SectionResult } from "./results.ts";
+
+/** What an optional section is given. */
+export interface SectionContext {
+  /** A `--quick` run: keep the section short too. */
+  quick: boolean;
+  /** The repository root. */
+  root: string;
+  /** The output folder (`results`). */
+  out: string;
+  /** The thread setting the probe picked for one session (autoregressive). */
+  runtime: RuntimeSetting;
+  /** Progress wrapper for long steps. */
+  stage: StageRunner;
+  /** Notices (stderr). */
+  stderr: (s: string) => Promise<void>;
+}
+
+/** An optional section of the report. */
+export interface OptionalSection {
+  /** Id: the `--no-<id>` flag and the `sections[].id` of the results file. */
+  id: string;
+  /** Heading used when the section fails or is not wired. */
+  title: string;
+  /**
+   * Measures and writes the section; absent: not wired yet (skipped with a
+   * notice).
+   */
+  run?: (context: SectionContext) => Promise<SectionResult>;
+}
+
+/**
+ * The optional sections, in report order.
+ *
+ * To plug in a section, import its function and set `run`, e.g. for the
+ * real-scale section:
+ *
+ * ```ts ignore
+ * import { realScaleSection } from "../real_scale/real_scale_section.ts";
+ * { id: "real-scale", title: "Real scale", run: (ctx) => realScaleSection(ctx) }
+ * ```
+ *
+ * where `realScaleSection(ctx: SectionContext): Promise<SectionResult>`
+ * returns `{ id: "real-scale", markdown: "## Real scale ...", json: {...} }`.
+ */
+export const OPTIONAL_SECTIONS: readonly OptionalSection[] = [
+  // The lead wires bench/real_scale/ here: `run: (ctx) => realScaleSection(ctx)`.
+  { id: "real-scale", title: "Real scale (SmolLM2-135M shape)" },
+];

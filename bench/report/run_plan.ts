@@ -1,0 +1,136 @@
+/**
+ * The benchmark's run plan in three phases: the greedy sweeps on the code
+ * prompts ({@linkcode sweepConfigs}); the follow-up runs at each method's
+ * best swept setting, on prose prompts and with sampling
+ * ({@linkcode followUpConfigs}); and the runs of the weight-precision section
+ * ({@linkcode precisionConfigs}).
+ *
+ * @module
+ */
+
+import type { BenchConfig } from "./bench_config.ts";
+import type { BenchMethod, PromptKind } from "./results.ts";
+
+/** Which optional models the target has. */
+export interface PlanModels {
+  /** Medusa heads loaded. */
+  heads: boolean;
+  /** EAGLE head loaded. */
+  eagle: boolean;
+}
+
+/** Each speculative method's chosen setting (its K / tree), absent when it did not run. */
+export type PlanSettings = Partial<Record<BenchMethod, Pick<BenchConfig, "k" | "tree">>>;
+
+const CODE: PromptKind[] = ["code"];
+
+/**
+ * The dynamic-K and draft-confidence points of draft-target (greedy, code
+ * prompts), measured beside the constant-K sweep: the heuristic schedule from
+ * K = 3 and 5 (the decoder's default bounds), constant K = 3 with early-stop
+ * thresholds, and both together; `--quick` keeps one of each feature.
+ */
+function draftSettings(quick: boolean): BenchConfig[] {
+  const base = (k: number): BenchConfig => ({
+    method: "speculative",
+    k,
+    temperature: 0,
+    kinds: CODE,
+  });
+  const heuristic = (k: number): BenchConfig => ({ ...base(k), schedule: "heuristic" });
+  const confident = (k: number, confidence: number): BenchConfig => ({ ...base(k), confidence });
+  if (quick) return [heuristic(3), confident(3, 0.5)];
+  return [
+    heuristic(3),
+    heuristic(5),
+    confident(3, 0.3),
+    confident(3, 0.5),
+    confident(3, 0.7),
+    { ...heuristic(5), confidence: 0.5 },
+  ];
+}
+
+/**
+ * Phase 1, f32: autoregressive and every method's sweep, greedy, on the code
+ * prompts (the K sweep of draft-target and prompt lookup, Medusa tree sizes,
+ * EAGLE chains and trees, the dynamic-K points).
+ *
+ * @param quick Fewer sweep points.
+ * @param models Which heads exist.
+ * @returns The configurations.
+ */
+export function sweepConfigs(quick: boolean, models: PlanModels): BenchConfig[] {
+  const list: BenchConfig[] = [{ method: "ar", temperature: 0, kinds: CODE }];
+  for (const k of quick ? [1, 3, 5, 8] : [1, 2, 3, 4, 5, 6, 7, 8]) {
+    list.push({ method: "speculative", k, temperature: 0, kinds: CODE });
+  }
+  for (const k of quick ? [2, 5] : [2, 3, 5, 8]) {
+    list.push({ method: "lookup", k, temperature: 0, kinds: CODE });
+  }
+  if (models.heads) {
+    for (const tree of quick ? [4, 8, 16] : [4, 8, 16, 64]) {
+      list.push({ method: "medusa", tree, temperature: 0, kinds: CODE });
+    }
+  }
+  if (models.eagle) {
+    for (const k of quick ? [4] : [2, 3, 4, 5]) {
+      list.push({ method: "eagle", k, temperature: 0, kinds: CODE });
+    }
+    for (const tree of quick ? [8] : [4, 8, 16]) {
+      list.push({ method: "eagle", tree, temperature: 0, kinds: CODE });
+    }
+  }
+  list.push(...draftSettings(quick));
+  return list;
+}
+
+/**
+ * Phase 2, f32: every method at its best swept setting on the prose prompts
+ * (greedy), and autoregressive, draft-target, Medusa and EAGLE with sampling
+ * (temperature 1) on the code prompts.
+ *
+ * @param best Each method's best setting from phase 1.
+ * @returns The configurations.
+ */
+export function followUpConfigs(best: PlanSettings): BenchConfig[] {
+  const prose: PromptKind[] = ["prose"];
+  const list: BenchConfig[] = [{ method: "ar", temperature: 0, kinds: prose }];
+  const at = (method: BenchMethod, temperature: number, kinds: PromptKind[]): void => {
+    const s = best[method];
+    if (s !== undefined) list.push({ method, ...s, temperature, kinds });
+  };
+  for (const m of ["speculative", "medusa", "lookup", "eagle"] as const) at(m, 0, prose);
+  list.push({ method: "ar", temperature: 1, kinds: CODE });
+  for (const m of ["speculative", "medusa", "eagle"] as const) at(m, 1, CODE);
+  return list;
+}
+
+/**
+ * Phase 3, at one quantized precision: autoregressive and every method,
+ * greedy, on the code prompts: draft-target at the f32 best K and its
+ * neighbours (K - 1, K + 1), Medusa at the f32 best tree and 4 nodes, prompt
+ * lookup and EAGLE at their f32 best; `--quick` keeps the f32 best only.
+ *
+ * @param best Each method's best f32 setting.
+ * @param quick Fewer points.
+ * @returns The configurations.
+ */
+export function precisionConfigs(best: PlanSettings, quick: boolean): BenchConfig[] {
+  const list: BenchConfig[] = [{ method: "ar", temperature: 0, kinds: CODE }];
+  const dt = best.speculative?.k;
+  if (dt !== undefined) {
+    const ks = quick ? [dt] : [dt - 1, dt, dt + 1].filter((k) => k >= 1 && k <= 8);
+    for (const k of ks) list.push({ method: "speculative", k, temperature: 0, kinds: CODE });
+  }
+  const tree = best.medusa?.tree;
+  if (tree !== undefined) {
+    for (const t of quick ? [tree] : [...new Set([4, tree])].sort((a, b) => a - b)) {
+      list.push({ method: "medusa", tree: t, temperature: 0, kinds: CODE });
+    }
+  }
+  for (const m of ["lookup", "eagle"] as const) {
+    const s = best[m];
+    if (s !== undefined) list.push({ method: m, ...s, temperature: 0, kinds: CODE });
+  }
+  return list;
+}
