@@ -277,6 +277,15 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
     held = cache.split("heldout")
     log(f"medusa-cache {args.base}: {train.describe()}, held-out {held.windows}")
     heads = MedusaHeads(H, args.num_heads, args.num_layers)
+    prior = None
+    if args.init:
+        # Continue committed heads (same layout): their blocks, their summary's counts first.
+        init = load_medusa(base_dir, args.init)
+        heads.load_state_dict(init.state_dict())
+        prior = json.loads((base_dir / args.init / "train_summary.json").read_text())
+        log(f"medusa-cache {args.base}: continuing models/{args.base}/{args.init} "
+            f"({prior.get('training_tokens', 0)} tokens)")
+    tokens0 = (prior or {}).get("training_tokens", 0)
     opt = torch.optim.AdamW(heads.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
     run_dir = RUNS / f"{args.base}-{args.out}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -331,10 +340,15 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
                         "medusa_head.{k}.{l}.linear.bias": [H]},
             "dtype": "float16",
         }
+        p0 = prior or {}
         summary = {"base": args.base, "num_heads": args.num_heads, "num_layers": L,
-                   "steps": step, "completed": False, "batch": args.batch, "seq_len": args.seq,
-                   "training_tokens": step * args.batch * args.seq,
-                   "wall_time_s": round(clock.elapsed(), 1),
+                   "steps": p0.get("steps", 0) + step, "cache_steps": step, "completed": False,
+                   "batch": args.batch, "seq_len": args.seq,
+                   "training_tokens": p0.get("training_tokens", 0) + step * args.batch * args.seq,
+                   "wall_time_s": round(p0.get("wall_time_s", 0.0) + clock.elapsed(), 1),
+                   "continued_from": (f"models/{args.base}/{args.init} ({p0.get('steps')} steps, "
+                                      f"{p0.get('training_tokens')} tokens, base run every "
+                                      "step)") if prior else None,
                    "parameters": sum(p.numel() for p in heads.parameters()),
                    "loss_decay": args.decay, "seed": args.seed, "lr": args.lr,
                    "source": "feature cache (train.py features): corpus windows and the base's "
@@ -344,7 +358,7 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
                    "reproduce": f"train.py medusa-cache --base {args.base} --num-layers {L} "
                                 f"--batch {args.batch} --seq {args.seq} --lr {args.lr} "
                                 f"--train-splits {args.train_splits} --fracs {args.fracs} "
-                                f"--seed {args.seed}",
+                                f"--seed {args.seed}" + (f" --init {args.init}" if args.init else ""),
                    "history": history}
         for d in dests:
             d.mkdir(parents=True, exist_ok=True)
@@ -355,7 +369,7 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
     budget = until_budget(args.until, args.max_minutes) * 60.0
     last_save = time.time()
     if step == 0:
-        history.append({"step": 0, "tokens": 0, "elapsed_s": 0.0, **evaluate()})
+        history.append({"step": 0, "tokens": tokens0, "elapsed_s": 0.0, **evaluate()})
         log(f"medusa-cache {args.base}: {json.dumps(history[-1])}")
     while clock.elapsed() < budget and (args.steps is None or step < args.steps):
         lr = time_lr(args.lr, step, 50, clock.elapsed(), budget, args.decay_frac)
@@ -372,7 +386,7 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
         opt.step()
         step += 1
         if step % 10 == 0 or step == 1:
-            rec = {"step": step, "tokens": step * args.batch * args.seq,
+            rec = {"step": step, "tokens": tokens0 + step * args.batch * args.seq,
                    "loss": round(loss.item(), 4), "head_kl": parts, "head_top1": accs,
                    "elapsed_s": round(clock.elapsed(), 1)}
             if step % args.eval_every == 0:
@@ -405,6 +419,8 @@ def add_cache_parser(sp) -> None:
     c.add_argument("--fracs", default="selfgen=0.3")
     c.add_argument("--num-heads", type=int, default=4)
     c.add_argument("--num-layers", type=int, default=1, help="residual blocks per head")
+    c.add_argument("--init", default=None,
+                   help="continue the heads in models/<base>/<INIT> (same layout)")
     c.add_argument("--batch", type=int, default=8)
     c.add_argument("--seq", type=int, default=256)
     c.add_argument("--lr", type=float, default=1e-3)
