@@ -279,12 +279,18 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     const pre = await rec.prefill(() => m.prefill(prompt, { hidden: true }));
     if (pre.hidden === undefined) throw new TypeError("targetModel did not return hidden states");
     let pending = this._choose(row(pre.logits, v, -1), run.prng);
-    yield [pending];
-    head.reset();
     // Row t of the head reads (token t + 1, feature t): the prompt's rows are all known now.
-    const backlog: Backlog = { ids: [...prompt.slice(1), pending], features: [] };
-    for (let t = 0; t < prompt.length; t++) backlog.features.push(row(pre.hidden, hs, t));
-    let drafted: DrafterResult | undefined; // the head's output for the backlog's last row
+    head.reset();
+    const n0 = prompt.length;
+    const ids0 = [...prompt.slice(1), pending];
+    const feats0 = pre.hidden;
+    // the head's output for its last row (it drafts the token after the root)
+    let drafted: DrafterResult = await rec.prefill(
+      () => head.forward(ids0, feats0, positions(0, n0), { logitRows: [n0 - 1] }),
+      true,
+    );
+    yield [pending];
+    const backlog: Backlog = { ids: [], features: [] };
     for (;;) {
       const P = m.kvLength; // the root (pending) goes to slot P
       if (P + 1 > m.maxLength) return;
@@ -308,7 +314,7 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
           backlog.ids = [];
           backlog.features = [];
         }
-        const root = drafted!;
+        const root = drafted;
         const rootFeature = row(root.hidden, hs, -1);
         step = this.treeNodes > 0
           ? await this.#growTree(pending, P, root.logits, rootFeature, room, depth, run)
