@@ -42,9 +42,7 @@ const DEMO_PROMPT = `def binary_search(items, target):
  *
  * @example Running the demo
  * ```ts ignore
- * import { demoCommand } from "@specdec/specdec/cli";
- * import { denoCliIO } from "@specdec/specdec/cli";
- * import { onnxBackend } from "@specdec/specdec/cli";
+ * import { demoCommand, denoCliIO, onnxBackend } from "@specdec/specdec/cli";
  * await demoCommand({ model: undefined, draft: undefined, prompt: undefined, k: undefined, maxNewTokens: 64, threads: undefined, draftThreads: undefined }, denoCliIO(), onnxBackend());
  * ```
  */

@@ -26,10 +26,7 @@ import { summaryFigures, summaryLine, toJsonValue } from "./_metrics.ts";
  *
  * @example Running generate over the bundled checkpoints
  * ```ts ignore
- * import { generateCommand } from "@specdec/specdec/cli";
- * import { denoCliIO } from "@specdec/specdec/cli";
- * import { onnxBackend } from "@specdec/specdec/cli";
- * import { parseCliArgs } from "@specdec/specdec/cli";
+ * import { denoCliIO, generateCommand, onnxBackend, parseCliArgs } from "@specdec/specdec/cli";
  * const cmd = parseCliArgs(["generate", "def add(a, b):"]);
  * if (cmd.command === "generate") await generateCommand(cmd.args, denoCliIO(), onnxBackend());
  * ```

@@ -28,10 +28,7 @@ import { loadOrExplain } from "./generate_command.ts";
  *
  * @example Serving the bundled checkpoints
  * ```ts ignore
- * import { serveCommand } from "@specdec/specdec/cli";
- * import { denoCliIO } from "@specdec/specdec/cli";
- * import { onnxBackend } from "@specdec/specdec/cli";
- * import { parseCliArgs } from "@specdec/specdec/cli";
+ * import { denoCliIO, onnxBackend, parseCliArgs, serveCommand } from "@specdec/specdec/cli";
  * const cmd = parseCliArgs(["serve", "--port", "8080"]);
  * if (cmd.command === "serve") await serveCommand(cmd.args, denoCliIO(), onnxBackend());
  * ```

@@ -144,8 +144,7 @@ export async function readEagleConfig(dir: string): Promise<EagleHeadConfig> {
  *
  * @example Draft logits after the prompt
  * ```ts ignore
- * import { CausalLM } from "@specdec/specdec";
- * import { EagleHeads } from "@specdec/specdec";
+ * import { CausalLM, EagleHeads } from "@specdec/specdec";
  * using base = await CausalLM.load("models/bench-target");
  * using head = await EagleHeads.load("models/bench-target/eagle");
  * const ids = [5, 6, 7];

@@ -53,8 +53,7 @@ function positive(c: Record<string, unknown>, key: string, path: string): number
  *
  * @example Head logits for the last prompt position
  * ```ts ignore
- * import { CausalLM } from "@specdec/specdec";
- * import { MedusaHeads } from "@specdec/specdec";
+ * import { CausalLM, MedusaHeads } from "@specdec/specdec";
  * using base = await CausalLM.load("models/tiny-target");
  * using heads = await MedusaHeads.load("models/tiny-target/medusa");
  * const { hidden } = await base.prefill([1, 2, 3], { hidden: true });

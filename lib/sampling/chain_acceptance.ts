@@ -32,8 +32,7 @@ export interface ChainVerdict {
  *
  * @example All drafts accepted when p = q
  * ```ts
- * import { Prng } from "@specdec/specdec";
- * import { acceptChain } from "@specdec/specdec";
+ * import { acceptChain, Prng } from "@specdec/specdec";
  * const d = new Float64Array([0, 1]);
  * const v = acceptChain([d, d], [d], [1], new Prng(0));
  * if (v.accepted !== 1 || v.token !== 1) throw new Error();

@@ -15,8 +15,7 @@ import type { Prng } from "./prng.ts";
  *
  * @example
  * ```ts
- * import { Prng } from "@specdec/specdec";
- * import { sampleCategorical } from "@specdec/specdec";
+ * import { Prng, sampleCategorical } from "@specdec/specdec";
  * if (sampleCategorical(new Float64Array([0, 1, 0]), new Prng(1)) !== 1) throw new Error();
  * ```
  */

@@ -34,8 +34,7 @@ export interface SiblingVerdict {
  *
  * @example A certain child is always accepted
  * ```ts
- * import { Prng } from "@specdec/specdec";
- * import { acceptSiblings } from "@specdec/specdec";
+ * import { acceptSiblings, Prng } from "@specdec/specdec";
  * const v = acceptSiblings(new Float64Array([0, 0, 1]), [1, 2], [null, null], new Prng(3));
  * if (v.index !== 1 || v.token !== 2) throw new Error();
  * ```

@@ -64,8 +64,7 @@ function isAbort(err: unknown): boolean {
  *
  * @example Serving the tiny checkpoints on a free port
  * ```ts ignore
- * import { onnxBackend } from "@specdec/specdec/cli";
- * import { OpenAIServer } from "@specdec/specdec/cli";
+ * import { onnxBackend, OpenAIServer } from "@specdec/specdec/cli";
  * const models = await onnxBackend().load(
  *   { model: "models/tiny-target", draft: "models/tiny-draft" },
  *   (_label, work) => work(),

@@ -45,9 +45,7 @@ export interface TreeVerdict {
  *
  * @example Greedy verification
  * ```ts
- * import { SpeculationTree } from "@specdec/specdec";
- * import { TreeVerifier } from "@specdec/specdec";
- * import { Prng } from "@specdec/specdec";
+ * import { Prng, SpeculationTree, TreeVerifier } from "@specdec/specdec";
  * const tree = new SpeculationTree(0);
  * tree.addCandidate([1, 2]);
  * tree.addCandidate([2]);
