@@ -77,6 +77,8 @@ export interface ServeArgs {
   draft: string | undefined;
   /** Medusa heads folder (`--medusa`); enables `"medusa"`. */
   medusa: string | undefined;
+  /** EAGLE head folder (`--eagle`); enables `"eagle"`; default `<model>/eagle` when it exists. */
+  eagle: string | undefined;
   /** Host to listen on (`--host`), default `127.0.0.1`. */
   host: string;
   /** Port (`--port`), default 8080; 0 picks a free one. */
@@ -262,6 +264,7 @@ function parseServe(argv: string[]): CliCommand {
     model: { type: "string", short: "m" },
     draft: { type: "string" },
     medusa: { type: "string" },
+    eagle: { type: "string" },
     host: { type: "string" },
     port: { type: "string", short: "p" },
     "queue-size": { type: "string" },
@@ -289,6 +292,7 @@ function parseServe(argv: string[]): CliCommand {
       model: path(values.model, "--model", cmd),
       draft: path(values.draft, "--draft", cmd),
       medusa: path(values.medusa, "--medusa", cmd),
+      eagle: path(values.eagle, "--eagle", cmd),
       host,
       port: int(values.port, "--port", cmd, 0, 65535) ?? 8080,
       queueSize: int(values["queue-size"], "--queue-size", cmd, 0, 100_000) ?? 16,

@@ -8,8 +8,6 @@
  * @module
  */
 
-/// <reference lib="deno.worker" />
-
 import { readModelConfig } from "./config.ts";
 import { openWeights } from "./_weights.ts";
 import { buildLlamaGraph } from "./graph/llama.ts";
@@ -33,7 +31,14 @@ export type PrepareReply =
   | { ok: true; prepared: PreparedGraph }
   | { ok: false; kind: "unavailable" | "specdec" | "other"; message: string; code?: number };
 
-self.onmessage = async (e: MessageEvent<PrepareJob>) => {
+/** The worker's global scope, typed here: JSR refuses `/// <reference lib="deno.worker" />`. */
+const worker = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<PrepareJob>) => void) | null;
+  postMessage(reply: PrepareReply): void;
+  close(): void;
+};
+
+worker.onmessage = async (e: MessageEvent<PrepareJob>) => {
   const { root, dir, build } = e.data;
   let reply: PrepareReply;
   try {
@@ -61,6 +66,6 @@ self.onmessage = async (e: MessageEvent<PrepareJob>) => {
       ? { ok: false, kind: "specdec", message, code: err.code }
       : { ok: false, kind: "other", message };
   }
-  self.postMessage(reply);
-  self.close();
+  worker.postMessage(reply);
+  worker.close();
 };
