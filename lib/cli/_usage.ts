@@ -93,7 +93,8 @@ Serves one model set over an OpenAI-compatible HTTP API:
   POST /v1/chat/completions  { model, messages, ... } (the model's chat template)
   GET  /health               { status, queue, running }
 A request chooses its decoding with the extension field
-  "speculation": { "method": "ar" | "speculative" | "medusa" | "lookup", "k": 3 }
+  "speculation": { "method": "ar" | "speculative" | "medusa" | "eagle" | "lookup",
+                   "k": 3 }
 and gets its acceptance metrics back in "speculation" (non-streaming: the response;
 streaming: the last chunk). Requests run one at a time, in order; a full queue
 answers 503 with Retry-After; a client that disconnects cancels its generation.
@@ -104,6 +105,8 @@ Options:
                             models/bench-draft with the default model)
       --medusa DIR          Medusa heads (enables "medusa"; default:
                             <model>/medusa when it exists)
+      --eagle DIR           EAGLE head (enables "eagle"; default:
+                            <model>/eagle when it exists)
       --host HOST           Address to listen on (default: 127.0.0.1)
   -p, --port N              Port (default: 8080; 0 picks a free one)
       --queue-size N        Requests waiting behind the running one (default: 16)

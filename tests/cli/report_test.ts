@@ -13,6 +13,9 @@ import {
 import { configLabel } from "../../bench/report/bench_config.ts";
 import { renderReport } from "../../bench/report/render_report.ts";
 import { renderCharts } from "../../bench/report/svg/render_charts.ts";
+import { bestSetting, settingName, sweepSettings } from "../../bench/report/best_setting.ts";
+import { parseReportOptions } from "../../bench/report/options.ts";
+import { followUpConfigs, precisionConfigs, sweepConfigs } from "../../bench/report/run_plan.ts";
 
 function run(partial: Partial<RunRecord> & Pick<RunRecord, "method" | "promptId">): RunRecord {
   return {
@@ -510,4 +513,236 @@ Deno.test("renderReport() shows the thread probe with and without a draft-thread
     /draft-target and Medusa \(two sessions alternating\) 2 threads for the target and 1 for the draft and the Medusa heads, spinning off/,
   );
   assert.match(md2, /autoregressive and prompt lookup \(one session\) 2 threads, spinning off;/);
+});
+
+/**
+ * The synthetic results plus a precision section: q8 runs (autoregressive at
+ * 200 tok/s, draft-target K=2 at 300 and K=3 at 320, Medusa 8 at 180 with a
+ * differing token on c2), V(g) at f32 and q8, and EAGLE chain and tree runs at f32.
+ */
+function withPrecision(): BenchmarkResults {
+  const r = synthetic();
+  for (const id of ["c1", "c2"]) {
+    r.runs.push(run({ method: "ar", promptId: id, weights: "q8", wallTimeMs: 500 }));
+    r.runs.push(run({
+      method: "speculative",
+      k: 2,
+      weights: "q8",
+      promptId: id,
+      wallTimeMs: 1000 / 3,
+      drafted: 100,
+      accepted: 50,
+      meanAcceptedLength: 2,
+    }));
+    r.runs.push(run({
+      method: "speculative",
+      k: 3,
+      weights: "q8",
+      promptId: id,
+      wallTimeMs: 312.5,
+      drafted: 120,
+      accepted: 60,
+      meanAcceptedLength: 2.2,
+    }));
+    r.runs.push(run({
+      method: "medusa",
+      tree: 8,
+      weights: "q8",
+      promptId: id,
+      wallTimeMs: 1000 / 1.8,
+      drafted: 100,
+      accepted: 40,
+      meanAcceptedLength: 1.8,
+      tokens: id === "c2" ? [1, 2, 9] : [1, 2, 3],
+    }));
+    // EAGLE at f32: a chain of 3 (150 tok/s) and an 8-node tree (250 tok/s).
+    r.runs.push(run({
+      method: "eagle",
+      k: 3,
+      promptId: id,
+      wallTimeMs: 1000 / 1.5,
+      draftForwards: 150,
+      drafted: 150,
+      accepted: 60,
+      meanAcceptedLength: 2,
+      acceptedAtPosition: [30, 20, 10],
+      checkedAtPosition: [50, 30, 20],
+    }));
+    r.runs.push(run({
+      method: "eagle",
+      tree: 8,
+      promptId: id,
+      wallTimeMs: 400,
+      draftForwards: 200,
+      drafted: 400,
+      accepted: 75,
+      meanAcceptedLength: 2.5,
+    }));
+  }
+  r.cost.eagleStepMs = 2;
+  r.cost.verifyMs["9"] = 21;
+  r.precision = {
+    weights: ["f32", "q8"],
+    contextTokens: 256,
+    costs: [
+      { weights: "f32", verifyMs: { "1": 10, "2": 11, "4": 12, "8": 16 } },
+      { weights: "q8", verifyMs: { "1": 5, "2": 6, "4": 8, "8": 12 } },
+    ],
+  };
+  return r;
+}
+
+Deno.test("matches() and bestSetting() keep weight precisions apart", () => {
+  const r = withPrecision();
+  // An absent precision is f32 only: the f32 figures do not pool the q8 runs.
+  assert.equal(summarize(r, { method: "ar", temperature: 0, kind: "code" })?.tokensPerSecond, 100);
+  assert.equal(
+    summarize(r, { method: "ar", temperature: 0, kind: "code", weights: "q8" })?.tokensPerSecond,
+    200,
+  );
+  assert.deepEqual(distinct(r, "speculative", "k"), [2, 4]);
+  assert.deepEqual(distinct(r, "speculative", "k", 0, "q8"), [2, 3]);
+  const f32 = bestSetting(r, "speculative");
+  assert.equal(f32?.name, "K=2");
+  assert.equal(f32?.speedup, 2);
+  const q8 = bestSetting(r, "speculative", { weights: "q8" });
+  assert.equal(q8?.name, "K=3");
+  assert.equal(q8?.filter.weights, "q8");
+  assert.ok(Math.abs(q8!.speedup! - 1.6) < 1e-12);
+  // EAGLE chains and trees are separate settings; the tree is faster here.
+  assert.deepEqual(sweepSettings(r, "eagle").map(settingName), ["chain K=3", "8-node tree"]);
+  assert.equal(bestSetting(r, "eagle")?.name, "8-node tree");
+  assert.equal(bestSetting(r, "eagle", { weights: "q4" }), undefined);
+});
+
+Deno.test("speedupModel() charges EAGLE's measured head forwards per step", () => {
+  const r = withPrecision();
+  const tree = speedupModel(r, { method: "eagle", tree: 8, temperature: 0, kind: "code" });
+  assert.ok(tree !== undefined);
+  // 40 steps, 200 head forwards: h = 5; c = 2 / 10; V(9) = 2.1; E = τ = 2.5.
+  assert.equal(tree.draftSteps, 5);
+  assert.equal(tree.c, 0.2);
+  assert.equal(tree.v, 2.1);
+  assert.equal(tree.e, 2.5);
+  assert.ok(Math.abs(tree.predicted - 2.5 / (5 * 0.2 + 2.1)) < 1e-12);
+  assert.equal(tree.measured, 2.5);
+  const chain = speedupModel(r, { method: "eagle", k: 3, temperature: 0, kind: "code" });
+  assert.equal(chain?.v, 1.5); // V(4) from the next measured size, 5 tokens
+  assert.equal(chain?.draftSteps, 3);
+});
+
+Deno.test("renderReport() headlines each method's best setting, EAGLE included", () => {
+  const md = renderReport(withPrecision());
+  assert.ok(md.includes("| Speculative (best: K=2) | 200.0 | 50.0% | 2.00x |"), md);
+  assert.ok(md.includes("| EAGLE (best: 8-node tree) | 250.0 | 18.8% | 2.50x |"), md);
+  assert.ok(md.includes("### EAGLE chain and tree sweep (greedy, code prompts)"), md);
+  assert.match(md, /\| chain K=3 \| 150\.0 \| 40\.0% \| 2\.00 \|/);
+  assert.match(
+    md,
+    /\| 8-node tree \| 250\.0 \| 18\.8% \| 2\.50 \| [^|]+ \| 0\.200 × 5\.00 \| 2\.10 \|/,
+  );
+  assert.match(md, /- EAGLE: 8-node tree \(2\.50x, best of the EAGLE sweep\)\./);
+  assert.match(md, /- Fastest method here: EAGLE \(2\.50x\)\./);
+  // Sampling: the best greedy K=2 did not sample, so the row shows the K that did, without "best".
+  const r = withPrecision();
+  r.runs.push(
+    run({ method: "speculative", k: 4, temperature: 1, promptId: "c1-t", wallTimeMs: 500 }),
+  );
+  const sampled = (renderReport(r).split("### Sampling")[1] ?? "").split("![Speedup")[0] ?? "";
+  assert.ok(sampled.includes("| Speculative (K=4) | 200.0 | - | 2.00x |"), sampled);
+  assert.ok(!sampled.includes("| Medusa"), sampled);
+});
+
+Deno.test("renderReport() writes the precision rows against autoregressive at the same weights", () => {
+  const md = renderReport(withPrecision());
+  assert.ok(md.includes("## Weight precision (greedy, code prompts)"), md);
+  assert.ok(md.includes("| f32 | Autoregressive | - | 100.0 | - | 1.00x | 1.00x | - |"), md);
+  assert.ok(
+    md.includes("| f32 | Speculative | K=2 | 200.0 | 50.0% | 2.00x | 2.00x | yes (2/2 prompts) |"),
+    md,
+  );
+  assert.ok(md.includes("| q8 | Autoregressive | - | 200.0 | - | 1.00x | 2.00x | - |"), md);
+  // q8's best K is 3 (320 tok/s): 1.60x over q8 autoregressive, 3.20x over f32's.
+  assert.ok(
+    md.includes("| q8 | Speculative | K=3 | 320.0 | 50.0% | 1.60x | 3.20x | yes (2/2 prompts) |"),
+    md,
+  );
+  assert.ok(
+    md.includes(
+      "| q8 | Medusa | 8-node tree | 180.0 | 40.0% | 0.90x | 1.80x | **no**: 1/2 prompts; first differences at c2@2 |",
+    ),
+    md,
+  );
+  assert.ok(!md.includes("| q8 | EAGLE"), md);
+  // V(g) per precision at the section's context, in the speedup-model section.
+  assert.ok(md.includes("### V(g) by weight precision (256-token context)"), md);
+  assert.ok(md.includes("| Weights | 1-token forward ms | V(2) | V(4) | V(8) |"), md);
+  assert.ok(md.includes("| f32 | 10.00 | 1.10 | 1.20 | 1.60 |"), md);
+  assert.ok(md.includes("| q8 | 5.00 | 1.20 | 1.60 | 2.40 |"), md);
+  assert.ok(md.indexOf("### V(g) by weight precision") < md.indexOf("### Draft-target K sweep"));
+  // Defaults and goals per precision.
+  assert.match(
+    md,
+    /- `--weights q8`: draft-target K=3 \(1\.60x\), Medusa 8-node tree \(0\.90x\); fastest draft-target\./,
+  );
+  assert.match(md, /- f32 V\(4\) ≤ 1\.3 at a 256-token context: 1\.20, \*\*met\*\*\./);
+  assert.match(md, /- f32 V\(8\) ≤ 1\.5 at a 256-token context: 1\.60, \*\*not met\*\*\./);
+  // Results without a precision section (older files) leave it out.
+  assert.ok(!renderReport(synthetic()).includes("## Weight precision"));
+});
+
+Deno.test("renderReport() places optional sections after the precision rows, before the peers", () => {
+  const r = withPrecision();
+  r.sections = [{ id: "real-scale", markdown: "## Real scale\n\nA table.\n", json: { rows: [] } }];
+  const md = renderReport(r);
+  const at = md.indexOf("## Real scale\n\nA table.\n\n## Peer comparison");
+  assert.ok(at > md.indexOf("## Weight precision"), md);
+  assert.ok(md.endsWith(".\n") && !md.endsWith("\n\n"));
+});
+
+Deno.test("parseReportOptions() reads --weights and --no-real-scale", () => {
+  const d = parseReportOptions([]);
+  assert.deepEqual(d.weights, ["f32", "q8", "q4"]);
+  assert.deepEqual(d.skipSections, []);
+  assert.equal(d.maxNewTokens, 128);
+  const q = parseReportOptions(["--quick", "--weights", "q4", "--no-real-scale"]);
+  assert.deepEqual(q.weights, ["f32", "q4"]);
+  assert.deepEqual(q.skipSections, ["real-scale"]);
+  assert.equal(q.maxNewTokens, 32);
+  assert.equal(q.eagle, `${q.target}/eagle`);
+  assert.throws(() => parseReportOptions(["--weights", "q3"]), /--weights must list f32, q8, q4/);
+  assert.throws(() => parseReportOptions(["--bogus"]), TypeError);
+});
+
+Deno.test("run plan: follow-up and precision runs use the best swept settings", () => {
+  const best = { speculative: { k: 3 }, medusa: { tree: 8 }, lookup: { k: 5 } };
+  const follow = followUpConfigs(best).map(configLabel);
+  assert.deepEqual(follow, [
+    "autoregressive",
+    "draft-target K=3",
+    "medusa 8",
+    "lookup K=5",
+    "autoregressive T=1",
+    "draft-target K=3 T=1",
+    "medusa 8 T=1",
+  ]);
+  assert.deepEqual(precisionConfigs(best, false).map(configLabel), [
+    "autoregressive",
+    "draft-target K=2",
+    "draft-target K=3",
+    "draft-target K=4",
+    "medusa 4",
+    "medusa 8",
+    "lookup K=5",
+  ]);
+  assert.deepEqual(precisionConfigs({ ...best, eagle: { tree: 8 } }, true).map(configLabel), [
+    "autoregressive",
+    "draft-target K=3",
+    "medusa 8",
+    "lookup K=5",
+    "eagle tree 8",
+  ]);
+  const sweeps = sweepConfigs(true, { heads: false, eagle: true }).map(configLabel);
+  assert.ok(sweeps.includes("eagle chain K=4") && sweeps.includes("eagle tree 8"), String(sweeps));
+  assert.ok(!sweeps.some((l) => l.startsWith("medusa")));
 });

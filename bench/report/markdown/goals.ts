@@ -10,6 +10,7 @@ import { bestSetting } from "../best_setting.ts";
 import type { BenchmarkResults } from "../results.ts";
 import { expectedTokens, speedupModel } from "../speedup_model.ts";
 import { summarize } from "../summarize.ts";
+import { METHOD_NAMES } from "./headline.ts";
 import { peerComparisons } from "./peers.ts";
 import { precisionRows } from "./precision.ts";
 
@@ -147,10 +148,10 @@ function precisionGoals(results: BenchmarkResults): string[] {
     out.push(
       lossless === undefined
         ? "- Best lossless speculative method at q4 ≥ 1.5x q4 autoregressive: no lossless q4 run."
-        : `- Best lossless speculative method at q4 ≥ 1.5x q4 autoregressive: ${lossless.best.filter.method} ` +
-          `${lossless.best.name} ${f.ratio(lossless.best.speedup)}, ${
-            mark((lossless.best.speedup ?? 0) >= GOAL_Q4_SPEEDUP)
-          }.`,
+        : "- Best lossless speculative method at q4 ≥ 1.5x q4 autoregressive: " +
+          `${METHOD_NAMES[lossless.best.filter.method]} ${lossless.best.name}, ${
+            f.ratio(lossless.best.speedup)
+          }, ${mark((lossless.best.speedup ?? 0) >= GOAL_Q4_SPEEDUP)}.`,
     );
   }
   return out;
