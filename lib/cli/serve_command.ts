@@ -10,7 +10,7 @@ import type { CliBackend, LoadRequest } from "./cli_backend.ts";
 import type { CliIO } from "./cli_io.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { UsageError } from "./usage_error.ts";
-import { isDir, resolveModelDir } from "./_paths.ts";
+import { isDir, isModelDir, resolveModelDir } from "./_paths.ts";
 import { OpenAIServer } from "../server/openai_server.ts";
 import { loadOrExplain } from "./generate_command.ts";
 
@@ -53,13 +53,21 @@ export async function serveCommand(
   } else if (await isDir(`${model}/medusa`)) {
     request.medusa = `${model}/medusa`;
   }
+  if (args.eagle !== undefined) {
+    if (!(await isModelDir(args.eagle))) {
+      throw new UsageError(`--eagle: no EAGLE head (config.json) in ${args.eagle}`, cmd);
+    }
+    request.eagle = args.eagle;
+  } else if (await isModelDir(`${model}/eagle`)) {
+    request.eagle = `${model}/eagle`;
+  }
   if (args.threads !== undefined) request.threads = args.threads;
   if (args.draftThreads !== undefined) request.draftThreads = args.draftThreads;
   else if (request.draft !== undefined) request.draftThreads = 1;
   if (args.maxLength !== undefined) request.maxLength = args.maxLength;
   if (args.weights !== undefined) request.weights = args.weights;
   if (args.draftWeights !== undefined) request.draftWeights = args.draftWeights;
-  if (request.draft !== undefined || request.medusa !== undefined) {
+  if (request.draft !== undefined || request.medusa !== undefined || request.eagle !== undefined) {
     request.spinning = request.draftThreads === 1;
   }
   const sink = { write: (t: string) => io.writeErr(t), isTerminal: io.stderrIsTerminal };

@@ -21,7 +21,7 @@ interface Speculation {
 
 Deno.test("OpenAIServer with the openai client: models, completions, streaming, speculation", async (t) => {
   const s = await startServer(
-    { model: TARGET, draft: DRAFT, medusa: `${TARGET}/medusa` },
+    { model: TARGET, draft: DRAFT, medusa: `${TARGET}/medusa`, eagle: `${TARGET}/eagle` },
     { modelName: NAME },
   );
   const openai = client(s.base);
@@ -32,6 +32,7 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
       const card = list.data[0] as unknown as { speculation: { methods: string[] } };
       assert.deepEqual([...card.speculation.methods].sort(), [
         "ar",
+        "eagle",
         "lookup",
         "medusa",
         "speculative",
@@ -43,7 +44,7 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
     let arText = "";
     await t.step("completions: every method gives the autoregressive greedy text", async () => {
       const texts: Record<string, string> = {};
-      for (const method of ["ar", "speculative", "medusa", "lookup"]) {
+      for (const method of ["ar", "speculative", "medusa", "eagle", "lookup"]) {
         const r = await openai.completions.create({
           ...greedy,
           speculation: { method, k: 3 },
