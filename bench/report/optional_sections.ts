@@ -44,16 +44,24 @@ export interface OptionalSection {
 /**
  * The optional sections, in report order.
  *
- * To plug in a section, import its function and set `run`, e.g. for the
- * real-scale section:
+ * To plug in a section, import its function and set `run`: it gets a
+ * {@linkcode SectionContext} and returns `{ id, markdown, json }`, e.g. for
+ * the real-scale section (`bench/real_scale/real_scale_bench.ts`):
  *
  * ```ts ignore
- * import { realScaleSection } from "../real_scale/real_scale_section.ts";
- * { id: "real-scale", title: "Real scale", run: (ctx) => realScaleSection(ctx) }
+ * import { realScaleMarkdown, runRealScale } from "../real_scale/real_scale_bench.ts";
+ * {
+ *   id: "real-scale",
+ *   title: "Real scale (SmolLM2-135M shape)",
+ *   run: async (ctx) => {
+ *     const r = await runRealScale({ quick: ctx.quick });
+ *     return { id: "real-scale", markdown: realScaleMarkdown(r), json: r };
+ *   },
+ * }
  * ```
  *
- * where `realScaleSection(ctx: SectionContext): Promise<SectionResult>`
- * returns `{ id: "real-scale", markdown: "## Real scale ...", json: {...} }`.
+ * A section that throws becomes a "Not run: <message>." note in the report;
+ * `--no-real-scale` skips it.
  */
 export const OPTIONAL_SECTIONS: readonly OptionalSection[] = [
   // The lead wires bench/real_scale/ here: `run: (ctx) => realScaleSection(ctx)`.
