@@ -91,7 +91,7 @@ Serves one model set over an OpenAI-compatible HTTP API:
   POST /v1/completions       { model, prompt, max_tokens, stop, temperature, top_p,
                                seed, stream, speculation }
   POST /v1/chat/completions  { model, messages, ... } (the model's chat template)
-  GET  /health               { status, queue, running }
+  GET  /health               { status, running, queued, served, cancelled }
 A request chooses its decoding with the extension field
   "speculation": { "method": "ar" | "speculative" | "medusa" | "eagle" | "lookup",
                    "k": 3 }
