@@ -13,6 +13,7 @@ import type { CliIO } from "./cli_io.ts";
 import { ProgressBar } from "./progress_bar.ts";
 import { bundledModelDir, isModelDir, makeDecoder, requireModelDir } from "./_paths.ts";
 import { fix, pct, summaryFigures } from "./_metrics.ts";
+import { formatNumber } from "../util/format_number.ts";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -143,14 +144,21 @@ function comparison(spec: CliGeneration, ar: CliGeneration, specName: string): s
   const speedup = a.tokensPerSecond > 0 ? s.tokensPerSecond / a.tokensPerSecond : undefined;
   const rows = [
     ["method", "tokens", "tok/s", "acceptance", "τ", "speedup"],
-    ["autoregressive", `${a.newTokens}`, a.tokensPerSecond.toFixed(1), "-", "1.00", "1.00x"],
+    [
+      "autoregressive",
+      `${a.newTokens}`,
+      formatNumber.tokensPerSecond(a.tokensPerSecond),
+      "-",
+      "1.00",
+      formatNumber.ratio(1),
+    ],
     [
       specName,
       `${s.newTokens}`,
-      s.tokensPerSecond.toFixed(1),
+      formatNumber.tokensPerSecond(s.tokensPerSecond),
       pct(s.acceptanceRate),
       fix(s.meanAcceptedLength),
-      speedup === undefined ? "-" : `${speedup.toFixed(2)}x`,
+      formatNumber.ratio(speedup),
     ],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
