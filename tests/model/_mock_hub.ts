@@ -17,6 +17,8 @@ export interface MockRepo {
   commit: string;
   /** Files by path. */
   files: Record<string, Uint8Array>;
+  /** Branches and tags that resolve to `commit` (default `["main"]`). */
+  branches?: string[];
   /** Only this bearer token opens the repository. */
   token?: string;
   /** LFS files whose advertised sha256 is wrong (the CDN serves other bytes). */
@@ -106,7 +108,8 @@ export class MockHub implements AsyncDisposable {
         headers: { "X-Error-Code": "GatedRepo" },
       });
     }
-    if (revision !== "main" && decodeURIComponent(revision!) !== repo.commit) {
+    const rev = decodeURIComponent(revision!);
+    if (!(repo.branches ?? ["main"]).includes(rev) && rev !== repo.commit) {
       return new Response("Revision not found", {
         status: 404,
         headers: { "X-Error-Code": "RevisionNotFound" },

@@ -29,6 +29,7 @@ function repos(): Record<string, MockRepo> {
   return {
     "org/small": {
       commit: COMMIT,
+      branches: ["main", "refs/pr/1"],
       files: {
         "config.json": enc.encode('{"model_type":"llama"}\n'),
         "model.safetensors": weights(300_000),
@@ -298,5 +299,29 @@ Deno.test("CausalLM.load() and Tokenizer.load() take a hub id (HF_ENDPOINT, HF_H
         assert.equal(await resolveModelPath("org/tiny", "model", quiet), dir);
       });
     },
+  );
+});
+
+Deno.test("hubDownload() records a revision like refs/pr/1 under refs/ and refuses an unknown one", async () => {
+  await using hub = new MockHub(repos());
+  const cacheDir = await Deno.makeTempDir();
+  const opts = { endpoint: hub.url, cacheDir, token: "", ...quiet };
+  const path = await hubDownload("org/small", "config.json", { ...opts, revision: "refs/pr/1" });
+  const repo = `${cacheDir}/models--org--small`;
+  assert.equal(path, `${repo}/snapshots/${COMMIT}/config.json`);
+  assert.equal(Deno.readTextFileSync(`${repo}/refs/refs/pr/1`), COMMIT);
+  assert.equal(
+    await hubDownload("org/small", "config.json", {
+      ...opts,
+      revision: "refs/pr/1",
+      offline: true,
+    }),
+    path,
+  );
+  await assert.rejects(
+    () => hubDownload("org/small", "config.json", { ...opts, revision: "nope" }),
+    (e: unknown) =>
+      e instanceof SpecDecError &&
+      /config\.json of org\/small@nope: no such revision/.test(e.message),
   );
 });

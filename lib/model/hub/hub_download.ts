@@ -467,7 +467,10 @@ export async function hubDownload(
   const blob = `${cache.blobs}/${etag}`;
   await ensureDirs(cache.blobs, cache.refs, cache.locks, snapshotFile.replace(/\/[^/]*$/, ""));
   if (revision !== commit) {
-    await writeAtomic(`${cache.refs}/${revision.replaceAll("/", "%2F")}`, commit);
+    // As huggingface_hub does: refs/<revision>, nested for a revision like refs/pr/1.
+    const ref = `${cache.refs}/${revision}`;
+    await ensureDirs(ref.replace(/\/[^/]*$/, ""));
+    await writeAtomic(ref, commit);
   }
 
   const blobOk = async (): Promise<boolean> => {
