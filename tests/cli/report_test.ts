@@ -577,6 +577,8 @@ function withPrecision(): BenchmarkResults {
       drafted: 400,
       accepted: 75,
       meanAcceptedLength: 2.5,
+      acceptedAtPosition: [40, 20],
+      checkedAtPosition: [80, 40],
     }));
   }
   r.cost.eagleStepMs = 2;
@@ -643,6 +645,11 @@ Deno.test("renderReport() headlines each method's best setting, EAGLE included",
   );
   assert.match(md, /- EAGLE: 8-node tree \(2\.50x, best of the EAGLE sweep\)\./);
   assert.match(md, /- Fastest method here: EAGLE \(2\.50x\)\./);
+  const { speedup, acceptance } = renderCharts(withPrecision());
+  assertWellFormedXml(speedup);
+  assert.ok(speedup.includes("<title>EAGLE K=3: 1.5×</title>"), speedup);
+  assert.ok(speedup.includes("<title>EAGLE tree 8: 2.5×</title>"), speedup);
+  assert.ok(acceptance.includes("EAGLE 8-node tree"), acceptance);
   // Sampling: the best greedy K=2 did not sample, so the row shows the K that did, without "best".
   const r = withPrecision();
   r.runs.push(

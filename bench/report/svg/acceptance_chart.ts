@@ -6,6 +6,7 @@
  */
 
 import type { BenchmarkResults, BenchMethod } from "../results.ts";
+import { bestSetting } from "../best_setting.ts";
 import { distinct, summarize } from "../summarize.ts";
 import {
   COLORS,
@@ -57,6 +58,10 @@ export function acceptanceChart(results: BenchmarkResults): string {
   if (tree !== undefined) addSeries("medusa", `Medusa (${tree}-node tree)`, undefined, tree);
   const kPL = pick("lookup", "k");
   if (kPL !== undefined) addSeries("lookup", `prompt lookup K=${kPL}`, kPL);
+  const eagle = bestSetting(results, "eagle");
+  if (eagle !== undefined) {
+    addSeries("eagle", `EAGLE ${eagle.name}`, eagle.filter.k, eagle.filter.tree);
+  }
 
   const legend: LegendItem[] = series.map((s) => ({
     label: s.label,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { settingName, sweepSettings } from "../best_setting.ts";
+import { sweepSettings } from "../best_setting.ts";
 import type { BenchmarkResults, BenchMethod } from "../results.ts";
 import { speedupModel } from "../speedup_model.ts";
 import { distinct, summarize } from "../summarize.ts";
@@ -54,7 +54,7 @@ export function speedupChart(results: BenchmarkResults): string {
     const m = speedupModel(results, filter);
     if (m === undefined) continue;
     bars.push({
-      label: `EAGLE ${settingName(filter).replace("-node tree", " tree").replace("chain ", "")}`,
+      label: filter.tree !== undefined ? `EAGLE tree ${filter.tree}` : `EAGLE K=${filter.k}`,
       method: "eagle",
       value: m.measured,
       predicted: m.predicted,
