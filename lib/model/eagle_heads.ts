@@ -24,6 +24,7 @@ import { buildEagleGraph } from "./graph/eagle.ts";
 import { MASKED } from "./graph/decoder_graph.ts";
 import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
 import { checkIds, checkKeepSlots, checkPositions } from "./_checks.ts";
+import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 
 /** Options of {@linkcode EagleHeads.load}. */
@@ -37,6 +38,11 @@ export interface EagleHeadsOptions {
    * (default: 1088, or less when `max_position_embeddings` is smaller).
    */
   maxLength?: number;
+  /**
+   * Precision of the head's projections and of its copy of the LM head: `f32` (default; the
+   * base's LM head is shared as is), `q8` or `q4` (block-wise `MatMulNBits`, as for the target).
+   */
+  weights?: WeightPrecision;
 }
 
 /** The head's architecture as read from its config. */
@@ -203,6 +209,7 @@ export class EagleHeads implements FeatureDrafter, Disposable {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RangeError(`threads must be a positive integer, got ${threads}`);
     }
+    checkWeightsOption(options.weights, "weights");
     const config = await readEagleConfig(dir);
     const maxLength = options.maxLength ?? Math.min(1088, config.maxPositionEmbeddings);
     if (!Number.isInteger(maxLength) || maxLength < 1) {
@@ -234,7 +241,7 @@ export class EagleHeads implements FeatureDrafter, Disposable {
       headWeights,
       embed,
       lmHead,
-      { maxLength },
+      { maxLength, ...(options.weights !== undefined ? { weights: options.weights } : {}) },
     );
     const session = await openSession(graph.model, {
       threads,

@@ -83,3 +83,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "greedy: quantized EAGLE heads (q8, q4) stay lossless; the q8 oracle twin still accepts most drafts",
+  ignore: !hasCheckpoint("models/tiny-target"),
+  fn: async () => {
+    const twins = await oneLayerTwins(`${ROOT}models/tiny-target`);
+    try {
+      const tokenizer = await Tokenizer.load(`${ROOT}models/tiny-target`);
+      const prompts = heldOutPrompts().slice(0, 3).map((p) => tokenizer.encode(p));
+      const maxLength = Math.max(...prompts.map((p) => p.length)) + NEW + 40;
+      using target = await CausalLM.load(twins.base, { maxLength, threads: 1 });
+      const ar = new AutoregressiveDecoder({
+        model: target,
+        tokenizer,
+        config: { maxNewTokens: NEW },
+      });
+      const ref: number[][] = [];
+      for (const p of prompts) ref.push((await ar.generate(p)).tokens);
+      for (const weights of ["q8", "q4"] as const) {
+        using head = await EagleHeads.load(twins.head, {
+          maxLength: maxLength + 40,
+          threads: 1,
+          weights,
+        });
+        const dec = new EagleDecoder({
+          targetModel: target,
+          head,
+          tokenizer,
+          config: { treeNodes: 8, maxNewTokens: NEW },
+        });
+        let drafted = 0;
+        let accepted = 0;
+        for (let i = 0; i < prompts.length; i++) {
+          const r = await dec.generate(prompts[i]!);
+          assert.deepEqual(r.tokens, ref[i], `${weights}, prompt ${i}`);
+          drafted += r.metrics.drafted;
+          accepted += r.metrics.accepted;
+        }
+        if (weights === "q8") {
+          assert.ok(accepted >= 0.6 * drafted, `q8: ${accepted} of ${drafted} accepted`);
+        }
+      }
+    } finally {
+      await Deno.remove(twins.dir, { recursive: true });
+    }
+  },
+});

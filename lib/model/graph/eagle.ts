@@ -23,8 +23,9 @@ import { emitLlamaBlock, graphRotaryTables } from "./_llama_block.ts";
 import { declareDecoderInputs, type WeightSource } from "./decoder_graph.ts";
 import type { AttentionKind } from "./_attention.ts";
 import type { ExternalTensor } from "../onnx/graph_builder.ts";
-import { linear, optionalWeight, rmsNorm, rotaryCaches, weight } from "./_layers.ts";
+import { optionalWeight, projection, rmsNorm, rotaryCaches, weightPlan } from "./_layers.ts";
 import type { RopeScaling } from "../config.ts";
+import type { WeightPrecision } from "./quantize_blockwise.ts";
 
 /** Shape of an EAGLE head. */
 export interface EagleShape {
@@ -56,6 +57,8 @@ export interface EagleBuildOptions {
   attention?: AttentionKind;
   /** Where rotary is applied (default: in attention when `headDim % 16 == 0`). */
   rotary?: "attention" | "graph";
+  /** Precision of the projections and the LM head copy (default f32: the LM head is shared). */
+  weights?: WeightPrecision;
 }
 
 /** A built EAGLE head graph. */
@@ -98,15 +101,13 @@ export function buildEagleGraph(
     attentionBias: inp.bias,
     ...(inAttention ? { rotary: { positionIds: inp.positions, cos: cosName, sin: sinName } } : {}),
   };
+  const plan = weightPlan({ maxLength: options.maxLength, weights: options.weights ?? "f32" });
   const embedName = g.initializer("embed_tokens.weight", embed, [V, H], { external: true });
-  const headName = lmHead === embed
-    ? embedName
-    : g.initializer("lm_head.weight", lmHead, [V, H], { external: true });
   const e = g.op("Gather", [embedName, inp.ids], { axis: 0 }); // [S, H] f32
   const cat = g.op("Concat", [e, features], { axis: 1 }); // [S, 2H] f32
-  const fcW = weight(g, head, "fc.weight", [H, 2 * H], true);
+  const fcW = head.float32("fc.weight", [H, 2 * H]); // [H, 2H] f32
   const fcB = optionalWeight(g, head, "fc.bias", [H], true);
-  const x = linear(g, cat, fcW, fcB); // [S, H] f32
+  const x = projection(g, cat, "fc.weight", fcW, H, 2 * H, fcB, plan); // [S, H] f32
   const h = emitLlamaBlock(g, head, x, {
     prefix: "layers.0",
     index: 0,
@@ -121,6 +122,7 @@ export function buildEagleGraph(
     shared,
     graphRotary: inAttention ? undefined : graphRotaryTables(g, inp.positions, cosName, sinName),
     external: true,
+    plan,
     optionalInputNorm: true,
   }); // [S, H] f32
   g.op("Identity", [h], {}, "", "hidden");
@@ -128,7 +130,16 @@ export function buildEagleGraph(
   let sel = g.op("Gather", [h, rows], { axis: 0 }); // [R, H] f32
   const normW = optionalWeight(g, head, "norm.weight", [H], true);
   if (normW) sel = rmsNorm(g, sel, normW, shape.normEps);
-  g.op("Gemm", [sel, headName], { transB: 1 }, "", "logits");
+  if (plan.precision === "f32") {
+    // f32: the LM head is the base's matrix itself (the embedding's initializer when tied)
+    const headName = lmHead === embed
+      ? embedName
+      : g.initializer("lm_head.weight", lmHead, [V, H], { external: true });
+    g.op("Gemm", [sel, headName], { transB: 1 }, "", "logits");
+  } else {
+    const y = projection(g, sel, "lm_head.weight", lmHead, V, H, undefined, plan); // [R, V]
+    g.op("Identity", [y], {}, "", "logits");
+  }
   g.output("logits", "float32", ["R", V]);
   const opsets: Record<string, number> = { "": 21, "com.microsoft": 1 };
   if (options.attention === "tree") opsets["specdec"] = 1;
