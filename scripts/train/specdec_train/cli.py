@@ -200,6 +200,13 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=int, default=2)
     c.set_defaults(func=cmd_check)
 
+    c = sp.add_parser("heldout", help="held-out loss of a checkpoint into its train_summary.json")
+    c.add_argument("--name", required=True)
+    c.add_argument("--seq", type=int, default=256)
+    c.add_argument("--eval-tokens", type=int, default=131072)
+    c.add_argument("--threads", type=int, default=2)
+    c.set_defaults(func=cmd_heldout)
+
     c = sp.add_parser("card", help="write models/README.md and models/loss_curves.png")
     c.set_defaults(func=cmd_card)
 

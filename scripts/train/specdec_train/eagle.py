@@ -334,22 +334,32 @@ def eagle_loss(head: EagleHead, feats: torch.Tensor, next_emb: torch.Tensor,
     for p, h in enumerate(outs):
         hv, tv = h[:, p:], target_f[:, p:]
         reg = F.smooth_l1_loss(hv.float(), tv.float())
-        logits = head.logits(hv, lm_head).float()  # [B, S - p, V]
-        logp = F.log_softmax(logits, -1)
         if teacher_logp is not None:
+            logits = head.logits(hv, lm_head).float()  # [B, S - p, V]
+            logp = F.log_softmax(logits, -1)
             t = teacher_logp[:, p:]
             ce = -(t.exp() * logp).sum(-1).mean()
-            tgt = t.argmax(-1)
+            acc = (logits.argmax(-1) == t.argmax(-1)).float().mean()
         else:
-            vals, ids = topk[0][:, p:], topk[1][:, p:]
+            # Sampled softmax: the base's top-k ids at t+1 plus `negatives` random ids shared by
+            # the batch; the student's softmax over that set against the base's top-k
+            # distribution (the negatives' target is 0). No [V, H] product per position.
+            vals, ids = topk[0][:, p:], topk[1][:, p:]  # [B, S', k]
+            neg = topk[2]  # [n] i64
+            cand_w = lm_head[ids]  # [B, S', k, H]
+            hd = hv.float() if head.norm is None else head.norm(hv).float()
+            lk = (cand_w * hd.unsqueeze(-2)).sum(-1)  # [B, S', k]
+            ln = hd @ lm_head[neg].t()  # [B, S', n]
+            logp_all = F.log_softmax(torch.cat([lk, ln], -1), -1)
             tp = torch.softmax(vals.float(), -1)
-            ce = -(tp * logp.gather(-1, ids)).sum(-1).mean()
-            tgt = ids[..., 0]
+            ce = -(tp * logp_all[..., :lk.size(-1)]).sum(-1).mean()
+            with torch.no_grad():
+                acc = (lk.argmax(-1) == 0).float().mean()
         w = args.depth_decay ** p
         total = total + w * (args.w_reg * reg + args.w_ce * ce)
         parts["reg"].append(round(reg.item(), 4))
         parts["ce"].append(round(ce.item(), 4))
-        parts["acc"].append(round((logits.argmax(-1) == tgt).float().mean().item(), 4))
+        parts["acc"].append(round(acc.item(), 4))
     return total, parts
 
 
@@ -403,7 +413,7 @@ def cmd_eagle(args: argparse.Namespace) -> None:
             for i in range(0, min(held.windows, args.eval_windows), args.batch):
                 b = held.batch(np.arange(i, min(i + args.batch, held.windows, args.eval_windows)),
                                args.seq)
-                feats, nemb, tf, tlp, topk = prepare(b)
+                feats, nemb, tf, tlp, topk = prepare(b, teacher="full")
                 with autocast(args.precision):
                     _, parts = eagle_loss(head, feats, nemb, tf, tlp, topk, lm_head,
                                           argparse.Namespace(**{**vars(args), "noise": 0.0,
@@ -416,20 +426,22 @@ def cmd_eagle(args: argparse.Namespace) -> None:
         return {"heldout_reg": round(tot["reg"] / n, 4), "heldout_ce": round(tot["ce"] / n, 4),
                 "heldout_top1_by_step": [round(a / n, 4) for a in accs]}
 
-    def prepare(b: dict):
+    def prepare(b: dict, teacher: str | None = None):
         ids = torch.from_numpy(b["tokens"].astype(np.int64))  # [B, S + 1]
         f = torch.from_numpy(b["hidden"].astype(np.float32))  # [B, S, H]
         feats = f[:, :-1]
         tf = f[:, 1:]
         nemb = emb[ids[:, 1:-1]]  # embed(token_{t+1}) for t = 0..S-2: [B, S - 1, H]
-        if args.teacher == "full":
+        if (teacher or args.teacher) == "full":
             with torch.no_grad():
                 tlp = F.log_softmax(tf @ lm_head.t(), -1)  # [B, S - 1, V]
             topk = None
         else:
             tlp = None
+            neg = torch.from_numpy(np.random.default_rng([args.seed, step, 3]).choice(
+                lm_head.size(0), size=args.negatives, replace=False).astype(np.int64))
             topk = (torch.from_numpy(b["topk_values"][:, 1:].astype(np.float32)),
-                    torch.from_numpy(b["topk_ids"][:, 1:].astype(np.int64)))
+                    torch.from_numpy(b["topk_ids"][:, 1:].astype(np.int64)), neg)
         return feats, nemb, tf, tlp, topk
 
     budget = until_budget(args.until, args.max_minutes) * 60.0
@@ -463,7 +475,10 @@ def cmd_eagle(args: argparse.Namespace) -> None:
                 score = rec["heldout_ce"]
                 if best is None or score < best:
                     best = score
-                    save_eagle(head, run_dir / "best", c)
+                    history.append(rec)
+                    export(head, c, args, step, history, clock, run_dir, base_dir, final=False,
+                           dests=[run_dir / "best"])
+                    history.pop()
                     (run_dir / "best" / "step.json").write_text(json.dumps(rec) + "\n")
             history.append(rec)
             if step % 50 == 0 or "heldout_ce" in rec:
@@ -477,10 +492,10 @@ def cmd_eagle(args: argparse.Namespace) -> None:
 
 
 def export(head: EagleHead, c: dict, args: argparse.Namespace, step: int, history: list,
-           clock, run_dir: Path, base_dir: Path, final: bool) -> None:
+           clock, run_dir: Path, base_dir: Path, final: bool, dests: list | None = None) -> None:
     """Writes the current head to runs/<base>-<out>/last/ (and, at the end, models/<base>/<out>/
     when --write-models is given) with its train_summary.json."""
-    dests = [run_dir / "last"]
+    dests = dests or [run_dir / "last"]
     if final and args.write_models:
         dests.append(base_dir / args.out)
     summary = {
@@ -490,7 +505,9 @@ def export(head: EagleHead, c: dict, args: argparse.Namespace, step: int, histor
         "training_tokens": step * args.batch * (args.seq - 1),
         "wall_time_s": round(clock.elapsed(), 1),
         "objective": f"{args.w_reg} * smooth-L1(h_t, f_(t+1)) + {args.w_ce} * soft CE against the "
-                     f"base at t+1 ({args.teacher} distribution from the feature cache), "
+                     f"base at t+1 ({args.teacher} distribution from the feature cache"
+                     + (f", sampled softmax over the top-k ids and {args.negatives} random ids"
+                        if args.teacher == "topk" else "") + "), "
                      f"unrolled {args.depth} drafting steps (weight {args.depth_decay}^p), "
                      f"uniform input noise of width {args.noise}",
         "peak_lr": args.lr, "seed": args.seed, "threads": args.threads,
@@ -536,7 +553,9 @@ def add_parsers(sp) -> None:
     c.add_argument("--w-ce", type=float, default=0.1)
     c.add_argument("--teacher", choices=["full", "topk"], default="full",
                    help="full: the base's distribution recomputed as lm_head(f_(t+1)) from the "
-                        "cached hidden state; topk: the cached top-k logits")
+                        "cached hidden state; topk: the cached top-k logits, the student's "
+                        "softmax over those ids plus --negatives random ids (cheaper)")
+    c.add_argument("--negatives", type=int, default=256)
     c.add_argument("--input-norm", action="store_true")
     c.add_argument("--final-norm", action="store_true")
     c.add_argument("--steps", type=int, default=None, help="stop after this many steps")

@@ -400,3 +400,21 @@ def eagle_reference(model, mdir: Path, x: torch.Tensor, f: torch.Tensor, next_id
     if logits_full is not None:
         r["logits_first"] = logits_full
     return r
+
+
+def cmd_heldout(args: argparse.Namespace) -> None:
+    """Held-out loss of models/<name> over non-overlapping windows; written into its
+    train_summary.json (heldout_loss, heldout_perplexity, heldout_eval_tokens)."""
+    setup_torch(args.threads)
+    mdir = MODELS / args.name
+    model = load_model(mdir, torch.float32)
+    held = load_split("heldout")
+    loss = heldout_loss(model, held, args.seq, args.eval_tokens)
+    sf = mdir / "train_summary.json"
+    s = json.loads(sf.read_text())
+    s["heldout_loss"] = round(loss, 4)
+    s["heldout_perplexity"] = round(math.exp(loss), 3)
+    s["heldout_eval_tokens"] = int(min((held.size - 1) // args.seq, args.eval_tokens // args.seq)
+                                   * args.seq)
+    sf.write_text(json.dumps(s, indent=1) + "\n")
+    log(f"heldout {args.name}: loss {loss:.4f}, ppl {math.exp(loss):.2f}")
