@@ -30,6 +30,7 @@ import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import manifest from "../../native/files.json" with { type: "json" };
 import { SpecDecError, StatusCode } from "./errors.ts";
+import { lockSync, processGone } from "./_file_lock.ts";
 
 /** The package version (also `version` in deno.json and `sd_version()` of the shim). */
 export const SPECDEC_VERSION = "0.1.0";
@@ -307,36 +308,6 @@ export function checkBuildTools(where: string): void {
   }
 }
 
-/** Takes `lockPath`, waiting while another process holds it; returns the release. */
-function lock(lockPath: string): () => void {
-  const deadline = Date.now() + LOCK_STALE_MS;
-  for (;;) {
-    try {
-      Deno.openSync(lockPath, { write: true, createNew: true }).close();
-      return () => {
-        try {
-          Deno.removeSync(lockPath);
-        } catch { /* already gone */ }
-      };
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      let stale = false;
-      try {
-        const age = Date.now() - (Deno.statSync(lockPath).mtime?.getTime() ?? 0);
-        stale = age > LOCK_STALE_MS;
-      } catch { /* removed meanwhile */ }
-      if (stale || Date.now() > deadline) {
-        try {
-          Deno.removeSync(lockPath);
-        } catch { /* raced */ }
-        continue;
-      }
-      // Synchronous wait: the loader is synchronous.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-}
-
 function announce(message: string, verbose: boolean): void {
   if (verbose || Deno.stderr.isTerminal()) console.error(`specdec: ${message}`);
 }
@@ -363,7 +334,7 @@ export function ensureNativeBuild(options: BuildOptions = {}): string {
   if (!options.force && upToDate(hash)) return paths.library;
   checkBuildTools(paths.build);
   Deno.mkdirSync(`${paths.root}/build`, { recursive: true });
-  const release = lock(`${paths.root}/build/native.lock`);
+  const release = lockSync(`${paths.root}/build/native.lock`, LOCK_STALE_MS);
   try {
     hash = nativeSourceHash(paths, ort);
     if (!options.force && upToDate(hash)) return paths.library; // built by another process
@@ -541,6 +512,18 @@ export function discardCachedBuild(library: string): void {
   } catch { /* another process got there first */ }
 }
 
+/** Removes `.build-<pid>-*` folders whose process is gone (a build killed halfway). */
+function removeAbandonedBuilds(cache: string): void {
+  for (const entry of Deno.readDirSync(cache)) {
+    const m = /^\.build-(\d+)-/.exec(entry.name);
+    if (m !== null && entry.isDirectory && processGone(Number(m[1]))) {
+      try {
+        Deno.removeSync(`${cache}/${entry.name}`, { recursive: true });
+      } catch { /* another process removed it */ }
+    }
+  }
+}
+
 const BUILD_LEFTOVERS = [
   "src",
   "CMakeFiles",
@@ -577,13 +560,14 @@ export function ensureCachedBuild(options: BuildOptions = {}): string {
       cause,
     );
   }
-  const release = lock(`${final}.lock`);
+  const release = lockSync(`${final}.lock`, LOCK_STALE_MS);
   let tmp: string | undefined;
   try {
     if (exists(library)) return library; // built by another process meanwhile
     const verbose = options.verbose ?? false;
     console.error(`specdec: building the native library into ${final} (once per version)`);
-    tmp = Deno.makeTempDirSync({ dir: cache, prefix: ".build-" });
+    removeAbandonedBuilds(cache);
+    tmp = Deno.makeTempDirSync({ dir: cache, prefix: `.build-${Deno.pid}-` });
     Deno.chmodSync(tmp, 0o755);
     stageSources(`${tmp}/src`);
     const override = Deno.env.get("SPECDEC_ORT_LIBRARY") || undefined;

@@ -77,18 +77,26 @@ Deno.test("cli.ts generate --model/--draft org/name fetch from HF_ENDPOINT and m
 Deno.test("cli.ts generate --model with an unknown or unreachable hub id: one line, exit 1, no stack", async () => {
   await using hub = new MockHub({});
   const cache = await Deno.makeTempDir();
-  const missing = await cli("cli.ts", ["generate", "x", "--method", "ar", "--model", "org/nothere"], {
-    HF_ENDPOINT: hub.url,
-    HF_HUB_CACHE: cache,
-  });
+  const missing = await cli(
+    "cli.ts",
+    ["generate", "x", "--method", "ar", "--model", "org/nothere"],
+    {
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: cache,
+    },
+  );
   assert.equal(missing.code, 1, missing.stderr);
   assert.match(missing.stderr, /config\.json of org\/nothere: repository not found .*HF_TOKEN/);
   assert.doesNotMatch(missing.stderr, /\n\s+at /);
-  const offline = await cli("cli.ts", ["generate", "x", "--method", "ar", "--model", "org/nothere"], {
-    HF_ENDPOINT: hub.url,
-    HF_HUB_CACHE: cache,
-    HF_HUB_OFFLINE: "1",
-  });
+  const offline = await cli(
+    "cli.ts",
+    ["generate", "x", "--method", "ar", "--model", "org/nothere"],
+    {
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: cache,
+      HF_HUB_OFFLINE: "1",
+    },
+  );
   assert.equal(offline.code, 1, offline.stderr);
   assert.match(offline.stderr, /not in the cache .*HF_HUB_OFFLINE/);
   assert.doesNotMatch(offline.stderr, /\n\s+at /);

@@ -31,6 +31,7 @@
 import { createHash } from "node:crypto";
 import { SpecDecError, StatusCode } from "../../runtime/errors.ts";
 import { ProgressBar, type ProgressSink } from "../../cli/progress_bar.ts";
+import { lock } from "../../runtime/_file_lock.ts";
 
 /** Options of {@linkcode hubDownload}. */
 export interface HubDownloadOptions {
@@ -272,27 +273,6 @@ async function checkHash(path: string, etag: string, size: number): Promise<stri
   return got === etag ? undefined : `${algo} ${got}, expected ${etag}`;
 }
 
-async function lock(path: string): Promise<() => Promise<void>> {
-  const staleMs = 30 * 60_000;
-  for (;;) {
-    try {
-      (await Deno.open(path, { write: true, createNew: true })).close();
-      return async () => {
-        try {
-          await Deno.remove(path);
-        } catch { /* gone */ }
-      };
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      try {
-        const age = Date.now() - ((await Deno.stat(path)).mtime?.getTime() ?? 0);
-        if (age > staleMs) await Deno.remove(path);
-      } catch { /* removed meanwhile */ }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
 function formatMB(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
@@ -481,7 +461,7 @@ export async function hubDownload(
     }
   };
   if (!(await blobOk())) {
-    const release = await lock(`${cache.locks}/${etag}.lock`);
+    const release = await lock(`${cache.locks}/${etag}.lock`, 30 * 60_000);
     try {
       if (await exists(blob)) {
         // A cached blob of the wrong size is corrupt: fetch it again.
@@ -533,7 +513,7 @@ export async function hubDownload(
         await bar?.done();
       }
     } finally {
-      await release();
+      release();
     }
   }
   if (!(await exists(snapshotFile))) {
