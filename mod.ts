@@ -27,11 +27,11 @@ export type { NativeVersions } from "./lib/runtime/library.ts";
 
 // --- model (lib/model) ---
 export type {
-  ForwardOptions,
-  ForwardResult,
   DrafterForwardOptions,
   DrafterResult,
   FeatureDrafter,
+  ForwardOptions,
+  ForwardResult,
   LanguageModel,
   PredictionHeads,
   TextTokenizer,
@@ -39,6 +39,17 @@ export type {
 export { CausalLM } from "./lib/model/causal_lm.ts";
 export type { CausalLMOptions } from "./lib/model/causal_lm.ts";
 export type { AttentionKind } from "./lib/model/graph/decoder_graph.ts";
+export type { QuantizationOptions } from "./lib/model/graph/decoder_graph.ts";
+export {
+  dequantizeBlockwise,
+  quantizeBlockwise,
+  WEIGHT_PRECISIONS,
+} from "./lib/model/graph/quantize_blockwise.ts";
+export type {
+  QuantizedWeight,
+  QuantizeOptions,
+  WeightPrecision,
+} from "./lib/model/graph/quantize_blockwise.ts";
 export { MedusaHeads } from "./lib/model/medusa_heads.ts";
 export type { MedusaHeadsOptions } from "./lib/model/medusa_heads.ts";
 export { EagleHeads, readEagleConfig } from "./lib/model/eagle_heads.ts";

@@ -145,7 +145,9 @@ function parseHeader(
     if (en - b !== expected) {
       bad(
         path,
-        `tensor "${name}" spans ${en - b} bytes but dtype ${dtype} shape [${shape}] needs ${expected}`,
+        `tensor "${name}" spans ${
+          en - b
+        } bytes but dtype ${dtype} shape [${shape}] needs ${expected}`,
       );
     }
     if (en > dataLength) {
