@@ -74,8 +74,8 @@ export function precisionSection(results: BenchmarkResults): string[] {
   const rows = precisionRows(results);
   if (rows.length === 0) return [...out, "Not run."];
   out.push(
-    'The target, the draft and the Medusa heads loaded with `weights: "f32" | "q8" | "q4"` ' +
-      "(block-wise MatMulNBits weights; the heads follow the target; the EAGLE head stays f32). " +
+    'The target, the draft and the heads loaded with `weights: "f32" | "q8" | "q4"` ' +
+      "(block-wise MatMulNBits weights; the Medusa and EAGLE heads follow the target). " +
       "Each method at its fastest " +
       "setting measured at that precision (f32: the sweeps above; q8 and q4: draft-target at the " +
       "f32 best K and its neighbours, Medusa at 4 nodes and the f32 best tree, prompt lookup and " +
