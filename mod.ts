@@ -92,7 +92,12 @@ export {
   MAX_EAGLE_DEPTH,
   MAX_EAGLE_TREE_NODES,
 } from "./lib/decoding/eagle.ts";
-export type { EagleConfig, EagleDecoderOptions, EagleTreeShape } from "./lib/decoding/eagle.ts";
+export type {
+  EagleConfig,
+  EagleDecoderOptions,
+  EagleTreeCandidates,
+  EagleTreeShape,
+} from "./lib/decoding/eagle.ts";
 export {
   lookupDraft,
   MAX_LOOKUP_TOKENS,
