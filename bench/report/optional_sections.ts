@@ -11,6 +11,8 @@
 
 import type { StageRunner } from "../../cli.ts";
 import type { RuntimeSetting, SectionResult } from "./results.ts";
+import { realScaleMarkdown, runRealScale } from "../real_scale/real_scale_bench.ts";
+import { qualityMarkdown, quantQuality } from "../quant_quality.ts";
 
 /** What an optional section is given. */
 export interface SectionContext {
@@ -45,25 +47,34 @@ export interface OptionalSection {
  * The optional sections, in report order.
  *
  * To plug in a section, import its function and set `run`: it gets a
- * {@linkcode SectionContext} and returns `{ id, markdown, json }`, e.g. for
- * the real-scale section (`bench/real_scale/real_scale_bench.ts`):
- *
- * ```ts ignore
- * import { realScaleMarkdown, runRealScale } from "../real_scale/real_scale_bench.ts";
- * {
- *   id: "real-scale",
- *   title: "Real scale (SmolLM2-135M shape)",
- *   run: async (ctx) => {
- *     const r = await runRealScale({ quick: ctx.quick });
- *     return { id: "real-scale", markdown: realScaleMarkdown(r), json: r };
- *   },
- * }
- * ```
- *
- * A section that throws becomes a "Not run: <message>." note in the report;
+ * {@linkcode SectionContext} and returns `{ id, markdown, json }`. A section that throws becomes a "Not run: <message>." note in the report;
  * `--no-real-scale` skips it.
  */
 export const OPTIONAL_SECTIONS: readonly OptionalSection[] = [
-  // The lead wires bench/real_scale/ here: `run: (ctx) => realScaleSection(ctx)`.
-  { id: "real-scale", title: "Real scale (SmolLM2-135M shape)" },
+  {
+    id: "real-scale",
+    title: "Real scale (SmolLM2-135M shape)",
+    run: async (ctx) => {
+      const r = await ctx.stage(
+        "real-scale probes (SmolLM2-135M shape, f32/q8/q4)",
+        () => runRealScale({ quick: ctx.quick }),
+      );
+      return { id: "real-scale", markdown: realScaleMarkdown(r), json: r };
+    },
+  },
+  {
+    id: "quality",
+    title: "Quality of quantized weights",
+    run: async (ctx) => {
+      const r = await ctx.stage(
+        "held-out perplexity and agreement at f32/q8/q4",
+        () => quantQuality(`${ctx.root}/models/bench-target`, ctx.quick ? 8 : 128),
+      );
+      return {
+        id: "quality",
+        markdown: `## Quality of quantized weights\n\n${qualityMarkdown(r)}`,
+        json: r,
+      };
+    },
+  },
 ];
