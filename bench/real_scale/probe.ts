@@ -4,7 +4,8 @@
  * tokens at a fixed context for V(g) = time(g tokens) / time(1 token). Prints one JSON line.
  *
  * Usage: deno run -A bench/real_scale/probe.ts --model DIR [--weights f32|q8|q4]
- *          [--threads N] [--cache DIR|off] [--tokens 64] [--context 256] [--vg 1,2,4,8,16]
+ *          [--threads N] [--cache DIR|off] [--attention gqa|tree] [--tokens 64] [--context 256]
+ *          [--vg 1,2,4,8,16]
  *          [--repeats 5]
  *
  * @module
@@ -27,6 +28,8 @@ export interface ProbeResult {
   weights: WeightPrecision;
   /** Intra-op threads. */
   threads: number;
+  /** Attention operator of the graph. */
+  attention: "gqa" | "tree";
   /** Prepared-model cache outcome (`built`, `hit`, `off`, ...). */
   cache: string;
   /** Load time, ms. */
@@ -76,6 +79,7 @@ export async function probe(o: {
   model: string;
   weights: WeightPrecision;
   threads: number;
+  attention: "gqa" | "tree";
   cache: string | false;
   tokens: number;
   context: number;
@@ -89,6 +93,7 @@ export async function probe(o: {
     threads: o.threads,
     spinning: true,
     cache: o.cache,
+    attention: o.attention,
     maxLength: Math.max(o.context + maxG, 32 + o.tokens) + 8,
   });
   const loadMs = performance.now() - t0;
@@ -125,6 +130,7 @@ export async function probe(o: {
     model: o.model,
     weights: o.weights,
     threads: o.threads,
+    attention: o.attention,
     cache: lm.cache,
     loadMs,
     rssAfterLoadMb,
@@ -146,6 +152,7 @@ if (import.meta.main) {
       weights: { type: "string", default: "f32" },
       threads: { type: "string", default: String(navigator.hardwareConcurrency) },
       cache: { type: "string" },
+      attention: { type: "string", default: "gqa" },
       tokens: { type: "string", default: "64" },
       context: { type: "string", default: "256" },
       vg: { type: "string", default: "1,2,4,8,16" },
@@ -160,6 +167,7 @@ if (import.meta.main) {
     model: values.model,
     weights: values.weights as WeightPrecision,
     threads: Number(values.threads),
+    attention: values.attention === "tree" ? "tree" : "gqa",
     cache: values.cache === "off" ? false : values.cache ?? false,
     tokens: Number(values.tokens),
     context: Number(values.context),

@@ -40,7 +40,7 @@ export interface RealScaleResults {
   checkpointBytes: number;
   /** Rows by precision. */
   rows: RealScaleRow[];
-  /** `models/bench-target` per precision, cached, 2 threads. */
+  /** `models/bench-target` per precision, cached, 2 threads (then f32 with TreeAttention). */
   benchTarget: ProbeResult[];
   /** Load average before and after. */
   loadAverage: { before: number[]; after: number[] };
@@ -117,6 +117,9 @@ export async function runRealScale(o: { quick: boolean }): Promise<RealScaleResu
       await runProbe(["--model", `${ROOT}models/bench-target`, "--weights", weights, ...common]),
     );
   }
+  // The other attention operator for g > 1: the project's TreeAttention op on the CPU.
+  const tree = ["--model", `${ROOT}models/bench-target`, "--attention", "tree", ...common];
+  benchTarget.push(await runProbe(tree));
   return {
     shape,
     checkpointBytes,
@@ -177,11 +180,11 @@ export function realScaleMarkdown(r: RealScaleResults): string {
     "",
     `V(g) = time of a g-token forward / a 1-token forward, 2 threads, best of repeats:`,
     "",
-    `| model | weights | 1-token ms | ${gs.map((g) => `V(${g})`).join(" | ")} |`,
-    `|---|---|---|${gs.map(() => "---").join("|")}|`,
+    `| model | weights | attention | 1-token ms | ${gs.map((g) => `V(${g})`).join(" | ")} |`,
+    `|---|---|---|---|${gs.map(() => "---").join("|")}|`,
   );
   const vRow = (name: string, p: ProbeResult): string =>
-    `| ${name} | ${p.weights} | ${p.forwardMs["1"]?.toFixed(2)} | ${
+    `| ${name} | ${p.weights} | ${p.attention} | ${p.forwardMs["1"]?.toFixed(2)} | ${
       gs.map((g) => x2(p.v[g] ?? Number.NaN)).join(" | ")
     } |`;
   for (const row of r.rows) lines.push(vRow(r.shape, row.cached));

@@ -60,6 +60,9 @@ export interface CausalLMOptions {
   cache?: boolean | string;
 }
 
+/** New tokens one forward of the `specdec.TreeAttention` op takes (`SD_TA_MAX_SEQ`). */
+const TREE_ATTENTION_MAX_NEW = 64;
+
 /**
  * A causal LM over ONNX Runtime. One FFI call per forward; the per-layer KV
  * buffers `[1, kvHeads, maxLength, headDim]` f32 are allocated once and bound
@@ -93,6 +96,7 @@ export class CausalLM implements LanguageModel, Disposable {
   #kv: Float32Array[]; // [2 * layers][1, kvHeads, maxLength, headDim] f32 (key, value per layer)
   #graph: PreparedShapes;
   #busy = false;
+  #treeOp = false;
 
   private constructor(
     path: string,
@@ -101,9 +105,11 @@ export class CausalLM implements LanguageModel, Disposable {
     session: OrtSession,
     kv: Float32Array[],
     cache: CacheStatus,
+    treeOp: boolean,
   ) {
     this.path = path;
     this.cache = cache;
+    this.#treeOp = treeOp;
     this.config = config;
     this.vocabSize = config.vocabSize;
     this.hiddenSize = config.hiddenSize;
@@ -188,7 +194,7 @@ export class CausalLM implements LanguageModel, Disposable {
       session.close();
       throw e;
     }
-    return new CausalLM(dir, config, graph, session, kv, cache);
+    return new CausalLM(dir, config, graph, session, kv, cache, attention === "tree");
   }
 
   /** Number of cached tokens: the next forward writes at this slot. */
@@ -250,6 +256,14 @@ export class CausalLM implements LanguageModel, Disposable {
         StatusCode.STATE,
       );
     }
+    if (this.#treeOp && S > TREE_ATTENTION_MAX_NEW) {
+      if (options.treeMask !== undefined) {
+        throw new RangeError(
+          `A tree of ${S} nodes exceeds the ${TREE_ATTENTION_MAX_NEW} new tokens of one forward with attention "tree"`,
+        );
+      }
+      return await this.#chunked(ids, positions, options);
+    }
     const T = P + S;
     const inputIds = new BigInt64Array(S); // [S] i64
     const positionIds = new BigInt64Array(S); // [1, S] i64
@@ -298,6 +312,32 @@ export class CausalLM implements LanguageModel, Disposable {
       this.#busy = false;
     }
     this.#kvLength = T;
+    return hidden ? { logits, hidden } : { logits };
+  }
+
+  /**
+   * A causal forward of more tokens than the TreeAttention op takes at once, as consecutive
+   * forwards of at most {@linkcode TREE_ATTENTION_MAX_NEW} tokens (the same attention, so the
+   * same result).
+   */
+  async #chunked(
+    ids: ArrayLike<number>,
+    positions: ArrayLike<number>,
+    options: ForwardOptions,
+  ): Promise<ForwardResult> {
+    const S = ids.length, V = this.vocabSize, H = this.hiddenSize;
+    const logits = new Float32Array(S * V); // [S, vocab] f32
+    const hidden = options.hidden ? new Float32Array(S * H) : undefined; // [S, hidden] f32
+    for (let at = 0; at < S; at += TREE_ATTENTION_MAX_NEW) {
+      const end = Math.min(S, at + TREE_ATTENTION_MAX_NEW);
+      const r = await this.forward(
+        Array.from(ids).slice(at, end),
+        Array.from(positions).slice(at, end),
+        options.hidden ? { hidden: true } : {},
+      );
+      logits.set(r.logits, at * V);
+      if (hidden && r.hidden) hidden.set(r.hidden, at * H);
+    }
     return hidden ? { logits, hidden } : { logits };
   }
 

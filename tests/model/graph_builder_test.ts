@@ -79,3 +79,33 @@ Deno.test({
     if (!(d <= 1e-4)) throw new Error(`tree op differs by ${d}`);
   },
 });
+
+Deno.test({
+  name: "CausalLM with attention: tree prefills more than 64 tokens (in op-sized chunks) like GQA",
+  ignore: !treeOp,
+  fn: async () => {
+    const ref = randomReference("llama");
+    using a = await CausalLM.load(ref.dir, { maxLength: 200, threads: 1 });
+    using b = await CausalLM.load(ref.dir, { maxLength: 200, threads: 1, attention: "tree" });
+    const ids = Array.from({ length: 150 }, (_, i) => (i * 7 + 3) % a.vocabSize);
+    const ra = await a.prefill(ids, { hidden: true });
+    const rb = await b.prefill(ids, { hidden: true });
+    assertEquals(b.kvLength, 150);
+    const d = Math.max(maxAbsDiff(ra.logits, rb.logits), maxAbsDiff(ra.hidden!, rb.hidden!));
+    if (!(d <= 1e-3)) throw new Error(`chunked tree prefill differs by ${d}`);
+    const ta = await a.forward([4], [150]);
+    const tb = await b.forward([4], [150]);
+    if (!(maxAbsDiff(ta.logits, tb.logits) <= 1e-3)) throw new Error("next token differs");
+    const big = Array.from({ length: 65 }, () => 1);
+    const mask = new Uint8Array(65 * 65); // a chain: each node sees itself and earlier ones
+    for (let i = 0; i < 65; i++) mask.fill(1, i * 65, i * 65 + i + 1);
+    await b.prefill([1]);
+    let threw = false;
+    try {
+      await b.forward(big, big.map((_, i) => i + 1), { treeMask: mask });
+    } catch (e) {
+      threw = e instanceof RangeError && /65 nodes exceeds the 64/.test((e as Error).message);
+    }
+    if (!threw) throw new Error("a 65-node tree should be refused with a RangeError");
+  },
+});
