@@ -9,6 +9,7 @@ import { Environment } from "../../lib/runtime/environment.ts";
 import { Session } from "../../lib/runtime/session.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
 import { MedusaHeads } from "../../lib/model/medusa_heads.ts";
+import { SpecDecError } from "../../lib/runtime/errors.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -156,5 +157,34 @@ Deno.test("weights options: unknown precisions are refused before any file is re
       () => MedusaHeads.load("/nonexistent", { weights: weights as any }),
       TypeError,
     );
+  }
+});
+
+Deno.test("a checkpoint with a non-finite weight cannot be quantized: SpecDecError naming the tensor", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${ROOT}models/tiny-target/config.json`, `${dir}/config.json`);
+    const bytes = await Deno.readFile(`${ROOT}models/tiny-target/model.safetensors`);
+    const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+    const t = header["model.layers.1.mlp.down_proj.weight"];
+    const at = 8 + headerLen + t.data_offsets[0] + 2 * 5; // the 6th value
+    if (t.dtype === "F16") {
+      bytes[at] = 0x00;
+      bytes[at + 1] = 0x7e; // f16 NaN
+    } else throw new Error(`fixture dtype ${t.dtype}`);
+    await Deno.writeFile(`${dir}/model.safetensors`, bytes);
+    // In memory, and through the prepared-model cache (converted in a worker).
+    for (const cache of [false, `${dir}/cache`]) {
+      await assert.rejects(
+        () => CausalLM.load(dir, { weights: "q4", maxLength: 8, cache }),
+        (e: Error) =>
+          e instanceof SpecDecError &&
+          /Cannot quantize "model\.layers\.1\.mlp\.down_proj\.weight" .* to q4: value NaN at row 0, column 5/
+            .test(e.message),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -7,7 +7,12 @@
 import { FloatAttr, type GraphBuilder } from "../onnx/graph_builder.ts";
 import type { BuildOptions, DecoderGraph, WeightSource } from "./decoder_graph.ts";
 import type { ModelConfig, RopeScaling } from "../config.ts";
-import { quantizeBlockwise, type WeightPrecision } from "./quantize_blockwise.ts";
+import {
+  quantizeBlockwise,
+  type QuantizedWeight,
+  type WeightPrecision,
+} from "./quantize_blockwise.ts";
+import { SpecDecError, StatusCode } from "../../runtime/errors.ts";
 
 /** A linear layer `y = x W^T + b` over 2-D `x` `[S, in]` with W stored `[out, in]` (or `[in, out]`). */
 export function linear(
@@ -83,12 +88,21 @@ export function projection(
     return linear(g, x, wName, bias, layout === "out_in");
   }
   const bits = plan.precision === "q4" ? 4 : 8;
-  const q = quantizeBlockwise(data, n, k, {
-    bits,
-    blockSize: plan.blockSize,
-    zeroPoints: plan.zeroPoints,
-    layout,
-  });
+  let q: QuantizedWeight;
+  try {
+    q = quantizeBlockwise(data, n, k, {
+      bits,
+      blockSize: plan.blockSize,
+      zeroPoints: plan.zeroPoints,
+      layout,
+    });
+  } catch (cause) {
+    throw new SpecDecError(
+      `Cannot quantize "${name}" [${n}, ${k}] to ${plan.precision}: ${(cause as Error).message}`,
+      StatusCode.INVALID_ARGUMENT,
+      { cause },
+    );
+  }
   const ext = { external: plan.external };
   const blob = (plan.blockSize * bits) / 8;
   const inputs = [

@@ -83,7 +83,8 @@ export interface QuantizeOptions {
  * @param k Input columns K.
  * @param options Bits, block size, zero points, layout.
  * @returns Codes, scales and zero points.
- * @throws {RangeError} When sizes do not match or the block size is not a power of two >= 16.
+ * @throws {RangeError} When sizes do not match, the block size is not a power of two >= 16, or
+ *   a value is not finite (its row and column are named).
  */
 export function quantizeBlockwise(
   w: Float32Array,
@@ -120,6 +121,9 @@ export function quantizeBlockwise(
       let lo = 0, hi = 0, amax = 0, extreme = 0;
       for (let c = 0; c < cols; c++) {
         const v = block[c]!;
+        if (!Number.isFinite(v)) {
+          throw new RangeError(`value ${v} at row ${r}, column ${c0 + c} is not finite`);
+        }
         if (v < lo) lo = v;
         if (v > hi) hi = v;
         if (Math.abs(v) > amax) {
