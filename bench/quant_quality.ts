@@ -10,7 +10,8 @@
  * Usage: deno run -A bench/quant_quality.ts [--model models/bench-target] [--windows 128]
  *          [--out results] [--card] [--variants]
  * `--card` also writes `<model>/quantization.json` (read by the model card); `--variants` adds
- * rows without zero points and with f32 activations (accuracy level 0).
+ * rows without zero points, with f32 activations (accuracy level 0), with an f16 embedding
+ * table and with an f32 LM head.
  *
  * @module
  */
@@ -110,7 +111,8 @@ async function greedy(lm: CausalLM, prompt: number[]): Promise<number[]> {
  *
  * @param model Checkpoint folder.
  * @param windows Held-out windows of 256 tokens.
- * @param variants Also measure q4/q8 without zero points and with f32 activations.
+ * @param variants Also measure q4/q8 without zero points, with f32 activations, with an f16
+ *   embedding table and with an f32 LM head.
  * @returns The results.
  */
 export async function quantQuality(
@@ -134,6 +136,8 @@ export async function quantQuality(
     for (const weights of ["q8", "q4"] as const) {
       runs.push({ weights, variant: "no zero points", q: { zeroPoints: false } });
       runs.push({ weights, variant: "accuracy level 0", q: { accuracyLevel: 0 } });
+      runs.push({ weights, variant: "embedding f16", q: { embedding: "f16" } });
+      runs.push({ weights, variant: "LM head f32", q: { lmHead: "f32" } });
     }
   }
   for (const { weights, variant, q } of runs) {

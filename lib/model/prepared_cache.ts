@@ -155,11 +155,16 @@ async function matches(
   return got !== undefined && got.size === record.bytes && got.sha256 === record.sha256;
 }
 
-/** Writes tensors into `weights.bin` at 4 KiB-aligned offsets, hashing as it goes. */
+/**
+ * Writes tensors into `weights.bin` at 4 KiB-aligned offsets, hashing as it goes. The same
+ * bytes (the same typed-array view) given twice, as two initializers of different shapes, are
+ * stored once and both point at them.
+ */
 class WeightFileSink implements ExternalSink {
   #file: Deno.FsFile | undefined;
   #offset = 0;
   #hash = createHash("sha256");
+  #seen = new WeakMap<ArrayBufferLike, Map<string, number>>();
   constructor(path: string | undefined) {
     this.#file = path === undefined ? undefined : Deno.openSync(path, {
       write: true,
@@ -168,10 +173,16 @@ class WeightFileSink implements ExternalSink {
     });
   }
   write(_name: string, bytes: Uint8Array): { location: string; offset: number } {
+    const view = `${bytes.byteOffset}:${bytes.byteLength}`;
+    let views = this.#seen.get(bytes.buffer);
+    const known = views?.get(view);
+    if (known !== undefined) return { location: "weights.bin", offset: known };
     const pad = (ALIGN - (this.#offset % ALIGN)) % ALIGN;
     if (pad > 0) this.#put(new Uint8Array(pad));
     const offset = this.#offset;
     this.#put(bytes);
+    if (!views) this.#seen.set(bytes.buffer, views = new Map());
+    views.set(view, offset);
     return { location: "weights.bin", offset };
   }
   #put(bytes: Uint8Array): void {

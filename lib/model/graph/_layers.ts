@@ -37,6 +37,10 @@ export interface WeightPlan {
   zeroPoints: boolean;
   /** Columns per quantization block. */
   blockSize: number;
+  /** The embedding table at q8/q4: quantized like the projections, or f16. */
+  embedding: "quantized" | "f16";
+  /** The LM head at q8/q4: quantized like the projections, or f32. */
+  lmHead: "quantized" | "f32";
 }
 
 /**
@@ -53,6 +57,8 @@ export function weightPlan(options: BuildOptions): WeightPlan {
     accuracyLevel: options.quantization?.accuracyLevel ?? 4,
     zeroPoints: options.quantization?.zeroPoints ?? true,
     blockSize: options.quantization?.blockSize ?? 32,
+    embedding: options.quantization?.embedding ?? "quantized",
+    lmHead: options.quantization?.lmHead ?? "quantized",
   };
 }
 
@@ -87,6 +93,43 @@ export function projection(
     const wName = g.initializer(name, data, dims, { external: plan.external });
     return linear(g, x, wName, bias, layout === "out_in");
   }
+  return matMulNBits(g, x, quantizedWeight(g, name, data, n, k, plan, layout), bias, plan);
+}
+
+/** A weight quantized into the graph: its codes, scales and zero points, and their names. */
+export interface GraphQuantized {
+  /** The quantized data (also for other views of the same bytes). */
+  q: QuantizedWeight;
+  /** Codes `[n, kBlocks, blob]` u8. */
+  codes: string;
+  /** Scales `[n * kBlocks]` f32. */
+  scales: string;
+  /** Zero points `[n * zpRow]` u8, or `""`. */
+  zeroPoints: string;
+}
+
+/**
+ * Quantizes a weight and adds its `MatMulNBits` initializers (`<name>_q`, `_scales`, `_zp`).
+ *
+ * @param g The graph builder.
+ * @param name Weight name (named in errors).
+ * @param data Weight data, f32, in `layout`.
+ * @param n Output width.
+ * @param k Input width.
+ * @param plan Precision (q8 or q4) and storage.
+ * @param layout Layout of `data`.
+ * @returns The quantized data and initializer names.
+ * @throws {SpecDecError} When a value cannot be quantized (the tensor is named).
+ */
+export function quantizedWeight(
+  g: GraphBuilder,
+  name: string,
+  data: Float32Array,
+  n: number,
+  k: number,
+  plan: WeightPlan,
+  layout: "out_in" | "in_out" = "out_in",
+): GraphQuantized {
   const bits = plan.precision === "q4" ? 4 : 8;
   let q: QuantizedWeight;
   try {
@@ -105,28 +148,50 @@ export function projection(
   }
   const ext = { external: plan.external };
   const blob = (plan.blockSize * bits) / 8;
-  const inputs = [
-    x,
-    g.initializer(`${name}_q`, q.codes, [n, q.kBlocks, blob], ext),
-    g.initializer(`${name}_scales`, q.scales, [n * q.kBlocks], ext),
-    q.zeroPoints ? g.initializer(`${name}_zp`, q.zeroPoints, [q.zeroPoints.length], ext) : "",
-    "",
-    bias ?? "",
-  ];
+  return {
+    q,
+    codes: g.initializer(`${name}_q`, q.codes, [n, q.kBlocks, blob], ext),
+    scales: g.initializer(`${name}_scales`, q.scales, [n * q.kBlocks], ext),
+    zeroPoints: q.zeroPoints
+      ? g.initializer(`${name}_zp`, q.zeroPoints, [q.zeroPoints.length], ext)
+      : "",
+  };
+}
+
+/**
+ * `y = x W^T + b` over a quantized weight (`com.microsoft.MatMulNBits`).
+ *
+ * @param g The graph builder.
+ * @param x Input `[S, k]` f32.
+ * @param w The quantized weight.
+ * @param bias Bias `[n]`, if any.
+ * @param plan Accuracy level.
+ * @returns Output `[S, n]` f32.
+ */
+export function matMulNBits(
+  g: GraphBuilder,
+  x: string,
+  w: GraphQuantized,
+  bias: string | undefined,
+  plan: WeightPlan,
+): string {
+  const inputs = [x, w.codes, w.scales, w.zeroPoints, "", bias ?? ""];
   while (inputs[inputs.length - 1] === "") inputs.pop();
   return g.op("MatMulNBits", inputs, {
-    K: k,
-    N: n,
-    bits,
-    block_size: plan.blockSize,
+    K: w.q.k,
+    N: w.q.n,
+    bits: w.q.bits,
+    block_size: w.q.blockSize,
     accuracy_level: plan.accuracyLevel,
   }, "com.microsoft");
 }
 
 /**
- * Token embeddings `[S, H]` f32 gathered from a `[V, H]` table: f32 at `f32` precision, else
- * stored as f16 and cast after the gather (half the memory; exact for f16 and bf16 checkpoints
- * whose values are in f16's normal range).
+ * Token embeddings `[S, H]` f32 gathered from a `[V, H]` table. At `f32` precision an f32
+ * Gather. At q8/q4 the table is block-quantized like the projections and gathered with
+ * `com.microsoft.GatherBlockQuantized` (the same bytes serve a tied LM head's `MatMulNBits`),
+ * or, when `H` is not a whole number of blocks or the plan says `f16`, stored as f16 and cast
+ * after the gather (exact for f16 and bf16 checkpoints in f16's normal range).
  *
  * @param g The graph builder.
  * @param name Table initializer name.
@@ -134,8 +199,8 @@ export function projection(
  * @param dims `[V, H]`.
  * @param ids Token ids `[S]` i64.
  * @param plan Precision and storage.
- * @returns `{ table, embedded }`: the table's initializer name (f32 only; else undefined) and
- *   the gathered rows `[S, H]` f32.
+ * @returns The gathered rows `[S, H]` f32 (`embedded`), and the table as an f32 initializer
+ *   (`table`, f32 only) or as quantized initializers (`quantized`), for a tied LM head.
  */
 export function embedding(
   g: GraphBuilder,
@@ -144,15 +209,39 @@ export function embedding(
   dims: [number, number],
   ids: string,
   plan: WeightPlan,
-): { table: string | undefined; embedded: string } {
+): { table?: string; quantized?: GraphQuantized; embedded: string } {
   if (plan.precision === "f32") {
     const t = g.initializer(name, table, dims, { external: plan.external });
     return { table: t, embedded: g.op("Gather", [t, ids], { axis: 0 }) };
   }
+  const [V, H] = dims;
+  if (plan.embedding === "quantized" && H % plan.blockSize === 0) {
+    const w = quantizedWeight(g, name, table, V, H, plan);
+    const { q } = w;
+    // GatherBlockQuantized reads the same bytes as 2-D tensors: codes [V, H * bits / 8],
+    // scales [V, kBlocks], zero points [V, zpRow]. The weight file stores them once.
+    const ext = { external: plan.external };
+    const inputs = [
+      g.initializer(`${name}_gq`, q.codes, [V, (H * q.bits) / 8], ext),
+      ids,
+      g.initializer(`${name}_gscales`, q.scales, [V, q.kBlocks], ext),
+    ];
+    if (q.zeroPoints) {
+      const zpRow = q.zeroPoints.length / V;
+      inputs.push(g.initializer(`${name}_gzp`, q.zeroPoints, [V, zpRow], ext));
+    }
+    const embedded = g.op("GatherBlockQuantized", inputs, {
+      gather_axis: 0,
+      quantize_axis: 1,
+      block_size: q.blockSize,
+      bits: q.bits,
+    }, "com.microsoft"); // [S, H] f32
+    return { quantized: w, embedded };
+  }
   const half = new Uint16Array(new Float16Array(table).buffer); // [V, H] f16 bits
   const t = g.initializer(`${name}_f16`, half, dims, { external: plan.external });
   const rows = g.op("Gather", [t, ids], { axis: 0 }); // [S, H] f16
-  return { table: undefined, embedded: g.op("Cast", [rows], { to: 1 }) };
+  return { embedded: g.op("Cast", [rows], { to: 1 }) };
 }
 
 /** Concatenates row-major `[rows_i, cols]` matrices (or vectors) into one. */
@@ -253,6 +342,8 @@ export interface HeadWeight {
   data: Float32Array;
   /** An f32 initializer already holding `data` (a tied embedding table), reused at `f32`. */
   initializer?: string;
+  /** The tied embedding table already quantized at this precision, reused. */
+  quantized?: GraphQuantized;
 }
 
 /**
@@ -276,13 +367,13 @@ export function emitHead(
   const V = config.vocabSize, H = config.hiddenSize;
   g.op("Identity", [normed], {}, "", "hidden");
   g.output("hidden", "float32", ["S", H]);
-  if (plan.precision === "f32") {
-    const w = head.initializer ??
+  if (plan.precision === "f32" || plan.lmHead === "f32") {
+    const w = (plan.precision === "f32" ? head.initializer : undefined) ??
       g.initializer(head.name, head.data, [V, H], { external: plan.external });
     g.op("Gemm", ["hidden", w], { transB: 1 }, "", "logits");
   } else {
-    const logits = projection(g, "hidden", head.name, head.data, V, H, undefined, plan);
-    g.op("Identity", [logits], {}, "", "logits");
+    const w = head.quantized ?? quantizedWeight(g, head.name, head.data, V, H, plan);
+    g.op("Identity", [matMulNBits(g, "hidden", w, undefined, plan)], {}, "", "logits");
   }
   g.output("logits", "float32", ["S", V]);
 }

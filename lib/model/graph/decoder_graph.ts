@@ -67,6 +67,10 @@ export interface QuantizationOptions {
   zeroPoints?: boolean;
   /** `MatMulNBits` accuracy level: 0 (f32 activations) or 4 (int8 activations). */
   accuracyLevel?: 0 | 1 | 2 | 3 | 4;
+  /** The embedding table: quantized (default) or f16. */
+  embedding?: "quantized" | "f16";
+  /** The LM head: quantized (default) or f32. */
+  lmHead?: "quantized" | "f32";
 }
 
 /** A built decoder graph. */

@@ -167,6 +167,7 @@ export function buildGpt2Graph(
     name: untied ? "lm_head.weight" : "transformer.wte.weight",
     data: untied ? w.float32("lm_head.weight", [V, H]) : wteData,
     ...(untied || !wte.table ? {} : { initializer: wte.table }),
+    ...(untied || !wte.quantized ? {} : { quantized: wte.quantized }),
   });
   return decoderGraph(g, config, options);
 }

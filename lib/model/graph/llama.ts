@@ -93,6 +93,7 @@ export function buildLlamaGraph(
     name: untied ? "lm_head.weight" : "model.embed_tokens.weight",
     data: untied ? w.float32("lm_head.weight", [V, H]) : embedData,
     ...(untied || !emb.table ? {} : { initializer: emb.table }),
+    ...(untied || !emb.quantized ? {} : { quantized: emb.quantized }),
   });
   return decoderGraph(g, config, options);
 }
