@@ -32,6 +32,8 @@ export const TEST_PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-run",
+  // Local servers only: the mock hub, the package server of the e2e test, the OpenAI server.
+  "--allow-net=127.0.0.1",
 ];
 
 const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");

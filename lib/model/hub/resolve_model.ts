@@ -41,7 +41,8 @@ async function isDir(path: string): Promise<boolean> {
  *   files), `"tokenizer"` or `"medusa"` (config.json and model.safetensors).
  * @param options Endpoint, cache folder, token, offline, progress (defaults from the `HF_*` env).
  * @returns A folder path.
- * @throws {SpecDecError} Code `IO` when it is neither a folder nor a fetchable hub id.
+ * @throws {SpecDecError} Code `IO` when a hub id cannot be fetched (see `hubDownload`); a path
+ *   that is neither a folder nor a hub id is returned as it is, for the loader to name the file.
  *
  * @example A local folder is returned unchanged
  * ```ts
@@ -60,12 +61,8 @@ export async function resolveModelPath(
   }
   if (await isDir(pathOrId)) return pathOrId;
   const id = parseHubId(pathOrId);
-  if (id === undefined) {
-    throw new SpecDecError(
-      `Model folder not found: ${pathOrId} (not a hub id either: use org/name[@revision])`,
-      StatusCode.IO,
-    );
-  }
+  // Not a hub id: a folder that does not exist, left to the loader's error naming the file.
+  if (id === undefined) return pathOrId;
   const prefix = id.subfolder === "" ? "" : `${id.subfolder}/`;
   const get = (path: string, optional = false): Promise<string | undefined> =>
     hubDownload(id.repo, `${prefix}${path}`, { ...options, revision: id.revision, optional });
