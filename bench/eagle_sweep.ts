@@ -8,7 +8,7 @@
  * ```sh
  * npx -y deno@2.9.6 run -A bench/eagle_sweep.ts [--prompts 8] [--max-new-tokens 128] \
  *   [--chains 1,2,3,4,5,6] [--trees 4,8,12,16,24,32] [--repeats 2] [--threads N] \
- *   [--head-threads N] [--json results/eagle_sweep.json]
+ *   [--head-threads N] [--shapes N:depth:topk:expand,...] [--json results/eagle_sweep.json]
  * ```
  *
  * @module
@@ -226,6 +226,7 @@ if (import.meta.main) {
       repeats: { type: "string", default: "1" },
       threads: { type: "string" },
       "head-threads": { type: "string" },
+      shapes: { type: "string", default: "" },
       json: { type: "string" },
     },
   });
@@ -280,7 +281,16 @@ if (import.meta.main) {
     tokenizer,
     prompts,
     maxNewTokens: maxNew,
-    configs: defaultEagleSweep(nums(values.chains), nums(values.trees)),
+    configs: [
+      ...defaultEagleSweep(nums(values.chains), nums(values.trees)),
+      ...values.shapes.split(",").filter((x) => x !== "").map((x) => {
+        const [n, d, k, e] = x.split(":").map(Number);
+        return {
+          label: `eagle tree ${n} (d${d} k${k} e${e})`,
+          config: { treeNodes: n!, numSpeculativeTokens: d!, branching: k!, expandPerDepth: e! },
+        };
+      }),
+    ],
     repeats: Number(values.repeats),
     reference,
   });
