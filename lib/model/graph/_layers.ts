@@ -286,6 +286,31 @@ export function rmsNorm(g: GraphBuilder, x: string, scale: string, eps: number):
   });
 }
 
+/**
+ * A residual add followed by RMS norm, as one `com.microsoft.SkipSimplifiedLayerNormalization`
+ * node (one node where the graph had two, per norm of every layer).
+ *
+ * @param g The graph builder.
+ * @param x The residual stream `[S, H]`.
+ * @param delta What is added to it `[S, H]`.
+ * @param scale The norm's weight `[H]`.
+ * @param eps Epsilon.
+ * @returns `sum` = x + delta and `normed` = rmsnorm(sum) · scale, both `[S, H]` f32.
+ */
+export function addRmsNorm(
+  g: GraphBuilder,
+  x: string,
+  delta: string,
+  scale: string,
+  eps: number,
+): { sum: string; normed: string } {
+  const normed = g.fresh("normed"), sum = g.fresh("residual");
+  g.node("SkipSimplifiedLayerNormalization", [delta, x, scale], [normed, "", "", sum], {
+    epsilon: new FloatAttr(eps),
+  }, "com.microsoft");
+  return { sum, normed };
+}
+
 /** Layer norm over the last axis. */
 export function layerNorm(
   g: GraphBuilder,

@@ -10,6 +10,7 @@ import type { GraphBuilder } from "../onnx/graph_builder.ts";
 import { type AttentionKind, type AttentionShared, emitAttention } from "./_attention.ts";
 import type { WeightSource } from "./decoder_graph.ts";
 import {
+  addRmsNorm,
   concatRows,
   optionalWeight,
   projection,
@@ -110,6 +111,17 @@ export interface LlamaBlockOptions {
 }
 
 /**
+ * The residual stream between layers: `x`, plus `delta` when the last addition is deferred so
+ * the next norm can fuse it ({@linkcode addRmsNorm}).
+ */
+export interface Residual {
+  /** The stream `[S, H]` f32. */
+  x: string;
+  /** A pending addition `[S, H]` f32. */
+  delta?: string;
+}
+
+/**
  * Emits one pre-norm Llama layer: `x += o(attn(norm1(x)))`, `x += down(silu(gate) * up)` over
  * `norm2(x)`. Declares the layer's `past_key.N` / `past_value.N` inputs and
  * `present_key.N` / `present_value.N` outputs `[1, KV, maxLength, D]` f32.
@@ -126,6 +138,27 @@ export function emitLlamaBlock(
   x: string,
   o: LlamaBlockOptions,
 ): string {
+  const r = emitLlamaBlockDeferred(g, w, { x }, o);
+  return g.op("Add", [r.x, r.delta]);
+}
+
+/**
+ * {@linkcode emitLlamaBlock} over a {@linkcode Residual}: a pending addition on the way in is
+ * fused with the input norm, the attention output's addition with the MLP's norm, and the MLP
+ * output is returned pending, for the next layer's (or the final) norm.
+ *
+ * @param g The graph.
+ * @param w The weights.
+ * @param input The residual stream, maybe with a pending addition.
+ * @param o Shape, names and wiring.
+ * @returns The stream and the MLP output still to add.
+ */
+export function emitLlamaBlockDeferred(
+  g: GraphBuilder,
+  w: WeightSource,
+  input: Residual,
+  o: LlamaBlockOptions,
+): Required<Residual> {
   const { hiddenSize: H, intermediateSize: I, numHeads: NH, kvHeads: KV, headDim: D } = o;
   const ext = o.external;
   const plan = o.plan ?? weightPlan({ maxLength: o.maxLength, externalWeights: ext });
@@ -154,7 +187,15 @@ export function emitLlamaBlock(
       [(NH + 2 * KV) * D],
     )
     : undefined;
-  const h = ln1 ? rmsNorm(g, x, ln1, o.normEps) : x; // [S, H]
+  let x: string, h: string; // [S, H] each: the stream, and its input norm
+  if (input.delta === undefined) {
+    x = input.x;
+    h = ln1 ? rmsNorm(g, x, ln1, o.normEps) : x;
+  } else if (ln1) {
+    ({ sum: x, normed: h } = addRmsNorm(g, input.x, input.delta, ln1, o.normEps));
+  } else {
+    x = h = g.op("Add", [input.x, input.delta]);
+  }
   let packed = projection(g, h, `${a}.qkv_proj.weight`, qkvW, qkvN, H, qkvB, plan); // [S, qkvN]
   if (o.graphRotary) packed = applyGraphRotary(g, packed, o.graphRotary, NH, KV, D);
   const qkv = g.op("Unsqueeze", [packed, axis0]); // [1, S, (NH + 2KV) * D]
@@ -175,7 +216,7 @@ export function emitLlamaBlock(
   const oW = w.float32(`${a}.o_proj.weight`, [H, NH * D]); // [H, NH * D] f32
   const oB = optionalWeight(g, w, `${a}.o_proj.bias`, [H], ext);
   const heads = g.op("Squeeze", [attn, axis0]); // [S, NH * D]
-  x = g.op("Add", [x, projection(g, heads, `${a}.o_proj.weight`, oW, H, NH * D, oB, plan)]);
+  const attnOut = projection(g, heads, `${a}.o_proj.weight`, oW, H, NH * D, oB, plan); // [S, H]
 
   const m = `${p}.mlp`;
   const ln2 = weight(g, w, `${p}.post_attention_layernorm.weight`, [H], ext);
@@ -190,12 +231,12 @@ export function emitLlamaBlock(
       [2 * I],
     )
     : undefined;
-  const h2 = rmsNorm(g, x, ln2, o.normEps); // [S, H]
+  const { sum: x2, normed: h2 } = addRmsNorm(g, x, attnOut, ln2, o.normEps); // [S, H] each
   const gu = projection(g, h2, `${m}.gate_up_proj.weight`, guW, 2 * I, H, guB, plan); // [S, 2I]
   const [gate, up] = g.node("Split", [gu], 2, { axis: 1, num_outputs: 2 });
   const act = g.op("Mul", [gate!, g.op("Sigmoid", [gate!])]);
   const downW = w.float32(`${m}.down_proj.weight`, [H, I]); // [H, I] f32
   const downB = optionalWeight(g, w, `${m}.down_proj.bias`, [H], ext);
   const inner = g.op("Mul", [act, up!]); // [S, I]
-  return g.op("Add", [x, projection(g, inner, `${m}.down_proj.weight`, downW, H, I, downB, plan)]);
+  return { x: x2, delta: projection(g, inner, `${m}.down_proj.weight`, downW, H, I, downB, plan) };
 }

@@ -16,7 +16,7 @@
 import { GraphBuilder } from "../onnx/graph_builder.ts";
 import type { ModelConfig } from "../config.ts";
 import type { AttentionShared } from "./_attention.ts";
-import { emitLlamaBlock, graphRotaryTables } from "./_llama_block.ts";
+import { emitLlamaBlockDeferred, graphRotaryTables, type Residual } from "./_llama_block.ts";
 import {
   type BuildOptions,
   declareDecoderInputs,
@@ -24,6 +24,7 @@ import {
   type WeightSource,
 } from "./decoder_graph.ts";
 import {
+  addRmsNorm,
   decoderGraph,
   embedding,
   emitHead,
@@ -68,9 +69,10 @@ export function buildLlamaGraph(
     : graphRotaryTables(g, inp.positions, cosName, sinName);
   const embedData = w.float32("model.embed_tokens.weight", [V, H]); // [V, H] f32
   const emb = embedding(g, "model.embed_tokens.weight", embedData, [V, H], inp.ids, plan);
-  let x = emb.embedded; // [S, H] f32
+  // The residual stream [S, H] f32; each layer's last addition is fused into the next norm.
+  let r: Residual = { x: emb.embedded };
   for (let l = 0; l < L; l++) {
-    x = emitLlamaBlock(g, w, x, {
+    r = emitLlamaBlockDeferred(g, w, r, {
       prefix: `model.layers.${l}`,
       index: l,
       hiddenSize: H,
@@ -89,7 +91,10 @@ export function buildLlamaGraph(
   }
   const normW = weight(g, w, "model.norm.weight", [H], ext);
   const untied = w.has("lm_head.weight") && !config.tieWordEmbeddings;
-  emitHead(g, rmsNorm(g, x, normW, config.normEps), config, plan, {
+  const normed = r.delta === undefined
+    ? rmsNorm(g, r.x, normW, config.normEps)
+    : addRmsNorm(g, r.x, r.delta, normW, config.normEps).normed; // [S, H] f32
+  emitHead(g, normed, config, plan, {
     name: untied ? "lm_head.weight" : "model.embed_tokens.weight",
     data: untied ? w.float32("lm_head.weight", [V, H]) : embedData,
     ...(untied || !emb.table ? {} : { initializer: emb.table }),
