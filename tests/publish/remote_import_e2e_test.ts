@@ -50,10 +50,13 @@ Deno.test({
     const files = new Map((await publishedFiles()).map((f) => [f.path, f]));
     const imports = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).imports ?? {};
     const served: string[] = [];
+    const hidden = new Set<string>();
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
       const path = decodeURIComponent(new URL(req.url).pathname.slice(1));
       served.push(path);
-      if (!files.has(path)) return new Response("not published", { status: 404 });
+      if (!files.has(path) || hidden.has(path)) {
+        return new Response("not published", { status: 404 });
+      }
       const ext = path.slice(path.lastIndexOf(".") + 1);
       const bytes = Deno.readFileSync(`${ROOT}/${path}`);
       const body = ext === "ts"
@@ -135,6 +138,43 @@ Deno.test({
       );
       assert.match(againErr, /building the native library/);
       assert.ok(Deno.statSync(library).size > 100);
+      // A native source the server cannot give: one error naming the URL and SPECDEC_LIB, and
+      // nothing left in the (fresh) cache.
+      hidden.add("native/src/specdec.c");
+      Deno.writeTextFileSync(
+        `${work}/probe.ts`,
+        `import { nativeVersions } from "${base}/mod.ts";
+try { nativeVersions(); } catch (e) { console.log((e as Error).message); Deno.exit(3); }`,
+      );
+      env.SPECDEC_CACHE = `${work}/cache2/specdec`;
+      const probe = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-config",
+          "--allow-ffi",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          "--allow-run",
+          `--allow-net=127.0.0.1:${port}`,
+          `--allow-import=127.0.0.1:${port}`,
+          "probe.ts",
+        ],
+        cwd: work,
+        clearEnv: true,
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const message = new TextDecoder().decode(probe.stdout);
+      assert.equal(probe.code, 3, new TextDecoder().decode(probe.stderr));
+      assert.match(
+        message,
+        /Cannot download the specdec native sources from http:\/\/127\.0\.0\.1/,
+      );
+      assert.match(message, /native\/src\/specdec\.c: HTTP 404/);
+      assert.match(message, /SPECDEC_LIB/);
+      assert.deepEqual([...Deno.readDirSync(`${work}/cache2/specdec/native`)], []);
     } finally {
       await server.shutdown();
       await Deno.remove(work, { recursive: true });
