@@ -36,6 +36,8 @@ Models:
                             (default: models/bench-draft with the default model)
       --medusa DIR          Medusa heads folder (default: <model>/medusa)
       --eagle DIR           EAGLE head folder (default: <model>/eagle)
+  A model given as a hub id, org/name[@revision], is fetched once from
+  HF_ENDPOINT into the Hugging Face cache (HF_HUB_CACHE; HF_TOKEN, HF_HUB_OFFLINE).
 
 Decoding:
       --method METHOD       ar | speculative | medusa | eagle | lookup
