@@ -40,6 +40,7 @@ export { CausalLM } from "./lib/model/causal_lm.ts";
 export type { CausalLMOptions } from "./lib/model/causal_lm.ts";
 export type { AttentionKind } from "./lib/model/graph/decoder_graph.ts";
 export type { QuantizationOptions } from "./lib/model/graph/decoder_graph.ts";
+export type { CacheStatus } from "./lib/model/prepared_cache.ts";
 export {
   dequantizeBlockwise,
   quantizeBlockwise,
@@ -66,6 +67,7 @@ export { resolveModelPath } from "./lib/model/hub/resolve_model.ts";
 export type { ModelFiles, ResolveModelOptions } from "./lib/model/hub/resolve_model.ts";
 export { hubCacheDir, hubDownload, hubOffline } from "./lib/model/hub/hub_download.ts";
 export type { HubDownloadOptions } from "./lib/model/hub/hub_download.ts";
+export type { ProgressSink } from "./lib/cli/progress_bar.ts";
 export { parseHubId } from "./lib/model/hub/hub_id.ts";
 export type { HubId } from "./lib/model/hub/hub_id.ts";
 export { SafeTensors } from "./lib/model/safetensors.ts";
