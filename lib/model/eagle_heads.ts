@@ -439,7 +439,7 @@ async function baseMatrices(
 ): Promise<{ embed: Float32Array; lmHead: Float32Array }> {
   const H = base.hiddenSize;
   const V = base.vocabSize;
-  const bw = await openWeights(baseDir);
+  using bw = await openWeights(baseDir);
   const embedName = base.family === "gpt2"
     ? (bw.has("transformer.wte.weight") ? "transformer.wte.weight" : "wte.weight")
     : "model.embed_tokens.weight";
