@@ -329,7 +329,8 @@ def cmd_distill(args: argparse.Namespace) -> None:
         (dest / "train_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         return summary
 
-    budget = until_budget(args.until, args.max_minutes) * 60.0
+    # A resumed run gets its budget on top of the time already trained.
+    budget = clock.before + until_budget(args.until, args.max_minutes) * 60.0
     last_save = time.time()
     ema = None
     while clock.elapsed() < budget and (args.steps is None or step < args.steps):

@@ -444,7 +444,8 @@ def cmd_eagle(args: argparse.Namespace) -> None:
                     torch.from_numpy(b["topk_ids"][:, 1:].astype(np.int64)), neg)
         return feats, nemb, tf, tlp, topk
 
-    budget = until_budget(args.until, args.max_minutes) * 60.0
+    # A resumed run gets its budget on top of the time already trained.
+    budget = clock.before + until_budget(args.until, args.max_minutes) * 60.0
     last_save = time.time()
     rng = np.random.default_rng([args.seed, 11])
     if step == 0:

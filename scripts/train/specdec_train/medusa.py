@@ -366,7 +366,8 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
             (d / "config.json").write_text(json.dumps(config, indent=2) + "\n")
             (d / "train_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
-    budget = until_budget(args.until, args.max_minutes) * 60.0
+    # A resumed run gets its budget on top of the time already trained.
+    budget = clock.before + until_budget(args.until, args.max_minutes) * 60.0
     last_save = time.time()
     if step == 0:
         history.append({"step": 0, "tokens": tokens0, "elapsed_s": 0.0, **evaluate()})
