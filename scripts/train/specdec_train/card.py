@@ -251,7 +251,7 @@ def medusa_section() -> list[str]:
              "chain |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
-    for d in sorted(MODELS.iterdir()):
+    for d in sorted(x for x in MODELS.iterdir() if x.is_dir()):
         for sub in sorted(x.name for x in d.iterdir() if x.is_dir() and x.name.startswith("medusa")):
             a = d / sub / "agreement.json"
             sf = d / sub / "train_summary.json"
@@ -281,7 +281,7 @@ def medusa_section() -> list[str]:
 
 def eagle_section() -> list[str]:
     rows, notes = [], []
-    for d in sorted(MODELS.iterdir()):
+    for d in sorted(x for x in MODELS.iterdir() if x.is_dir()):
         for sub in sorted(x.name for x in d.iterdir() if x.is_dir() and x.name.startswith("eagle")):
             sf = d / sub / "train_summary.json"
             if not sf.exists():
@@ -332,7 +332,7 @@ def eagle_section() -> list[str]:
 def tau_section() -> list[str]:
     """Greedy chains on the same held-out paths: expected tokens per target forward (tau)."""
     rows = []
-    for d in sorted(MODELS.iterdir()):
+    for d in sorted(x for x in MODELS.iterdir() if x.is_dir()):
         a = d / "agreement.json"
         if a.exists():
             r = json.loads(a.read_text())
@@ -370,7 +370,7 @@ def drafter_curves() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     panels = []
-    for d in sorted(MODELS.iterdir()):
+    for d in sorted(x for x in MODELS.iterdir() if x.is_dir()):
         for sub in sorted(x.name for x in d.iterdir() if x.is_dir()):
             sf = d / sub / "train_summary.json"
             if not sf.exists():
