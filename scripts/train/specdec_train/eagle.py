@@ -535,6 +535,10 @@ def add_parsers(sp) -> None:
     c.add_argument("--final-norm", action="store_true")
     c.set_defaults(func=cmd_eagle_init)
 
+    c = sp.add_parser("eagle-selftest", help="check the EAGLE head against transformers and "
+                                             "step-by-step drafting")
+    c.set_defaults(func=cmd_selftest)
+
     c = sp.add_parser("eagle", help="train an EAGLE-1 head from the feature cache")
     c.add_argument("--base", required=True)
     c.add_argument("--out", default="eagle", help="folder under models/<base>/")
@@ -574,3 +578,62 @@ def add_parsers(sp) -> None:
                    help="at the end, also write models/<base>/<out>/ (else runs/ only)")
     c.add_argument("--pid-file", default=str(RUNS / "train.pid"))
     c.set_defaults(func=cmd_eagle)
+
+
+# ----------------------------------------------------------------------------------------------
+# selftest: the head's semantics, checked against transformers and against step-by-step drafting
+
+
+@torch.no_grad()
+def cmd_selftest(args: argparse.Namespace) -> None:
+    """(1) The head's layer equals transformers' LlamaDecoderLayer (no input norm);
+    (2) the unrolled training forward equals drafting one step at a time with a growing KV,
+    so training, `agreement` and `reference` all see what drafting computes."""
+    from transformers import LlamaConfig
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer, LlamaRotaryEmbedding
+    torch.manual_seed(0)
+    base_cfg = json.loads((MODELS / "tiny-target" / "config.json").read_text())
+    c = eagle_config(base_cfg, "tiny-target", input_layernorm=False)
+    head = EagleHead(c)
+    head.init_weights(0)
+    for p in head.parameters():
+        p.add_(0.05 * torch.randn_like(p))
+    H = c["hidden_size"]
+    cfg = LlamaConfig(hidden_size=H, intermediate_size=c["intermediate_size"],
+                      num_attention_heads=c["num_attention_heads"],
+                      num_key_value_heads=c["num_key_value_heads"], head_dim=c["head_dim"],
+                      rms_norm_eps=c["rms_norm_eps"], rope_theta=c["rope_theta"], vocab_size=16)
+    cfg._attn_implementation = "eager"
+    ref = LlamaDecoderLayer(cfg, 0)
+    sd = {k[len("layers.0."):]: v for k, v in head.state_dict().items() if k.startswith("layers.0.")}
+    ref.load_state_dict(sd, strict=False)
+    ref.input_layernorm = nn.Identity()
+    S = 11
+    f = torch.randn(1, S, H)
+    e = torch.randn(1, S, H)
+    x = head.fc(torch.cat([e, f], -1))
+    pos = torch.arange(S)[None]
+    cos, sin = LlamaRotaryEmbedding(cfg)(x, pos)
+    mask = torch.full((S, S), float("-inf")).triu(1)[None, None]
+    out = ref(x, attention_mask=mask, position_ids=pos, position_embeddings=(cos, sin))
+    out = out[0] if isinstance(out, tuple) else out
+    d1 = (head(f, e, depth=1)[0] - out).abs().max().item()
+    log(f"selftest: head layer vs transformers LlamaDecoderLayer: max |diff| {d1:.2e}")
+    assert d1 < 1e-4, d1
+    depth = 4
+    outs = head(f, e, depth=depth)
+    worst = 0.0
+    for p in range(depth):
+        for u in range(p, S):
+            t = u - p
+            F_ = [f[0, i] for i in range(t + 1)]
+            E_ = [e[0, i] for i in range(t + 1)]
+            h = head(torch.stack(F_)[None], torch.stack(E_)[None], depth=1)[0][0, -1]
+            for q in range(1, p + 1):
+                F_.append(h)
+                E_.append(e[0, t + q])
+                h = head(torch.stack(F_)[None], torch.stack(E_)[None], depth=1)[0][0, -1]
+            worst = max(worst, (h - outs[p][0, u]).abs().max().item())
+    log(f"selftest: unrolled training forward vs step-by-step drafting: max |diff| {worst:.2e}")
+    assert worst < 1e-4, worst
+    log("selftest: ok")
