@@ -4,7 +4,8 @@
  * tokens at a fixed context for V(g) = time(g tokens) / time(1 token). Prints one JSON line.
  *
  * Usage: deno run -A bench/real_scale/probe.ts --model DIR [--weights f32|q8|q4]
- *          [--threads N] [--cache DIR|off] [--attention gqa|tree] [--tokens 64] [--context 256]
+ *          [--threads N] [--cache DIR|off] [--attention gqa|tree] [--quantization JSON]
+ *          [--tokens 64] [--context 256]
  *          [--vg 1,2,4,8,16]
  *          [--repeats 5]
  *
@@ -15,6 +16,7 @@ import { parseArgs } from "node:util";
 import {
   AutoregressiveDecoder,
   CausalLM,
+  type QuantizationOptions,
   type TextTokenizer,
   WEIGHT_PRECISIONS,
   type WeightPrecision,
@@ -80,6 +82,7 @@ export async function probe(o: {
   weights: WeightPrecision;
   threads: number;
   attention: "gqa" | "tree";
+  quantization?: QuantizationOptions;
   cache: string | false;
   tokens: number;
   context: number;
@@ -94,6 +97,7 @@ export async function probe(o: {
     spinning: true,
     cache: o.cache,
     attention: o.attention,
+    ...(o.quantization ? { quantization: o.quantization } : {}),
     maxLength: Math.max(o.context + maxG, 32 + o.tokens) + 8,
   });
   const loadMs = performance.now() - t0;
@@ -153,6 +157,7 @@ if (import.meta.main) {
       threads: { type: "string", default: String(navigator.hardwareConcurrency) },
       cache: { type: "string" },
       attention: { type: "string", default: "gqa" },
+      quantization: { type: "string" },
       tokens: { type: "string", default: "64" },
       context: { type: "string", default: "256" },
       vg: { type: "string", default: "1,2,4,8,16" },
@@ -168,6 +173,7 @@ if (import.meta.main) {
     weights: values.weights as WeightPrecision,
     threads: Number(values.threads),
     attention: values.attention === "tree" ? "tree" : "gqa",
+    ...(values.quantization ? { quantization: JSON.parse(values.quantization) } : {}),
     cache: values.cache === "off" ? false : values.cache ?? false,
     tokens: Number(values.tokens),
     context: Number(values.context),

@@ -44,9 +44,9 @@ export interface CausalLMOptions {
   rotary?: "attention" | "graph";
   /**
    * Precision of the projection weights and the LM head (default `f32`): `q8` / `q4` quantize
-   * block-wise at load time into ONNX Runtime's `MatMulNBits` (block 32, zero points, int8
-   * activations); the embedding table is then kept in f16. Losslessness of speculative
-   * decoding is relative to the model at this precision.
+   * block-wise at load time into ONNX Runtime's `MatMulNBits` (block 32, symmetric, int8
+   * activations), the embedding table too (`GatherBlockQuantized`, sharing a tied LM head's
+   * bytes). Losslessness of speculative decoding is relative to the model at this precision.
    */
   weights?: WeightPrecision;
   /** Quantization details, for measurements (defaults are the measured best). */

@@ -45,7 +45,7 @@ export interface WeightPlan {
 
 /**
  * The weight plan of a build: `f32` unless `options.weights` says otherwise; 4-bit and 8-bit
- * weights use block 32, zero points and accuracy level 4 (chosen by measurement, see README).
+ * weights use block 32, symmetric blocks (no zero points) and accuracy level 4 (chosen by measurement, see README).
  *
  * @param options Build options.
  * @returns The plan.
@@ -55,7 +55,7 @@ export function weightPlan(options: BuildOptions): WeightPlan {
     precision: options.weights ?? "f32",
     external: options.externalWeights ?? true,
     accuracyLevel: options.quantization?.accuracyLevel ?? 4,
-    zeroPoints: options.quantization?.zeroPoints ?? true,
+    zeroPoints: options.quantization?.zeroPoints ?? false,
     blockSize: options.quantization?.blockSize ?? 32,
     embedding: options.quantization?.embedding ?? "quantized",
     lmHead: options.quantization?.lmHead ?? "quantized",

@@ -53,7 +53,7 @@ export interface BuildOptions {
    * build time into `com.microsoft.MatMulNBits`.
    */
   weights?: WeightPrecision;
-  /** Quantization details (defaults: block 32, zero points, accuracy level 4). */
+  /** Quantization details (defaults: block 32, symmetric, accuracy level 4, quantized embedding and LM head). */
   quantization?: QuantizationOptions;
   /** Write external weights here as they are made (a prepared-model cache file). */
   sink?: ExternalSink;
@@ -63,7 +63,7 @@ export interface BuildOptions {
 export interface QuantizationOptions {
   /** Columns per block (power of two >= 16). */
   blockSize?: number;
-  /** Asymmetric blocks with zero points. */
+  /** Asymmetric blocks with zero points (default false: symmetric measured as good and faster). */
   zeroPoints?: boolean;
   /** `MatMulNBits` accuracy level: 0 (f32 activations) or 4 (int8 activations). */
   accuracyLevel?: 0 | 1 | 2 | 3 | 4;
