@@ -10,7 +10,7 @@
  * Usage: deno run -A bench/quant_quality.ts [--model models/bench-target] [--windows 128]
  *          [--out results] [--card] [--variants]
  * `--card` also writes `<model>/quantization.json` (read by the model card); `--variants` adds
- * rows without zero points, with f32 activations (accuracy level 0), with an f16 embedding
+ * rows with zero points (asymmetric blocks), with f32 activations (accuracy level 0), with an f16 embedding
  * table and with an f32 LM head.
  *
  * @module
@@ -111,7 +111,7 @@ async function greedy(lm: CausalLM, prompt: number[]): Promise<number[]> {
  *
  * @param model Checkpoint folder.
  * @param windows Held-out windows of 256 tokens.
- * @param variants Also measure q4/q8 without zero points, with f32 activations, with an f16
+ * @param variants Also measure q4/q8 with zero points, with f32 activations, with an f16
  *   embedding table and with an f32 LM head.
  * @returns The results.
  */
@@ -134,7 +134,7 @@ export async function quantQuality(
     WEIGHT_PRECISIONS.map((weights) => ({ weights }));
   if (variants) {
     for (const weights of ["q8", "q4"] as const) {
-      runs.push({ weights, variant: "no zero points", q: { zeroPoints: false } });
+      runs.push({ weights, variant: "zero points", q: { zeroPoints: true } });
       runs.push({ weights, variant: "accuracy level 0", q: { accuracyLevel: 0 } });
       runs.push({ weights, variant: "embedding f16", q: { embedding: "f16" } });
       runs.push({ weights, variant: "LM head f32", q: { lmHead: "f32" } });
