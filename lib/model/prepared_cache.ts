@@ -26,6 +26,7 @@
 
 import { createHash } from "node:crypto";
 import type { ExternalSink } from "./onnx/graph_builder.ts";
+import { specdecCacheRoot } from "../runtime/cache_root.ts";
 import type { ModelConfig } from "./config.ts";
 import type { BuildOptions } from "./graph/decoder_graph.ts";
 
@@ -53,26 +54,20 @@ export interface PreparedShapes {
 export type CacheStatus = "hit" | "built" | "rebuilt" | "off" | "unavailable";
 
 /**
- * The cache root: `SPECDEC_CACHE`, else `$XDG_CACHE_HOME/specdec`, else `~/.cache/specdec`
- * (undefined when none can be named, or when `SPECDEC_CACHE` is `off`).
+ * The prepared-model cache's root: `SPECDEC_CACHE`, else `$XDG_CACHE_HOME/specdec`, else
+ * `~/.cache/specdec` (undefined when none can be named, or when `SPECDEC_PREPARED_CACHE` is
+ * `off` or `0`).
  *
  * @returns The folder, or undefined.
  */
 export function cacheRoot(): string | undefined {
-  const env = (k: string): string | undefined => {
-    try {
-      return Deno.env.get(k) || undefined;
-    } catch {
-      return undefined; // no --allow-env: no cache
-    }
-  };
-  const explicit = env("SPECDEC_CACHE");
-  if (explicit === "off" || explicit === "0") return undefined;
-  if (explicit) return explicit;
-  const xdg = env("XDG_CACHE_HOME");
-  if (xdg) return `${xdg}/specdec`;
-  const home = env("HOME");
-  return home ? `${home}/.cache/specdec` : undefined;
+  let off = false;
+  try {
+    off = ["off", "0"].includes(Deno.env.get("SPECDEC_PREPARED_CACHE") ?? "");
+  } catch {
+    return undefined; // no --allow-env: no cache
+  }
+  return off ? undefined : specdecCacheRoot();
 }
 
 function sha256Hex(...parts: (string | Uint8Array)[]): string {

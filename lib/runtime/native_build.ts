@@ -26,6 +26,7 @@
  * @module
  */
 
+import { specdecCacheRoot } from "./cache_root.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import manifest from "../../native/files.json" with { type: "json" };
@@ -373,16 +374,13 @@ export function ensureNativeBuild(options: BuildOptions = {}): string {
  * @throws {SpecDecError} When neither `SPECDEC_CACHE`, `XDG_CACHE_HOME` nor `HOME` is set.
  */
 export function nativeCacheDir(): string {
-  const env = (name: string): string | undefined => Deno.env.get(name) || undefined;
-  const base = env("SPECDEC_CACHE") ??
-    (env("XDG_CACHE_HOME") !== undefined ? `${env("XDG_CACHE_HOME")}/specdec` : undefined) ??
-    (env("HOME") !== undefined ? `${env("HOME")}/.cache/specdec` : undefined);
+  const base = specdecCacheRoot();
   if (base === undefined) {
     throw buildError(
       `No cache folder for the specdec native build: set SPECDEC_CACHE (or HOME), ${ALTERNATIVE}`,
     );
   }
-  return `${base.replace(/\/$/, "")}/native`;
+  return `${base}/native`;
 }
 
 function cudaInCache(): boolean {
