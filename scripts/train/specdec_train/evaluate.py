@@ -74,7 +74,18 @@ def cmd_agreement(args: argparse.Namespace) -> None:
     target = load_model(target_dir)
     prompts = eval_prompts(args.prompts, args.prompt_len, args.seed)  # [N, P]
     depth = 5
-    paths = greedy_paths(target, prompts, args.new)  # [N, P + new]
+    # The target's greedy paths, kept in runs/ per target weights and settings (the costly part).
+    from .feature_cache import file_sha256
+    sha = file_sha256(target_dir / "model.safetensors")[:16]
+    cache = RUNS / "agreement" / (f"{args.target}-{sha}-n{args.prompts}-p{args.prompt_len}-"
+                                  f"new{args.new}-s{args.seed}.pt")
+    if cache.exists():
+        paths = torch.load(cache)
+    else:
+        paths = greedy_paths(target, prompts, args.new)  # [N, P + new]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(paths, cache)
+    assert torch.equal(paths[:, :args.prompt_len], prompts)
     P = args.prompt_len
     result = {"target": args.target, "prompts": args.prompts, "prompt_len": P,
               "new_tokens": args.new, "source": "held-out split, random windows (seed %d)" % args.seed,
