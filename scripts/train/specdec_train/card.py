@@ -202,6 +202,7 @@ def cmd_card(args: argparse.Namespace) -> None:
                   "Greedy continuation of the first reference prompt (from the fixtures; "
                   "escaped, first 90 characters):", "", "| model | continuation |", "|---|---|"]
         lines += samples
+    lines += quantization_section()
     lines += ["", "## Reference fixtures", "",
               "`tests/fixtures/prompts.json`: held-out code prompts (source file and line given) "
               "and a few prose prompts. `tests/fixtures/reference/<model>.json`: for the first "
@@ -231,6 +232,25 @@ def cmd_card(args: argparse.Namespace) -> None:
     log("card written: models/README.md, models/loss_curves.png")
 
 
+
+
+def quantization_section() -> list[str]:
+    """Quality of q8/q4 weights, from `bench/quant_quality.ts --card` (`quantization.json`)."""
+    lines: list[str] = []
+    for d in sorted(p for p in MODELS.iterdir() if (p / "quantization.json").exists()):
+        q = json.loads((d / "quantization.json").read_text())
+        lines += ["", f"## Quantized weights: `{d.name}`", "",
+                  f"Measured by `bench/quant_quality.ts --card` (the library's own q8/q4 "
+                  f"quantization at load time): perplexity over {q['scoredTokens']} held-out "
+                  f"tokens ({q['source']}), and agreement with f32 on {q['prompts']} held-out "
+                  "code prompts x 64 greedy tokens.", "",
+                  "| weights | perplexity | vs f32 | top-1 agreement with f32 | identical greedy prefix |",
+                  "|---|---|---|---|---|"]
+        for r in q["rows"]:
+            name = r["weights"] + (f" ({r['variant']})" if r.get("variant") else "")
+            lines.append(f"| {name} | {r['perplexity']:.3f} | {(r['relative'] - 1) * 100:+.2f}% | "
+                         f"{r['top1Agreement'] * 100:.1f}% | {r['identicalPrefix']:.1f} / 64 |")
+    return lines
 
 
 def medusa_section() -> list[str]:
