@@ -264,6 +264,11 @@ def cmd_distill(args: argparse.Namespace) -> None:
         opt.load_state_dict(st["opt"])
         step, history, best = st["step"], st["history"], st.get("best")
         clock.before = st["elapsed"]
+        # The summary of the checkpoint this run started from (models/<init> may since hold
+        # this run's own promoted result).
+        prior = st.get("prior") or (json.loads((run_dir / "prior_summary.json").read_text())
+                                      if (run_dir / "prior_summary.json").exists() else prior)
+        tokens0 = prior.get("training_tokens", 0)
         log(f"distill {args.name}: resumed at step {step}")
     tokens_per_step = args.batch * args.seq
     evalset = held[: min(held.size, 16 * (args.seq + 1) * 4)]
@@ -291,7 +296,8 @@ def cmd_distill(args: argparse.Namespace) -> None:
 
     def save_state() -> None:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "history": history, "best": best, "elapsed": clock.elapsed()}, state_path)
+                    "history": history, "best": best, "elapsed": clock.elapsed(),
+                    "prior": prior}, state_path)
 
     def export(dest: Path, final_eval: bool) -> dict:
         model.eval()

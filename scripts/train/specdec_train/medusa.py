@@ -298,6 +298,9 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
         opt.load_state_dict(st["opt"])
         step, history, best = st["step"], st["history"], st.get("best")
         clock.before = st["elapsed"]
+        prior = st.get("prior") or (json.loads((run_dir / "prior_summary.json").read_text())
+                                      if (run_dir / "prior_summary.json").exists() else prior)  # the heads this run started from, not a promoted result
+        tokens0 = (prior or {}).get("training_tokens", 0)
         log(f"medusa-cache {args.base}: resumed at step {step}")
 
     def evaluate() -> dict:
@@ -401,12 +404,12 @@ def cmd_medusa_cache(args: argparse.Namespace) -> None:
                 log(f"medusa-cache {args.base}: {json.dumps(rec)}")
         if time.time() - last_save > args.save_minutes * 60:
             torch.save({"heads": heads.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "history": history, "best": best, "elapsed": clock.elapsed()},
+                        "history": history, "best": best, "elapsed": clock.elapsed(), "prior": prior},
                        state_path)
             export([run_dir / "last"])
             last_save = time.time()
     torch.save({"heads": heads.state_dict(), "opt": opt.state_dict(), "step": step,
-                "history": history, "best": best, "elapsed": clock.elapsed()}, state_path)
+                "history": history, "best": best, "elapsed": clock.elapsed(), "prior": prior}, state_path)
     export([run_dir / "last"] + ([base_dir / args.out] if args.write_models else []))
     log(f"medusa-cache {args.base}: done at step {step} -> {run_dir}")
 
