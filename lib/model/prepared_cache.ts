@@ -29,9 +29,15 @@ import type { ExternalSink } from "./onnx/graph_builder.ts";
 import { specdecCacheRoot } from "../runtime/cache_root.ts";
 import type { ModelConfig } from "./config.ts";
 import type { BuildOptions } from "./graph/decoder_graph.ts";
+import { weightPlan } from "./graph/_layers.ts";
 
-/** Bump when the graph or weight layout changes: older entries are never read. */
-const FORMAT = 1;
+/**
+ * Version of what the graph builders emit (graph structure, weight layout, quantization
+ * defaults). Entries of another format are never read. `tests/model/prepared_format_test.ts`
+ * fails when the emitted bytes change while this stays the same: bump it then.
+ */
+export const PREPARED_FORMAT = 2;
+const FORMAT = PREPARED_FORMAT;
 const ALIGN = 4096;
 
 /** Shapes of a prepared graph that `CausalLM` needs without building it. */
@@ -241,8 +247,9 @@ export function keysOf(
   build: BuildOptions,
 ): { weightsKey: Record<string, unknown>; graphKey: Record<string, unknown> } {
   return {
-    weightsKey: { weights: build.weights ?? "f32", quantization: build.quantization ?? {} },
+    weightsKey: { plan: weightPlan({ ...build, externalWeights: true }) },
     graphKey: {
+      format: FORMAT,
       family: config.family,
       maxLength: build.maxLength,
       attention: build.attention ?? "gqa",
@@ -251,7 +258,6 @@ export function keysOf(
   };
 }
 
-/** The keys and paths of a request's entry. */
 /** Paths of one cache entry. */
 interface EntryPaths {
   identity: string;
