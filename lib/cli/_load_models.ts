@@ -45,9 +45,11 @@ export function sessionOptions(request: LoadRequest): SessionOptions {
   const draftW = draftWeights !== undefined ? { weights: draftWeights } : {};
   return {
     target: threads !== undefined ? { ...common, threads, ...weights } : { ...common, ...weights },
+    // A draft's numerics never change the output: it skips the target's batch-invariant
+    // padding of one-token forwards.
     draft: draftThreads !== undefined
-      ? { ...common, threads: draftThreads, ...draftW }
-      : { ...common, ...draftW },
+      ? { ...common, threads: draftThreads, ...draftW, batchInvariant: false }
+      : { ...common, ...draftW, batchInvariant: false },
     heads: draftThreads !== undefined ? { threads: draftThreads, ...weights } : { ...weights },
   };
 }

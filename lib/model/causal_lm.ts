@@ -52,6 +52,16 @@ export interface CausalLMOptions {
   /** Quantization details, for measurements (defaults are the measured best). */
   quantization?: QuantizationOptions;
   /**
+   * Run every one-token forward as a two-row forward (the second row a discarded copy in a
+   * spare KV slot), so a token's logits never depend on how many tokens its forward carries.
+   * ONNX Runtime's kernels take another path for a single row: `MatMulNBits` computes it with
+   * f32 activations and several rows with int8 ones (logits differ by up to 0.15 at q4), f32
+   * Gemm by about 1e-5. A speculative target must verify with the numerics it decodes with,
+   * so this is on by default at q8/q4 (measured cost: a two-row forward is 1.0-1.3x a
+   * one-row one); at f32 it is off by default. A draft model does not need it.
+   */
+  batchInvariant?: boolean;
+  /**
    * The prepared-model cache: the converted graph and weights are kept in a folder so later
    * loads skip the conversion and ONNX Runtime reads the weights from the file (default: on,
    * under `SPECDEC_CACHE`, else `$XDG_CACHE_HOME/specdec` or `~/.cache/specdec`; `false`: off;
@@ -93,10 +103,13 @@ export class CausalLM implements LanguageModel, Disposable {
   readonly cache: CacheStatus;
   #kvLength = 0;
   #session: OrtSession | undefined;
-  #kv: Float32Array[]; // [2 * layers][1, kvHeads, maxLength, headDim] f32 (key, value per layer)
+  #kv: Float32Array[]; // [2 * layers][1, kvHeads, slots, headDim] f32 (key, value per layer)
   #graph: PreparedShapes;
   #busy = false;
   #treeOp = false;
+  #slots: number;
+  /** Whether one-token forwards run padded to two rows ({@linkcode CausalLMOptions.batchInvariant}). */
+  readonly batchInvariant: boolean;
 
   private constructor(
     path: string,
@@ -106,6 +119,8 @@ export class CausalLM implements LanguageModel, Disposable {
     kv: Float32Array[],
     cache: CacheStatus,
     treeOp: boolean,
+    maxLength: number,
+    batchInvariant: boolean,
   ) {
     this.path = path;
     this.cache = cache;
@@ -113,7 +128,9 @@ export class CausalLM implements LanguageModel, Disposable {
     this.config = config;
     this.vocabSize = config.vocabSize;
     this.hiddenSize = config.hiddenSize;
-    this.maxLength = graph.maxLength;
+    this.maxLength = maxLength;
+    this.batchInvariant = batchInvariant;
+    this.#slots = graph.maxLength;
     this.#graph = {
       numLayers: graph.numLayers,
       kvHeads: graph.kvHeads,
@@ -161,9 +178,15 @@ export class CausalLM implements LanguageModel, Disposable {
         throw new TypeError("cache must be a boolean or a non-empty folder path");
       }
     }
+    if (options.batchInvariant !== undefined && typeof options.batchInvariant !== "boolean") {
+      throw new TypeError("batchInvariant must be a boolean");
+    }
+    const invariant = options.batchInvariant ?? (options.weights ?? "f32") !== "f32";
     const attention = options.attention ?? (options.cudaDevice !== undefined ? "tree" : "gqa");
+    const slots = maxLength + (invariant ? 1 : 0); // + the padding row's slot
     const { session, shapes: graph, cache } = await openDecoderSession(dir, config, {
       maxLength,
+      ...(invariant ? { kvSlots: slots } : {}),
       attention,
       ...(options.rotary ? { rotary: options.rotary } : {}),
       ...(options.weights ? { weights: options.weights } : {}),
@@ -175,13 +198,13 @@ export class CausalLM implements LanguageModel, Disposable {
       ...(options.cudaDevice !== undefined ? { cudaDevice: options.cudaDevice } : {}),
       name: dir,
     }, options.cache);
-    const kvShape = [1, graph.kvHeads, maxLength, graph.headDim];
+    const kvShape = [1, graph.kvHeads, slots, graph.headDim];
     const kv: Float32Array[] = [];
     const bound: Record<string, TensorArg> = {};
     const outs: Record<string, TensorArg> = {};
     for (let l = 0; l < graph.numLayers; l++) {
-      const k = new Float32Array(graph.kvHeads * maxLength * graph.headDim); // [1, kvHeads, maxLength, headDim] f32
-      const v = new Float32Array(graph.kvHeads * maxLength * graph.headDim); // [1, kvHeads, maxLength, headDim] f32
+      const k = new Float32Array(graph.kvHeads * slots * graph.headDim); // [1, kvHeads, slots, headDim] f32
+      const v = new Float32Array(graph.kvHeads * slots * graph.headDim); // [1, kvHeads, slots, headDim] f32
       kv.push(k, v);
       bound[`past_key.${l}`] = { data: k, dims: kvShape };
       bound[`past_value.${l}`] = { data: v, dims: kvShape };
@@ -194,7 +217,17 @@ export class CausalLM implements LanguageModel, Disposable {
       session.close();
       throw e;
     }
-    return new CausalLM(dir, config, graph, session, kv, cache, attention === "tree");
+    return new CausalLM(
+      dir,
+      config,
+      graph,
+      session,
+      kv,
+      cache,
+      attention === "tree",
+      maxLength,
+      invariant,
+    );
   }
 
   /** Number of cached tokens: the next forward writes at this slot. */
@@ -264,23 +297,27 @@ export class CausalLM implements LanguageModel, Disposable {
       }
       return await this.#chunked(ids, positions, options);
     }
-    const T = P + S;
-    const inputIds = new BigInt64Array(S); // [S] i64
-    const positionIds = new BigInt64Array(S); // [1, S] i64
-    for (let i = 0; i < S; i++) {
-      inputIds[i] = BigInt(ids[i]!);
-      positionIds[i] = BigInt(positions[i]!);
+    // Batch invariance: a lone token runs as two rows, the second a copy of it written to the
+    // spare slot P + 1 and dropped, so its numerics are those of every multi-token forward
+    // (CausalLMOptions.batchInvariant).
+    const R = this.batchInvariant && S === 1 ? 2 : S; // rows run
+    const T = P + R;
+    const inputIds = new BigInt64Array(R); // [R] i64
+    const positionIds = new BigInt64Array(R); // [1, R] i64
+    for (let i = 0; i < R; i++) {
+      inputIds[i] = BigInt(ids[Math.min(i, S - 1)]!);
+      positionIds[i] = BigInt(positions[Math.min(i, S - 1)]!);
     }
-    const bias = new Float32Array(S * T); // [1, 1, S, T] f32
+    const bias = new Float32Array(R * T); // [1, 1, R, T] f32
     // The bias alone says who sees whom (GroupQueryAttention also applies its own causal
     // mask; specdec.TreeAttention reads only the bias): later tokens are always masked.
     const mask = options.treeMask;
     const window = this.config.slidingWindow;
-    for (let i = 0; i < S; i++) {
+    for (let i = 0; i < R; i++) {
       const row = i * T + P;
       if (mask) { for (let j = 0; j < i; j++) if (!mask[i * S + j]) bias[row + j] = MASKED; }
-      bias.fill(MASKED, row + i + 1, row + S);
-      if (window !== undefined) {
+      bias.fill(MASKED, row + i + 1, row + R);
+      if (window !== undefined && i < S) {
         // Sliding window (Mistral), by position as transformers masks it: a query at position q
         // sees keys at positions > q - window. Cached slots [0, P) hold positions [0, P); the
         // new tokens' positions are given (depth-based in a tree). Done here rather than with
@@ -290,29 +327,31 @@ export class CausalLM implements LanguageModel, Disposable {
         for (let j = 0; j < i; j++) if (q - positions[j]! >= window) bias[row + j] = MASKED;
       }
     }
-    const logits = new Float32Array(S * this.vocabSize); // [S, vocab] f32
+    const logits = new Float32Array(R * this.vocabSize); // [R, vocab] f32
     const outputs: Record<string, TensorArg> = {
-      logits: { data: logits, dims: [S, this.vocabSize] },
+      logits: { data: logits, dims: [R, this.vocabSize] },
     };
     let hidden: Float32Array | undefined;
     if (options.hidden) {
-      hidden = new Float32Array(S * this.hiddenSize); // [S, hidden] f32
-      outputs.hidden = { data: hidden, dims: [S, this.hiddenSize] };
+      hidden = new Float32Array(R * this.hiddenSize); // [R, hidden] f32
+      outputs.hidden = { data: hidden, dims: [R, this.hiddenSize] };
     }
     this.#busy = true;
     try {
       await session.run({
-        input_ids: { data: inputIds, dims: [S] },
-        position_ids: { data: positionIds, dims: [1, S] },
+        input_ids: { data: inputIds, dims: [R] },
+        position_ids: { data: positionIds, dims: [1, R] },
         seqlens_k: { data: new Int32Array([T - 1]), dims: [1] },
         total_sequence_length: { data: new Int32Array([T]), dims: [1] },
-        attention_bias: { data: bias, dims: [1, 1, S, T] },
+        attention_bias: { data: bias, dims: [1, 1, R, T] },
       }, outputs);
     } finally {
       this.#busy = false;
     }
-    this.#kvLength = T;
-    return hidden ? { logits, hidden } : { logits };
+    this.#kvLength = P + S; // the padding row's slot is free again
+    if (R === S) return hidden ? { logits, hidden } : { logits };
+    const one = logits.subarray(0, this.vocabSize); // [1, vocab] f32
+    return hidden ? { logits: one, hidden: hidden.subarray(0, this.hiddenSize) } : { logits: one };
   }
 
   /**
@@ -367,7 +406,7 @@ export class CausalLM implements LanguageModel, Disposable {
     const s = checkKeepSlots(slots, this.#kvLength); // [n] i32
     const n = s.length;
     const base = s[0]!;
-    kvKeep(this.#kv, this.#graph.kvHeads, this.maxLength, this.#graph.headDim, s, base);
+    kvKeep(this.#kv, this.#graph.kvHeads, this.#slots, this.#graph.headDim, s, base);
     this.#kvLength = base + n;
   }
 

@@ -36,7 +36,7 @@ import { weightPlan } from "./graph/_layers.ts";
  * defaults). Entries of another format are never read. `tests/model/prepared_format_test.ts`
  * fails when the emitted bytes change while this stays the same: bump it then.
  */
-export const PREPARED_FORMAT = 2;
+export const PREPARED_FORMAT = 3;
 const FORMAT = PREPARED_FORMAT;
 const ALIGN = 4096;
 
@@ -252,6 +252,7 @@ export function keysOf(
       format: FORMAT,
       family: config.family,
       maxLength: build.maxLength,
+      kvSlots: build.kvSlots ?? build.maxLength,
       attention: build.attention ?? "gqa",
       rotary: build.rotary ?? "default",
     },

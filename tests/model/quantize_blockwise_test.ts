@@ -188,3 +188,37 @@ Deno.test("a checkpoint with a non-finite weight cannot be quantized: SpecDecErr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("q8/q4 one-token forwards are batch invariant: bit-identical to a row of a longer forward", async () => {
+  const dir = `${ROOT}models/tiny-target`;
+  const prompt = [5, 17, 99, 3, 250, 41];
+  const next = [7, 8, 9];
+  for (const weights of ["q8", "q4"] as const) {
+    using lm = await CausalLM.load(dir, { maxLength: 16, threads: 1, weights });
+    assert.equal(lm.batchInvariant, true);
+    await lm.prefill(prompt);
+    const one: Float32Array[] = [];
+    for (let i = 0; i < next.length; i++) {
+      one.push((await lm.forward([next[i]!], [prompt.length + i])).logits.slice());
+    }
+    lm.rewind(prompt.length);
+    const all = (await lm.forward(next, next.map((_, i) => prompt.length + i))).logits;
+    const V = lm.vocabSize;
+    for (let i = 0; i < next.length; i++) {
+      assert.deepEqual(one[i], all.slice(i * V, (i + 1) * V), `${weights} row ${i}`);
+    }
+    // The spare slot lets the last token of the context run padded too.
+    lm.rewind(0);
+    await lm.prefill(Array.from({ length: 15 }, (_, i) => i + 3));
+    const last = await lm.forward([4], [15]);
+    assert.equal(last.logits.length, V);
+    assert.equal(lm.kvLength, 16);
+  }
+  using f32 = await CausalLM.load(dir, { maxLength: 16, threads: 1 });
+  assert.equal(f32.batchInvariant, false);
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => CausalLM.load(dir, { batchInvariant: "yes" as any }),
+    /batchInvariant must be a boolean/,
+  );
+});

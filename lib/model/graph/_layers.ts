@@ -417,7 +417,7 @@ export function decoderGraph(
     numLayers: config.numLayers,
     kvHeads: config.numKvHeads,
     headDim: config.headDim,
-    maxLength: options.maxLength,
+    maxLength: options.kvSlots ?? options.maxLength,
     vocabSize: config.vocabSize,
     hiddenSize: config.hiddenSize,
   };

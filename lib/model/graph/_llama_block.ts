@@ -94,7 +94,7 @@ export interface LlamaBlockOptions {
   headDim: number;
   /** RMS norm epsilon. */
   normEps: number;
-  /** KV buffer length. */
+  /** KV buffer length in slots. */
   maxLength: number;
   /** Attention operator. */
   attention: AttentionKind;

@@ -36,8 +36,13 @@ export interface WeightSource {
 
 /** Options common to graph builders. */
 export interface BuildOptions {
-  /** KV capacity in tokens (the static buffer length). */
+  /** Positions in tokens (rotary and position tables cover `[0, maxLength)`). */
   maxLength: number;
+  /**
+   * KV buffer length in slots (default `maxLength`): `CausalLM` adds a slot for the padding
+   * row of its batch-invariant one-token forwards.
+   */
+  kvSlots?: number;
   /** Attention operator (default `gqa`). */
   attention?: AttentionKind;
   /**
@@ -85,7 +90,7 @@ export interface DecoderGraph {
   kvHeads: number;
   /** Head width. */
   headDim: number;
-  /** KV capacity. */
+  /** KV buffer length in slots (`kvSlots`, else `maxLength`). */
   maxLength: number;
   /** Logits per position. */
   vocabSize: number;

@@ -40,6 +40,7 @@ export function buildGpt2Graph(
   options: BuildOptions,
 ): DecoderGraph {
   const plan = weightPlan(options);
+  const slots = options.kvSlots ?? options.maxLength; // KV buffer slots
   const ext = plan.external;
   const { hiddenSize: H, numHeads: NH, headDim: D, vocabSize: V } = config;
   const I = config.intermediateSize;
@@ -93,8 +94,8 @@ export function buildGpt2Graph(
       plan,
       "in_out",
     ); // [S, 3H]
-    const pastK = g.input(`past_key.${l}`, "float32", [1, NH, options.maxLength, D]);
-    const pastV = g.input(`past_value.${l}`, "float32", [1, NH, options.maxLength, D]);
+    const pastK = g.input(`past_key.${l}`, "float32", [1, NH, slots, D]);
+    const pastV = g.input(`past_value.${l}`, "float32", [1, NH, slots, D]);
     const attn = emitAttention(
       g,
       g.op("Unsqueeze", [qkv, axis0]),
@@ -105,8 +106,8 @@ export function buildGpt2Graph(
       shared,
       attnOpts,
     ); // [1, S, H]
-    g.output(`present_key.${l}`, "float32", [1, NH, options.maxLength, D]);
-    g.output(`present_value.${l}`, "float32", [1, NH, options.maxLength, D]);
+    g.output(`present_key.${l}`, "float32", [1, NH, slots, D]);
+    g.output(`present_value.${l}`, "float32", [1, NH, slots, D]);
     x = g.op("Add", [
       x,
       projection(

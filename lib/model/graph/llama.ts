@@ -55,9 +55,11 @@ export function buildLlamaGraph(
   const inp = declareDecoderInputs(g);
   // GroupQueryAttention's built-in rotary needs D % 16 == 0; other widths rotate in the graph.
   const inAttention = D % 16 === 0 && options.rotary !== "graph";
-  const [cos, sin] = rotaryCaches(options.maxLength, D, config.ropeTheta, config.ropeScaling);
-  const cosName = g.initializer("cos_cache", cos, [options.maxLength, D / 2]);
-  const sinName = g.initializer("sin_cache", sin, [options.maxLength, D / 2]);
+  // GroupQueryAttention wants a row per KV slot (it checks rows >= total sequence length).
+  const rows = options.kvSlots ?? options.maxLength;
+  const [cos, sin] = rotaryCaches(rows, D, config.ropeTheta, config.ropeScaling);
+  const cosName = g.initializer("cos_cache", cos, [rows, D / 2]);
+  const sinName = g.initializer("sin_cache", sin, [rows, D / 2]);
   const shared: AttentionShared = {
     seqlensK: inp.seqlensK,
     totalSequenceLength: inp.total,
@@ -81,7 +83,7 @@ export function buildLlamaGraph(
       kvHeads: KV,
       headDim: D,
       normEps: config.normEps,
-      maxLength: options.maxLength,
+      maxLength: options.kvSlots ?? options.maxLength, // KV buffer slots
       attention: options.attention ?? "gqa",
       shared,
       graphRotary,
