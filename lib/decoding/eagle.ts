@@ -50,8 +50,10 @@ export interface EagleTreeShape {
 
 /**
  * The default shape of an EAGLE-2 tree of `nodes` draft nodes (what `treeNodes` alone gets):
- * deeper and wider as the tree grows, so that the best-scored nodes the head can propose fill
- * the budget without spending head forwards on depths the budget cannot keep.
+ * shallow and wide while the tree is small. Every depth costs one head forward per step (on the
+ * bench pair a head forward is about a fifth of a target step), while extra nodes at depth 1
+ * cost only verified tokens; measured there (`bench/eagle_sweep.ts`), 4 children of the root
+ * beat 4 nodes over 2, 3 or 4 depths.
  *
  * @param nodes Draft nodes, `1..128`.
  * @returns The shape.
@@ -65,15 +67,15 @@ export interface EagleTreeShape {
  */
 export function eagleTreeShape(nodes: number): EagleTreeShape {
   checkInt("nodes", nodes, 1, MAX_EAGLE_TREE_NODES);
-  const [depth, branching, expand] = nodes <= 3
-    ? [nodes, 2, 1]
-    : nodes <= 6
-    ? [4, 2, 2]
-    : nodes <= 12
-    ? [5, 3, 2]
-    : nodes <= 24
-    ? [6, 4, 3]
-    : [7, 6, 4];
+  const [depth, branching, expand] = nodes <= 4
+    ? [1, nodes, 1]
+    : nodes <= 8
+    ? [2, 4, 1]
+    : nodes <= 16
+    ? [3, 4, 2]
+    : nodes <= 32
+    ? [4, 6, 3]
+    : [6, 8, 4];
   return {
     treeNodes: nodes,
     numSpeculativeTokens: Math.min(depth, nodes),
