@@ -5,6 +5,7 @@
  *
  * Usage: deno run -A bench/real_scale/probe.ts --model DIR [--weights f32|q8|q4]
  *          [--threads N] [--cache DIR|off] [--attention gqa|tree] [--quantization JSON]
+ *          [--batch-invariant]   (default off: the fast one-row kernels of plain decoding)
  *          [--tokens 64] [--context 256]
  *          [--vg 1,2,4,8,16]
  *          [--repeats 5]
@@ -32,6 +33,8 @@ export interface ProbeResult {
   threads: number;
   /** Attention operator of the graph. */
   attention: "gqa" | "tree";
+  /** Whether one-token forwards ran padded to two rows (`batchInvariant`). */
+  batchInvariant: boolean;
   /** Prepared-model cache outcome (`built`, `hit`, `off`, ...). */
   cache: string;
   /** Load time, ms. */
@@ -83,6 +86,7 @@ export async function probe(o: {
   threads: number;
   attention: "gqa" | "tree";
   quantization?: QuantizationOptions;
+  batchInvariant: boolean;
   cache: string | false;
   tokens: number;
   context: number;
@@ -97,6 +101,7 @@ export async function probe(o: {
     spinning: true,
     cache: o.cache,
     attention: o.attention,
+    batchInvariant: o.batchInvariant,
     ...(o.quantization ? { quantization: o.quantization } : {}),
     maxLength: Math.max(o.context + maxG, 32 + o.tokens) + 8,
   });
@@ -135,6 +140,7 @@ export async function probe(o: {
     weights: o.weights,
     threads: o.threads,
     attention: o.attention,
+    batchInvariant: lm.batchInvariant,
     cache: lm.cache,
     loadMs,
     rssAfterLoadMb,
@@ -158,6 +164,7 @@ if (import.meta.main) {
       cache: { type: "string" },
       attention: { type: "string", default: "gqa" },
       quantization: { type: "string" },
+      "batch-invariant": { type: "boolean" },
       tokens: { type: "string", default: "64" },
       context: { type: "string", default: "256" },
       vg: { type: "string", default: "1,2,4,8,16" },
@@ -173,6 +180,7 @@ if (import.meta.main) {
     weights: values.weights as WeightPrecision,
     threads: Number(values.threads),
     attention: values.attention === "tree" ? "tree" : "gqa",
+    batchInvariant: values["batch-invariant"] === true,
     ...(values.quantization ? { quantization: JSON.parse(values.quantization) } : {}),
     cache: values.cache === "off" ? false : values.cache ?? false,
     tokens: Number(values.tokens),

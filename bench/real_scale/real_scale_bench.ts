@@ -152,7 +152,8 @@ export function realScaleMarkdown(r: RealScaleResults): string {
       mb(r.checkpointBytes)
     } bf16 file), made by \`bench/real_scale/make_checkpoint.ts\`. Each cell is its own process ` +
     "(`bench/real_scale/probe.ts`): cold = conversion into an empty prepared-model cache, " +
-    "cached = the second load. Greedy `AutoregressiveDecoder` with spinning threads, " +
+    "cached = the second load. Greedy `AutoregressiveDecoder` with spinning threads and the " +
+    "one-row kernels of plain decoding (`batchInvariant: false`), " +
     `${r.rows[0]?.cached.tokens ?? 0} tokens after a 32-token prompt (peak RSS: load + ` +
     `generation); V(g) after a ${
       r.rows[0]?.cached.context ?? 0

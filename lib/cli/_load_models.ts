@@ -41,6 +41,7 @@ export function sessionOptions(request: LoadRequest): SessionOptions {
   const draftThreads = request.draftThreads ?? threads;
   // Heads follow the target's precision: they draft through the same LM head it verifies with.
   const weights = request.weights !== undefined ? { weights: request.weights } : {};
+  if (request.batchInvariant !== undefined) common.batchInvariant = request.batchInvariant;
   const draftWeights = request.draftWeights ?? request.weights;
   const draftW = draftWeights !== undefined ? { weights: draftWeights } : {};
   return {

@@ -74,6 +74,8 @@ Output and runtime:
       --weights P           Weight precision of the target: f32 (default), q8 or q4
                             (block-wise quantized at load time, then cached)
       --draft-weights P     Weight precision of the draft (default: --weights)
+      --batch-invariant     --method ar with the numerics the speculative methods
+                            verify with at q8/q4 (their output equals it exactly)
   -h, --help                Show this help
 
 Exit codes: 0 ok, 1 runtime error, 2 usage error.

@@ -67,6 +67,11 @@ export interface GenerateArgs {
   weights: WeightPrecision | undefined;
   /** Weight precision of the draft (`--draft-weights`); `undefined`: as `weights`. */
   draftWeights: WeightPrecision | undefined;
+  /**
+   * `--batch-invariant`: `--method ar` at q8/q4 with the numerics speculative methods verify
+   * with (one-token forwards padded to two rows), so its output equals theirs.
+   */
+  batchInvariant: boolean;
 }
 
 /** Parsed options of `serve`. */
@@ -207,6 +212,7 @@ function parseGenerate(argv: string[]): CliCommand {
     "no-bos": { type: "boolean" },
     chat: { type: "boolean" },
     system: { type: "string" },
+    "batch-invariant": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) return { command: "help", topic: "generate" };
@@ -254,6 +260,7 @@ function parseGenerate(argv: string[]): CliCommand {
       bos: values["no-bos"] === true ? false : undefined,
       chat: values.chat === true,
       system: str(values.system),
+      batchInvariant: values["batch-invariant"] === true,
     },
   };
 }

@@ -37,6 +37,11 @@ export interface LoadRequest {
   weights?: WeightPrecision;
   /** Weight precision of the draft; absent: as `weights`. */
   draftWeights?: WeightPrecision;
+  /**
+   * The target's `batchInvariant` (absent: the library's default, on at q8/q4). Plain decoding
+   * turns it off: nothing is verified, so the faster one-row kernels are fine.
+   */
+  batchInvariant?: boolean;
 }
 
 /** Decoder settings the CLI passes through; absent values take the decoder's defaults. */

@@ -150,6 +150,8 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
   // spin (the benchmark measured autoregressive decoding faster with spinning on).
   request.spinning = twoSessions ? request.draftThreads === 1 : true;
   if (args.weights !== undefined) request.weights = args.weights;
+  // Plain decoding verifies nothing: the one-row kernels (faster at q8/q4) are fine.
+  if (args.method === "ar") request.batchInvariant = args.batchInvariant;
   if (args.draftWeights !== undefined) {
     if (args.method !== "speculative") {
       throw new UsageError(

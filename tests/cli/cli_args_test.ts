@@ -64,6 +64,7 @@ Deno.test("parseCliArgs() reads generate flags and the prompt", () => {
     bos: undefined,
     chat: false,
     system: undefined,
+    batchInvariant: false,
   });
 });
 
