@@ -363,8 +363,11 @@ export function rotaryCaches(
 export interface HeadWeight {
   /** Initializer name (f32) or prefix (quantized). */
   name: string;
-  /** The weight `[V, H]` f32. */
-  data: Float32Array;
+  /**
+   * Reads the weight `[V, H]` f32, only when the head cannot reuse an initializer (so a tied
+   * embedding table need not stay in memory while the layers are built).
+   */
+  data: () => Float32Array;
   /** An f32 initializer already holding `data` (a tied embedding table), reused at `f32`. */
   initializer?: string;
   /** The tied embedding table already quantized at this precision, reused. */
@@ -394,10 +397,10 @@ export function emitHead(
   g.output("hidden", "float32", ["S", H]);
   if (plan.precision === "f32" || plan.lmHead === "f32") {
     const w = (plan.precision === "f32" ? head.initializer : undefined) ??
-      g.initializer(head.name, head.data, [V, H], { external: plan.external });
+      g.initializer(head.name, head.data(), [V, H], { external: plan.external });
     g.op("Gemm", ["hidden", w], { transB: 1 }, "", "logits");
   } else {
-    const w = head.quantized ?? quantizedWeight(g, head.name, head.data, V, H, plan);
+    const w = head.quantized ?? quantizedWeight(g, head.name, head.data(), V, H, plan);
     g.op("Identity", [matMulNBits(g, "hidden", w, undefined, plan)], {}, "", "logits");
   }
   g.output("logits", "float32", ["S", V]);

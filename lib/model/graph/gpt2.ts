@@ -60,10 +60,10 @@ export function buildGpt2Graph(
   const g = new GraphBuilder("gpt2", options.sink);
   const inp = declareDecoderInputs(g);
   const axis0 = g.initializer("axis0", new BigInt64Array([0n]), [1]);
-  const wteData = w.float32("transformer.wte.weight", [V, H]); // [V, H] f32
   const wpe = weight(g, w, "transformer.wpe.weight", [config.maxPositionEmbeddings, H], ext);
   const pos = g.op("Squeeze", [inp.positions, axis0]); // [S] i64
-  const wte = embedding(g, "transformer.wte.weight", wteData, [V, H], inp.ids, plan);
+  const wteName = "transformer.wte.weight";
+  const wte = embedding(g, wteName, w.float32(wteName, [V, H]), [V, H], inp.ids, plan); // [S, H]
   let x = g.op("Add", [
     wte.embedded,
     g.op("Gather", [wpe, pos], { axis: 0 }),
@@ -166,7 +166,7 @@ export function buildGpt2Graph(
   const untied = w.has("lm_head.weight") && !config.tieWordEmbeddings;
   emitHead(g, normed, config, plan, {
     name: untied ? "lm_head.weight" : "transformer.wte.weight",
-    data: untied ? w.float32("lm_head.weight", [V, H]) : wteData,
+    data: () => w.float32(untied ? "lm_head.weight" : "transformer.wte.weight", [V, H]),
     ...(untied || !wte.table ? {} : { initializer: wte.table }),
     ...(untied || !wte.quantized ? {} : { quantized: wte.quantized }),
   });

@@ -69,8 +69,8 @@ export function buildLlamaGraph(
   const graphRotary = inAttention
     ? undefined
     : graphRotaryTables(g, inp.positions, cosName, sinName);
-  const embedData = w.float32("model.embed_tokens.weight", [V, H]); // [V, H] f32
-  const emb = embedding(g, "model.embed_tokens.weight", embedData, [V, H], inp.ids, plan);
+  const embedName = "model.embed_tokens.weight";
+  const emb = embedding(g, embedName, w.float32(embedName, [V, H]), [V, H], inp.ids, plan);
   // The residual stream [S, H] f32; each layer's last addition is fused into the next norm.
   let r: Residual = { x: emb.embedded };
   for (let l = 0; l < L; l++) {
@@ -98,7 +98,7 @@ export function buildLlamaGraph(
     : addRmsNorm(g, r.x, r.delta, normW, config.normEps).normed; // [S, H] f32
   emitHead(g, normed, config, plan, {
     name: untied ? "lm_head.weight" : "model.embed_tokens.weight",
-    data: untied ? w.float32("lm_head.weight", [V, H]) : embedData,
+    data: () => w.float32(untied ? "lm_head.weight" : embedName, [V, H]),
     ...(untied || !emb.table ? {} : { initializer: emb.table }),
     ...(untied || !emb.quantized ? {} : { quantized: emb.quantized }),
   });
