@@ -17,6 +17,7 @@ const N_PROMPTS = 8;
 
 const SHAPES: Array<[string, EagleConfig]> = [
   ...[1, 2, 3, 4, 5, 6].map((k): [string, EagleConfig] => [`chain K=${k}`, {
+    treeNodes: 0,
     numSpeculativeTokens: k,
   }]),
   ["tree of 4 nodes", { treeNodes: 4, branching: 2, numSpeculativeTokens: 3 }],

@@ -19,6 +19,7 @@ function target(): SyntheticLM {
 
 const SHAPES: Array<[string, EagleConfig]> = [
   ...[1, 2, 3, 4, 5, 6].map((k): [string, EagleConfig] => [`chain K=${k}`, {
+    treeNodes: 0,
     numSpeculativeTokens: k,
   }]),
   ["tree of 2 nodes", { treeNodes: 2, branching: 2 }],
@@ -69,7 +70,7 @@ Deno.test("EagleDecoder with an oracle head accepts every chain draft and the wh
     targetModel: lm,
     head,
     tokenizer,
-    config: { numSpeculativeTokens: 4, maxNewTokens: 41 },
+    config: { treeNodes: 0, numSpeculativeTokens: 4, maxNewTokens: 41 },
   });
   const r = await chain.generate([1, 2, 3]);
   // 1 token from the prefill, then 8 steps of 4 drafts + 1
