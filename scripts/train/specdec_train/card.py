@@ -308,9 +308,19 @@ def eagle_section() -> list[str]:
                 continue
             t = json.loads(sf.read_text())
             a = d / sub / "agreement.json"
-            if not t.get("trained") or not a.exists():
+            if not t.get("trained"):
                 notes.append(f"- `{d.name}/{sub}`: {t.get('parameters', 0) / 1e6:.3f}M params, "
                              "random weights for tests (`train.py eagle-init`), not trained.")
+                continue
+            if not a.exists():
+                ev = [h for h in t.get("history", []) if "heldout_top1_by_step" in h]
+                last = (f"; last held-out check during training (step {ev[-1]['step']}, cached "
+                        "held-out windows, the target's tokens as inputs): top-1 by drafting step "
+                        + ", ".join(f"{v:.3f}" for v in ev[-1]["heldout_top1_by_step"])) if ev else ""
+                notes.append(f"- `{d.name}/{sub}`: {t['parameters'] / 1e6:.3f}M params, "
+                             f"{t['steps']} steps, {t['training_tokens'] / 1e6:.2f}M tokens, "
+                             f"{t['objective']}{last}. Not yet measured by `train.py agreement "
+                             "--eagle`.")
                 continue
             r = json.loads(a.read_text())["eagle"]
             rows.append(
