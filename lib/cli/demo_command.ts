@@ -23,8 +23,8 @@ import { UsageError } from "./usage_error.ts";
  * always runs `speculative`.
  */
 const DEMO_METHOD: "speculative" | "eagle" = "speculative";
-// Measured 03:40 (8 held-out code prompts x 128, greedy, load ~4): prompt lookup 1.74x,
-// draft-target K=3 1.33x, EAGLE (step-200 head, top-1 0.37) at best 0.92x: EAGLE stays off.
+// Measured (8 held-out code prompts x 128, greedy, load ~2): prompt lookup 2.07x, draft-target
+// K=3 1.41x, EAGLE (step-200 head, top-1 0.37) at best 1.04x: EAGLE stays off.
 
 /** The built-in code prompt (Python, the bench models' language). */
 const DEMO_PROMPT = `def binary_search(items, target):

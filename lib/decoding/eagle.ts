@@ -32,13 +32,13 @@ export const MAX_EAGLE_TREE_NODES = 128;
 
 /**
  * Default tree size in draft nodes (0: a chain): 4 children of the root. Measured on the bench
- * pair (8 held-out code prompts x 128 tokens, greedy, 2 cores, the step-200 head with held-out
- * top-1 0.37): chain K=1 0.90x, trees of 3 and 4 nodes at depth 1 0.92x and 0.91x (τ 1.63,
- * 1.68), 8 nodes over 2 depths 0.71x; an earlier 4-prompt sweep had 4 nodes first (1.25x).
+ * pair (8 held-out code prompts x 128 tokens, greedy, 2 cores, load ~2, the step-200 head with
+ * held-out top-1 0.37): trees of 4 and 3 root children 1.04x and 1.00x autoregressive (τ 1.68,
+ * 1.63), 8 nodes over 2 depths 0.97x, chains K=1 and 2 0.75x and 0.81x.
  */
 export const DEFAULT_EAGLE_TREE_NODES = 4;
 
-/** Default chain length (`treeNodes: 0`): K=1 and 2 led the chains on the bench pair; 2 by τ. */
+/** Default chain length (`treeNodes: 0`): K=2 led the chains on the bench pair (0.81x vs 0.75x). */
 export const DEFAULT_EAGLE_CHAIN = 2;
 
 /** A dynamic tree's shape: size, depth limit, children per node, nodes expanded per depth. */
