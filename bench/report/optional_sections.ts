@@ -13,6 +13,7 @@ import type { StageRunner } from "../../cli.ts";
 import type { RuntimeSetting, SectionResult } from "./results.ts";
 import { realScaleMarkdown, runRealScale } from "../real_scale/real_scale_bench.ts";
 import { qualityMarkdown, quantQuality } from "../quant_quality.ts";
+import { runServerLoad, serverLoadMarkdown } from "../server_load.ts";
 
 /** What an optional section is given. */
 export interface SectionContext {
@@ -75,6 +76,27 @@ export const OPTIONAL_SECTIONS: readonly OptionalSection[] = [
         markdown: `## Quality of quantized weights\n\n${qualityMarkdown(r)}`,
         json: r,
       };
+    },
+  },
+  {
+    id: "server-load",
+    title: "Server under load",
+    run: async (ctx) => {
+      const r = await ctx.stage(
+        "server under load (64 streaming clients)",
+        () =>
+          runServerLoad({
+            clients: 64,
+            durationS: ctx.quick ? 10 : 60,
+            cancelProbability: 0.25,
+            model: `${ctx.root}/models/bench-target`,
+            draft: `${ctx.root}/models/bench-draft`,
+            queueSize: 16,
+            maxTokens: 48,
+            seed: 1,
+          }),
+      );
+      return { id: "server-load", markdown: serverLoadMarkdown(r), json: r };
     },
   },
 ];
