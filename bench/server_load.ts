@@ -95,9 +95,10 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
+/** Resident memory of another process, via `ps` (reading /proc/<pid> needs --allow-all). */
 function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  const out = new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).outputSync();
+  const kb = Number(new TextDecoder().decode(out.stdout).trim() || NaN);
   return Math.round((kb / 1024) * 10) / 10;
 }
 
