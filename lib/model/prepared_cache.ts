@@ -28,7 +28,7 @@ import { createHash } from "node:crypto";
 import type { ExternalSink } from "./onnx/graph_builder.ts";
 import { specdecCacheRoot } from "../runtime/cache_root.ts";
 import type { ModelConfig } from "./config.ts";
-import type { BuildOptions } from "./graph/decoder_graph.ts";
+import type { BuildOptions, DecoderGraph } from "./graph/decoder_graph.ts";
 import { weightPlan } from "./graph/_layers.ts";
 
 /**
@@ -41,20 +41,7 @@ const FORMAT = PREPARED_FORMAT;
 const ALIGN = 4096;
 
 /** Shapes of a prepared graph that `CausalLM` needs without building it. */
-export interface PreparedShapes {
-  /** Layers. */
-  numLayers: number;
-  /** KV heads. */
-  kvHeads: number;
-  /** Head width. */
-  headDim: number;
-  /** KV capacity. */
-  maxLength: number;
-  /** Logits per position. */
-  vocabSize: number;
-  /** Hidden width. */
-  hiddenSize: number;
-}
+export type PreparedShapes = Omit<DecoderGraph, "model" | "externals">;
 
 /** Where a load's graph came from. */
 export type CacheStatus = "hit" | "built" | "rebuilt" | "off" | "unavailable";
