@@ -73,7 +73,7 @@ export interface ServerLoadReport {
   /** Generated tokens over the run, and per second of wall time. */
   throughput: { tokens: number; tokensPerSecond: number };
   /** Server resident set size (MiB): after warm-up, right after the load, after settling. */
-  rssMiB: { before: number; after: number; settled: number };
+  rssMiB: { before: number; half: number; after: number; settled: number };
   /** `/health` after the load: nothing running or queued. */
   healthAfter: Record<string, unknown>;
 }
@@ -260,6 +260,10 @@ export async function runServerLoad(options: ServerLoadOptions): Promise<ServerL
     const samples: Sample[] = [];
     const t0 = performance.now();
     const deadline = t0 + options.durationS * 1000;
+    // RSS at half time, under load: once the allocators reached their high-water mark, a leak
+    // shows as growth from here to the end; the rise from `before` is warm-up.
+    let half = Number.NaN;
+    const halfTimer = setTimeout(() => half = rssMiB(child.pid), options.durationS * 500);
     const clients = Array.from({ length: options.clients }, async (_, i) => {
       const rand = mulberry32(options.seed * 1000 + i);
       while (performance.now() < deadline) {
@@ -272,6 +276,7 @@ export async function runServerLoad(options: ServerLoadOptions): Promise<ServerL
       }
     });
     await Promise.all(clients);
+    clearTimeout(halfTimer);
     const wallS = (performance.now() - t0) / 1000;
     const after = rssMiB(child.pid);
     const health = await (await fetch(`${base}/health`)).json();
@@ -320,7 +325,7 @@ export async function runServerLoad(options: ServerLoadOptions): Promise<ServerL
         max: r1(Math.max(...lat)),
       },
       throughput: { tokens, tokensPerSecond: r1(tokens / wallS) },
-      rssMiB: { before, after, settled },
+      rssMiB: { before, half, after, settled },
       healthAfter: health,
     };
   } finally {
@@ -362,7 +367,7 @@ ${r.machine.loadavgAfter.join(" / ")} after (shared machine), ${r.machine.date}.
 Decode tokens/s per completed request: p10 ${r.tokensPerSecond.p10}, p50 ${r.tokensPerSecond.p50}, p90 ${r.tokensPerSecond.p90}.
 Server throughput: ${r.throughput.tokens} tokens in ${r.wallS} s = ${r.throughput.tokensPerSecond} tok/s (one request at a time).
 
-Server RSS: ${r.rssMiB.before} MiB after warm-up, ${r.rssMiB.after} MiB right after the load, ${r.rssMiB.settled} MiB 2 s later.
+Server RSS: ${r.rssMiB.before} MiB after warm-up, ${r.rssMiB.half} MiB at half time (under load), ${r.rssMiB.after} MiB right after the load, ${r.rssMiB.settled} MiB 2 s later (a leak would grow from half time to the end).
 \`/health\` after the load: running ${String(r.healthAfter.running)}, queued ${
     String(r.healthAfter.queued)
   }, cancelled ${String(r.healthAfter.cancelled)}.
