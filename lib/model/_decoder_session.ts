@@ -7,9 +7,8 @@
 
 import type { ModelConfig } from "./config.ts";
 import { openWeights } from "./_weights.ts";
-import { buildLlamaGraph } from "./graph/llama.ts";
-import { buildGpt2Graph } from "./graph/gpt2.ts";
-import type { BuildOptions, DecoderGraph } from "./graph/decoder_graph.ts";
+import type { BuildOptions } from "./graph/decoder_graph.ts";
+import { graphBuilder, prepareCheckpoint, shapesOf } from "./_prepare_checkpoint.ts";
 import { type OpenOptions, openSession, openSessionFromFile, type OrtSession } from "./_ort.ts";
 import {
   cacheRoot,
@@ -18,7 +17,6 @@ import {
   keysOf,
   lookupPrepared,
   type PreparedGraph,
-  preparedGraph,
   type PreparedShapes,
 } from "./prepared_cache.ts";
 import type { PrepareJob, PrepareReply } from "./_prepare_worker.ts";
@@ -35,11 +33,6 @@ export interface DecoderSession {
 }
 
 const warned = new Set<string>();
-
-function shapesOf(g: DecoderGraph): PreparedShapes {
-  const { numLayers, kvHeads, headDim, maxLength, vocabSize, hiddenSize } = g;
-  return { numLayers, kvHeads, headDim, maxLength, vocabSize, hiddenSize };
-}
 
 /**
  * Builds or finds the graph and opens its session.
@@ -63,7 +56,7 @@ export async function openDecoderSession(
     try {
       const prepared = await lookupPrepared(root, { dir, ...keysOf(config, build) }) ??
         await prepareInWorker(root, dir, build) ??
-        await prepareHere(root, dir, config, build);
+        await prepareCheckpoint(root, dir, config, build);
       const session = await openSessionFromFile(prepared.modelPath, open);
       return { session, shapes: prepared.shapes, cache: prepared.status };
     } catch (e) {
@@ -76,7 +69,7 @@ export async function openDecoderSession(
       }
     }
   }
-  const builder = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
+  const builder = graphBuilder(config);
   using weights = await openWeights(dir);
   const g = builder(config, weights, build);
   const session = await openSession(g.model, { ...open, externals: g.externals });
@@ -114,23 +107,4 @@ async function prepareInWorker(
   if (reply.kind === "unavailable") throw new CacheUnavailable(reply.message);
   if (reply.kind === "specdec") throw new SpecDecError(reply.message, reply.code);
   return undefined; // anything else: prepare here, to raise it with its own type
-}
-
-/** Prepares on this thread. */
-async function prepareHere(
-  root: string,
-  dir: string,
-  config: ModelConfig,
-  build: BuildOptions,
-): Promise<PreparedGraph> {
-  const builder = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
-  using weights = await openWeights(dir);
-  return await preparedGraph(root, {
-    dir,
-    ...keysOf(config, build),
-    build: (sink) => {
-      const g = builder(config, weights, { ...build, sink });
-      return { model: g.model, shapes: shapesOf(g) };
-    },
-  });
 }

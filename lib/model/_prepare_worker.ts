@@ -9,11 +9,9 @@
  */
 
 import { readModelConfig } from "./config.ts";
-import { openWeights } from "./_weights.ts";
-import { buildLlamaGraph } from "./graph/llama.ts";
-import { buildGpt2Graph } from "./graph/gpt2.ts";
 import type { BuildOptions } from "./graph/decoder_graph.ts";
-import { CacheUnavailable, keysOf, type PreparedGraph, preparedGraph } from "./prepared_cache.ts";
+import { CacheUnavailable, type PreparedGraph } from "./prepared_cache.ts";
+import { prepareCheckpoint } from "./_prepare_checkpoint.ts";
 import { SpecDecError } from "../runtime/errors.ts";
 
 /** What the worker is asked to prepare. */
@@ -43,20 +41,7 @@ worker.onmessage = async (e: MessageEvent<PrepareJob>) => {
   let reply: PrepareReply;
   try {
     const config = await readModelConfig(dir);
-    const builder = config.family === "gpt2" ? buildGpt2Graph : buildLlamaGraph;
-    using weights = await openWeights(dir);
-    const prepared = await preparedGraph(root, {
-      dir,
-      ...keysOf(config, build),
-      build: (sink) => {
-        const g = builder(config, weights, { ...build, sink });
-        const { numLayers, kvHeads, headDim, maxLength, vocabSize, hiddenSize } = g;
-        return {
-          model: g.model,
-          shapes: { numLayers, kvHeads, headDim, maxLength, vocabSize, hiddenSize },
-        };
-      },
-    });
+    const prepared = await prepareCheckpoint(root, dir, config, build);
     reply = { ok: true, prepared };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
