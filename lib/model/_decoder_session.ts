@@ -9,7 +9,9 @@ import type { ModelConfig } from "./config.ts";
 import { openWeights } from "./_weights.ts";
 import type { BuildOptions } from "./graph/decoder_graph.ts";
 import { graphBuilder, prepareCheckpoint, shapesOf } from "./_prepare_checkpoint.ts";
-import { type OpenOptions, openSession, openSessionFromFile, type OrtSession } from "./_ort.ts";
+import { openGraph } from "./_open_graph.ts";
+import { defaultEnvironment } from "../runtime/_default_environment.ts";
+import { Session, type SessionOptions } from "../runtime/session.ts";
 import {
   cacheRoot,
   type CacheStatus,
@@ -25,7 +27,7 @@ import { SpecDecError } from "../runtime/errors.ts";
 /** An open decoder session with its shapes and where its graph came from. */
 export interface DecoderSession {
   /** The session. */
-  session: OrtSession;
+  session: Session;
   /** Its graph's shapes. */
   shapes: PreparedShapes;
   /** Cache outcome. */
@@ -40,7 +42,7 @@ const warned = new Set<string>();
  * @param dir Checkpoint folder.
  * @param config Its config.
  * @param build Graph options.
- * @param open Session options (weights are supplied here).
+ * @param open Session options (threads, custom ops; weights are supplied here).
  * @param cache `false`: no cache; a string: the cache root; default {@linkcode cacheRoot}.
  * @returns The session, shapes and cache outcome.
  */
@@ -48,7 +50,7 @@ export async function openDecoderSession(
   dir: string,
   config: ModelConfig,
   build: BuildOptions,
-  open: Omit<OpenOptions, "externals">,
+  open: Omit<SessionOptions, "externalData">,
   cache: boolean | string | undefined,
 ): Promise<DecoderSession> {
   const root = cache === false ? undefined : typeof cache === "string" ? cache : cacheRoot();
@@ -57,7 +59,7 @@ export async function openDecoderSession(
       const prepared = await lookupPrepared(root, { dir, ...keysOf(config, build) }) ??
         await prepareInWorker(root, dir, build) ??
         await prepareCheckpoint(root, dir, config, build);
-      const session = await openSessionFromFile(prepared.modelPath, open);
+      const session = await Session.fromFile(defaultEnvironment(), prepared.modelPath, open);
       return { session, shapes: prepared.shapes, cache: prepared.status };
     } catch (e) {
       if (!(e instanceof CacheUnavailable)) throw e;
@@ -72,7 +74,7 @@ export async function openDecoderSession(
   const builder = graphBuilder(config);
   using weights = await openWeights(dir);
   const g = builder(config, weights, build);
-  const session = await openSession(g.model, { ...open, externals: g.externals });
+  const session = await openGraph(g, open);
   return { session, shapes: shapesOf(g), cache: root === undefined ? "off" : "unavailable" };
 }
 

@@ -8,7 +8,9 @@
 import type { ForwardOptions, ForwardResult, LanguageModel } from "./language_model.ts";
 import { type ModelConfig, readModelConfig } from "./config.ts";
 import { type AttentionKind, MASKED } from "./graph/decoder_graph.ts";
-import { kvKeep, type OrtSession, type TensorArg } from "./_ort.ts";
+import { kvKeep } from "../runtime/kv_keep.ts";
+import type { Session } from "../runtime/session.ts";
+import { type Tensor, tensor } from "../runtime/tensor.ts";
 import { openDecoderSession } from "./_decoder_session.ts";
 import type { CacheStatus, PreparedShapes } from "./prepared_cache.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
@@ -102,12 +104,11 @@ export class CausalLM implements LanguageModel, Disposable {
    */
   readonly cache: CacheStatus;
   #kvLength = 0;
-  #session: OrtSession | undefined;
+  #session: Session | undefined;
   #kv: Float32Array[]; // [2 * layers][1, kvHeads, slots, headDim] f32 (key, value per layer)
-  #graph: PreparedShapes;
+  #kvLayout: { rows: number; maxLength: number; rowElems: number }; // of each #kv buffer
   #busy = false;
   #treeOp = false;
-  #slots: number;
   /** Whether one-token forwards run padded to two rows ({@linkcode CausalLMOptions.batchInvariant}). */
   readonly batchInvariant: boolean;
 
@@ -115,7 +116,7 @@ export class CausalLM implements LanguageModel, Disposable {
     path: string,
     config: ModelConfig,
     graph: PreparedShapes,
-    session: OrtSession,
+    session: Session,
     kv: Float32Array[],
     cache: CacheStatus,
     treeOp: boolean,
@@ -130,15 +131,7 @@ export class CausalLM implements LanguageModel, Disposable {
     this.hiddenSize = config.hiddenSize;
     this.maxLength = maxLength;
     this.batchInvariant = batchInvariant;
-    this.#slots = graph.maxLength;
-    this.#graph = {
-      numLayers: graph.numLayers,
-      kvHeads: graph.kvHeads,
-      headDim: graph.headDim,
-      maxLength: graph.maxLength,
-      vocabSize: graph.vocabSize,
-      hiddenSize: graph.hiddenSize,
-    };
+    this.#kvLayout = { rows: graph.kvHeads, maxLength: graph.maxLength, rowElems: graph.headDim };
     this.#session = session;
     this.#kv = kv;
   }
@@ -192,27 +185,24 @@ export class CausalLM implements LanguageModel, Disposable {
       ...(options.weights ? { weights: options.weights } : {}),
       ...(options.quantization ? { quantization: options.quantization } : {}),
     }, {
-      threads,
+      intraOpThreads: threads,
+      interOpThreads: 1,
       spinning: options.spinning ?? false,
       treeAttention: attention === "tree",
       ...(options.cudaDevice !== undefined ? { cudaDevice: options.cudaDevice } : {}),
-      name: dir,
     }, options.cache);
     const kvShape = [1, graph.kvHeads, slots, graph.headDim];
     const kv: Float32Array[] = [];
-    const bound: Record<string, TensorArg> = {};
-    const outs: Record<string, TensorArg> = {};
-    for (let l = 0; l < graph.numLayers; l++) {
-      const k = new Float32Array(graph.kvHeads * slots * graph.headDim); // [1, kvHeads, slots, headDim] f32
-      const v = new Float32Array(graph.kvHeads * slots * graph.headDim); // [1, kvHeads, slots, headDim] f32
-      kv.push(k, v);
-      bound[`past_key.${l}`] = { data: k, dims: kvShape };
-      bound[`past_value.${l}`] = { data: v, dims: kvShape };
-      outs[`present_key.${l}`] = { data: k, dims: kvShape };
-      outs[`present_value.${l}`] = { data: v, dims: kvShape };
-    }
     try {
-      session.bind(bound, outs);
+      for (let l = 0; l < graph.numLayers; l++) {
+        const k = tensor("float32", kvShape); // [1, kvHeads, slots, headDim] f32
+        const v = tensor("float32", kvShape); // [1, kvHeads, slots, headDim] f32
+        kv.push(k.data, v.data);
+        session.bindInput(`past_key.${l}`, k);
+        session.bindInput(`past_value.${l}`, v);
+        session.bindOutput(`present_key.${l}`, k);
+        session.bindOutput(`present_value.${l}`, v);
+      }
     } catch (e) {
       session.close();
       throw e;
@@ -235,7 +225,7 @@ export class CausalLM implements LanguageModel, Disposable {
     return this.#kvLength;
   }
 
-  #open(): OrtSession {
+  #open(): Session {
     if (!this.#session) throw new SpecDecError(`CausalLM ${this.path} is closed`, StatusCode.STATE);
     return this.#session;
   }
@@ -328,22 +318,22 @@ export class CausalLM implements LanguageModel, Disposable {
       }
     }
     const logits = new Float32Array(R * this.vocabSize); // [R, vocab] f32
-    const outputs: Record<string, TensorArg> = {
-      logits: { data: logits, dims: [R, this.vocabSize] },
+    const outputs: Record<string, Tensor> = {
+      logits: { dtype: "float32", dims: [R, this.vocabSize], data: logits },
     };
     let hidden: Float32Array | undefined;
     if (options.hidden) {
       hidden = new Float32Array(R * this.hiddenSize); // [R, hidden] f32
-      outputs.hidden = { data: hidden, dims: [R, this.hiddenSize] };
+      outputs.hidden = { dtype: "float32", dims: [R, this.hiddenSize], data: hidden };
     }
     this.#busy = true;
     try {
       await session.run({
-        input_ids: { data: inputIds, dims: [R] },
-        position_ids: { data: positionIds, dims: [1, R] },
-        seqlens_k: { data: new Int32Array([T - 1]), dims: [1] },
-        total_sequence_length: { data: new Int32Array([T]), dims: [1] },
-        attention_bias: { data: bias, dims: [1, 1, R, T] },
+        input_ids: { dtype: "int64", dims: [R], data: inputIds },
+        position_ids: { dtype: "int64", dims: [1, R], data: positionIds },
+        seqlens_k: { dtype: "int32", dims: [1], data: new Int32Array([T - 1]) },
+        total_sequence_length: { dtype: "int32", dims: [1], data: new Int32Array([T]) },
+        attention_bias: { dtype: "float32", dims: [1, 1, R, T], data: bias },
       }, outputs);
     } finally {
       this.#busy = false;
@@ -406,7 +396,7 @@ export class CausalLM implements LanguageModel, Disposable {
     const s = checkKeepSlots(slots, this.#kvLength); // [n] i32
     const n = s.length;
     const base = s[0]!;
-    kvKeep(this.#kv, this.#graph.kvHeads, this.#slots, this.#graph.headDim, s, base);
+    kvKeep(this.#kv, this.#kvLayout, s, base);
     this.#kvLength = base + n;
   }
 

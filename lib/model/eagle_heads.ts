@@ -22,7 +22,10 @@ import { SafeTensors } from "./safetensors.ts";
 import { openWeights } from "./_weights.ts";
 import { buildEagleGraph } from "./graph/eagle.ts";
 import { MASKED } from "./graph/decoder_graph.ts";
-import { kvKeep, openSession, type OrtSession, type TensorArg } from "./_ort.ts";
+import { openGraph } from "./_open_graph.ts";
+import { kvKeep } from "../runtime/kv_keep.ts";
+import type { Session } from "../runtime/session.ts";
+import { type Tensor, tensor } from "../runtime/tensor.ts";
 import { checkIds, checkKeepSlots, checkPositions } from "./_checks.ts";
 import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
@@ -171,7 +174,7 @@ export class EagleHeads implements FeatureDrafter, Disposable {
   readonly maxLength: number;
   /** The head's directory. */
   readonly path: string;
-  #session: OrtSession | undefined;
+  #session: Session | undefined;
   #kv: Float32Array[]; // [2][1, kvHeads, maxLength, headDim] f32 (key, value)
   #kvLength = 0;
   #busy = false;
@@ -180,7 +183,7 @@ export class EagleHeads implements FeatureDrafter, Disposable {
     path: string,
     config: EagleHeadConfig,
     maxLength: number,
-    session: OrtSession,
+    session: Session,
     kv: Float32Array[],
   ) {
     this.path = path;
@@ -243,25 +246,24 @@ export class EagleHeads implements FeatureDrafter, Disposable {
       lmHead,
       { maxLength, ...(options.weights !== undefined ? { weights: options.weights } : {}) },
     );
-    const session = await openSession(graph.model, {
-      threads,
+    const session = await openGraph(graph, {
+      intraOpThreads: threads,
+      interOpThreads: 1,
       spinning: false,
-      externals: graph.externals,
-      name: dir,
     });
     const shape = [1, config.kvHeads, maxLength, config.headDim];
-    const k = new Float32Array(config.kvHeads * maxLength * config.headDim); // [1, kvHeads, maxLength, headDim] f32
-    const v = new Float32Array(config.kvHeads * maxLength * config.headDim); // [1, kvHeads, maxLength, headDim] f32
+    const k = tensor("float32", shape); // [1, kvHeads, maxLength, headDim] f32
+    const v = tensor("float32", shape); // [1, kvHeads, maxLength, headDim] f32
     try {
-      session.bind(
-        { "past_key.0": { data: k, dims: shape }, "past_value.0": { data: v, dims: shape } },
-        { "present_key.0": { data: k, dims: shape }, "present_value.0": { data: v, dims: shape } },
-      );
+      session.bindInput("past_key.0", k);
+      session.bindInput("past_value.0", v);
+      session.bindOutput("present_key.0", k);
+      session.bindOutput("present_value.0", v);
     } catch (e) {
       session.close();
       throw e;
     }
-    return new EagleHeads(dir, config, maxLength, session, [k, v]);
+    return new EagleHeads(dir, config, maxLength, session, [k.data, v.data]);
   }
 
   /** Number of cached rows: the next forward writes at this slot. */
@@ -363,20 +365,20 @@ export class EagleHeads implements FeatureDrafter, Disposable {
     const hidden = new Float32Array(S * H); // [S, H] f32
     const logits = new Float32Array(R * this.vocabSize); // [R, V] f32
     const feats = features.slice(); // [S, H] f32, kept alive for the nonblocking call
-    const outputs: Record<string, TensorArg> = {
-      hidden: { data: hidden, dims: [S, H] },
-      logits: { data: logits, dims: [R, this.vocabSize] },
+    const outputs: Record<string, Tensor> = {
+      hidden: { dtype: "float32", dims: [S, H], data: hidden },
+      logits: { dtype: "float32", dims: [R, this.vocabSize], data: logits },
     };
     this.#busy = true;
     try {
       await session.run({
-        input_ids: { data: inputIds, dims: [S] },
-        features: { data: feats, dims: [S, H] },
-        position_ids: { data: positionIds, dims: [1, S] },
-        seqlens_k: { data: new Int32Array([T - 1]), dims: [1] },
-        total_sequence_length: { data: new Int32Array([T]), dims: [1] },
-        attention_bias: { data: bias, dims: [1, 1, S, T] },
-        logit_rows: { data: rows, dims: [R] },
+        input_ids: { dtype: "int64", dims: [S], data: inputIds },
+        features: { dtype: "float32", dims: [S, H], data: feats },
+        position_ids: { dtype: "int64", dims: [1, S], data: positionIds },
+        seqlens_k: { dtype: "int32", dims: [1], data: new Int32Array([T - 1]) },
+        total_sequence_length: { dtype: "int32", dims: [1], data: new Int32Array([T]) },
+        attention_bias: { dtype: "float32", dims: [1, 1, S, T], data: bias },
+        logit_rows: { dtype: "int64", dims: [R], data: rows },
       }, outputs);
     } finally {
       this.#busy = false;
@@ -411,7 +413,7 @@ export class EagleHeads implements FeatureDrafter, Disposable {
     }
     const s = checkKeepSlots(slots, this.#kvLength); // [n] i32
     const c = this.config;
-    kvKeep(this.#kv, c.kvHeads, this.maxLength, c.headDim, s, s[0]!);
+    kvKeep(this.#kv, { rows: c.kvHeads, maxLength: this.maxLength, rowElems: c.headDim }, s, s[0]!);
     this.#kvLength = s[0]! + s.length;
   }
 

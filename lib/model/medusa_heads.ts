@@ -20,7 +20,8 @@ import { readModelConfig } from "./config.ts";
 import { SafeTensors } from "./safetensors.ts";
 import { openWeights } from "./_weights.ts";
 import { buildMedusaGraph } from "./graph/medusa.ts";
-import { openSession, type OrtSession } from "./_ort.ts";
+import { openGraph } from "./_open_graph.ts";
+import type { Session } from "../runtime/session.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { resolveModelPath } from "./hub/resolve_model.ts";
 
@@ -69,10 +70,10 @@ export class MedusaHeads implements PredictionHeads, Disposable {
   readonly hiddenSize: number;
   /** The heads' directory. */
   readonly path: string;
-  #session: OrtSession | undefined;
+  #session: Session | undefined;
   #busy = false;
 
-  private constructor(path: string, session: OrtSession, K: number, H: number, V: number) {
+  private constructor(path: string, session: Session, K: number, H: number, V: number) {
     this.path = path;
     this.#session = session;
     this.numHeads = K;
@@ -150,11 +151,10 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       lmHead,
       options.weights ?? "f32",
     );
-    const session = await openSession(graph.model, {
-      threads,
+    const session = await openGraph(graph, {
+      intraOpThreads: threads,
+      interOpThreads: 1,
       spinning: false,
-      externals: graph.externals,
-      name: dir,
     });
     return new MedusaHeads(dir, session, K, H, V);
   }
@@ -186,8 +186,8 @@ export class MedusaHeads implements PredictionHeads, Disposable {
     this.#busy = true;
     try {
       await this.#session.run(
-        { hidden: { data: input, dims: [1, this.hiddenSize] } },
-        { logits: { data: logits, dims: [this.numHeads, this.vocabSize] } },
+        { hidden: { dtype: "float32", dims: [1, this.hiddenSize], data: input } },
+        { logits: { dtype: "float32", dims: [this.numHeads, this.vocabSize], data: logits } },
       );
     } finally {
       this.#busy = false;

@@ -15,7 +15,9 @@
  */
 
 import type { ForwardOptions, ForwardResult, LanguageModel } from "./language_model.ts";
-import { openSessionFromFile, type OrtSession, type TensorArg } from "./_ort.ts";
+import { defaultEnvironment } from "../runtime/_default_environment.ts";
+import { Session } from "../runtime/session.ts";
+import type { Tensor } from "../runtime/tensor.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { checkIds, checkKeepSlots, checkPositions } from "./_checks.ts";
 
@@ -50,7 +52,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
   readonly maxLength: number;
   /** The model file. */
   readonly path: string;
-  #session: OrtSession | undefined;
+  #session: Session | undefined;
   #layers: number;
   #kvHeads: number;
   #headDim: number;
@@ -64,7 +66,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
 
   private constructor(
     path: string,
-    session: OrtSession,
+    session: Session,
     info: { layers: number; kvHeads: number; headDim: number; vocab: number; maxLength: number },
     flags: { mask: boolean; positions: boolean; useCacheBranch: boolean },
   ) {
@@ -113,17 +115,21 @@ export class OnnxDecoder implements LanguageModel, Disposable {
         cause,
       });
     }
-    const session = await openSessionFromFile(path, { threads, spinning: false, name: path });
+    const session = await Session.fromFile(defaultEnvironment(), path, {
+      intraOpThreads: threads,
+      interOpThreads: 1,
+      spinning: false,
+    });
     try {
-      const inputs = new Map(session.inputs().map((i) => [i.name, i]));
-      const outputs = new Map(session.outputs().map((o) => [o.name, o]));
+      const inputs = new Map(session.inputs.map((i) => [i.name, i]));
+      const outputs = new Map(session.outputs.map((o) => [o.name, o]));
       const bad = (what: string): never => {
         throw new SpecDecError(`${path} is not an optimum-layout decoder: ${what}`, StatusCode.IO);
       };
       if (!inputs.has("input_ids")) bad(`no "input_ids" input`);
       const logits = outputs.get("logits") ?? bad(`no "logits" output`);
       if (logits.dtype !== "float32") bad(`"logits" is not float32`);
-      const vocab = logits.dims[logits.dims.length - 1] ?? -1;
+      const vocab = logits.dims?.[logits.dims.length - 1] ?? -1;
       if (vocab <= 0) bad(`"logits" has no fixed vocabulary dimension`);
       let layers = 0;
       let kvHeads = 0;
@@ -133,11 +139,12 @@ export class OnnxDecoder implements LanguageModel, Disposable {
         if (!m) continue;
         layers = Math.max(layers, Number(m[1]) + 1);
         if (info.dtype !== "float32") bad(`"${name}" is not float32`);
-        if (info.dims.length !== 4 || info.dims[1]! <= 0 || info.dims[3]! <= 0) {
+        const dims = info.dims ?? [];
+        if (dims.length !== 4 || dims[1]! <= 0 || dims[3]! <= 0) {
           bad(`"${name}" must be [batch, kv_heads, past, head_dim] with fixed heads and width`);
         }
-        kvHeads = info.dims[1]!;
-        headDim = info.dims[3]!;
+        kvHeads = dims[1]!;
+        headDim = dims[3]!;
       }
       if (layers === 0) bad(`no "past_key_values.N.key" inputs`);
       for (let l = 0; l < layers; l++) {
@@ -229,17 +236,22 @@ export class OnnxDecoder implements LanguageModel, Disposable {
       inputIds[i] = BigInt(ids[i]!);
       positionIds[i] = BigInt(positions[i]!);
     }
-    const inputs: Record<string, TensorArg> = { input_ids: { data: inputIds, dims: [1, S] } };
+    const inputs: Record<string, Tensor> = {
+      input_ids: { dtype: "int64", dims: [1, S], data: inputIds },
+    };
     if (this.#hasMask) {
-      inputs.attention_mask = { data: new BigInt64Array(T).fill(1n), dims: [1, T] }; // [1, T] i64
+      const mask = new BigInt64Array(T).fill(1n); // [1, T] i64
+      inputs.attention_mask = { dtype: "int64", dims: [1, T], data: mask };
     }
-    if (this.#hasPositions) inputs.position_ids = { data: positionIds, dims: [1, S] };
+    if (this.#hasPositions) {
+      inputs.position_ids = { dtype: "int64", dims: [1, S], data: positionIds };
+    }
     if (this.#useCacheBranch) {
-      inputs.use_cache_branch = { data: new Uint8Array([P > 0 ? 1 : 0]), dims: [1] };
+      inputs.use_cache_branch = { dtype: "bool", dims: [1], data: new Uint8Array([P > 0 ? 1 : 0]) };
     }
     const logits = new Float32Array(S * this.vocabSize); // [1, S, vocab] f32
-    const outputs: Record<string, TensorArg> = {
-      logits: { data: logits, dims: [1, S, this.vocabSize] },
+    const outputs: Record<string, Tensor> = {
+      logits: { dtype: "float32", dims: [1, S, this.vocabSize], data: logits },
     };
     const H = this.#kvHeads;
     const D = this.#headDim;
@@ -249,12 +261,14 @@ export class OnnxDecoder implements LanguageModel, Disposable {
         const pair = this.#buffers[2 * l + k]!;
         // past: [1, H, P, D] f32 in the current buffer; present: [1, H, T, D] f32 in the other.
         inputs[`past_key_values.${l}.${kind}`] = {
-          data: pair[cur]!.subarray(0, H * P * D),
+          dtype: "float32",
           dims: [1, H, P, D],
+          data: pair[cur]!.subarray(0, H * P * D),
         };
         outputs[`present.${l}.${kind}`] = {
-          data: pair[1 - cur]!.subarray(0, H * T * D),
+          dtype: "float32",
           dims: [1, H, T, D],
+          data: pair[1 - cur]!.subarray(0, H * T * D),
         };
       }
     }
