@@ -42,6 +42,12 @@ export type { AttentionKind } from "./lib/model/graph/decoder_graph.ts";
 export type { QuantizationOptions } from "./lib/model/graph/decoder_graph.ts";
 export type { CacheStatus } from "./lib/model/prepared_cache.ts";
 export {
+  cacheMaxBytes,
+  DEFAULT_CACHE_MAX_GB,
+  prunePreparedCache,
+} from "./lib/model/prune_prepared_cache.ts";
+export type { PruneOptions, PruneReport } from "./lib/model/prune_prepared_cache.ts";
+export {
   dequantizeBlockwise,
   quantizeBlockwise,
   WEIGHT_PRECISIONS,
@@ -67,7 +73,7 @@ export { resolveModelPath } from "./lib/model/hub/resolve_model.ts";
 export type { ModelFiles, ResolveModelOptions } from "./lib/model/hub/resolve_model.ts";
 export { hubCacheDir, hubDownload, hubOffline } from "./lib/model/hub/hub_download.ts";
 export type { HubDownloadOptions } from "./lib/model/hub/hub_download.ts";
-export type { ProgressSink } from "./lib/cli/progress_bar.ts";
+export type { ProgressSink } from "./lib/util/progress_bar.ts";
 export { parseHubId } from "./lib/model/hub/hub_id.ts";
 export type { HubId } from "./lib/model/hub/hub_id.ts";
 export { SafeTensors } from "./lib/model/safetensors.ts";
@@ -144,6 +150,6 @@ export type { NumberFormatter } from "./lib/util/format_number.ts";
 // The CLI is its own entry, `cli.ts` (exported as `./cli`). Run as the main module, mod.ts hands
 // over to it: `deno run -A mod.ts <command>` (see `mod.ts --help`).
 if (import.meta.main) {
-  const { cliMain } = await import("./lib/cli/cli_main.ts");
+  const { cliMain } = await import("./lib/cli/run_cli.ts");
   await cliMain();
 }

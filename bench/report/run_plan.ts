@@ -109,7 +109,8 @@ export function followUpConfigs(best: PlanSettings): BenchConfig[] {
  * Phase 3, at one quantized precision: autoregressive and every method,
  * greedy, on the code prompts: draft-target at the f32 best K and its
  * neighbours (K - 1, K + 1), Medusa at the f32 best tree and 4 nodes, prompt
- * lookup and EAGLE at their f32 best; `--quick` keeps the f32 best only.
+ * lookup at K = 2, 3, 5 and its f32 best, EAGLE at its f32 best and the 4-node tree;
+ * `--quick` keeps the f32 best only.
  *
  * @param best Each method's best f32 setting.
  * @param quick Fewer points.
@@ -128,9 +129,18 @@ export function precisionConfigs(best: PlanSettings, quick: boolean): BenchConfi
       list.push({ method: "medusa", tree: t, temperature: 0, kinds: CODE });
     }
   }
-  for (const m of ["lookup", "eagle"] as const) {
-    const s = best[m];
-    if (s !== undefined) list.push({ method: m, ...s, temperature: 0, kinds: CODE });
+  // Quantized weights make extra verified tokens relatively dearer (V(g) grows faster), so
+  // prompt lookup, whose steps cost no draft, is swept again at every precision.
+  const lk = best.lookup?.k;
+  if (lk !== undefined) {
+    for (const k of quick ? [lk] : [...new Set([2, 3, 5, lk])].sort((a, b) => a - b)) {
+      list.push({ method: "lookup", k, temperature: 0, kinds: CODE });
+    }
+  }
+  const eagle = best.eagle;
+  if (eagle !== undefined) {
+    list.push({ method: "eagle", ...eagle, temperature: 0, kinds: CODE });
+    if (!quick && eagle.tree !== 4) list.push({ method: "eagle", tree: 4, temperature: 0, kinds: CODE });
   }
   return list;
 }

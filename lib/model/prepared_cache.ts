@@ -19,7 +19,9 @@
  * checkpoint gets a new entry (hashing every weight byte would cost seconds per load). Entries are
  * checked against their recorded sha256 on every load; a corrupt or partial entry is deleted
  * and rebuilt. Entries are written in a temporary folder and renamed into place, so a crash
- * or a concurrent load never leaves a half-written entry behind.
+ * or a concurrent load never leaves a half-written entry behind. After each new entry, entries
+ * no load can hit any more (checkpoint gone or changed) and, past `SPECDEC_CACHE_MAX_GB`
+ * (default 20), the least recently used ones are removed (`prune_prepared_cache.ts`).
  *
  * @module
  */
@@ -30,6 +32,7 @@ import { specdecCacheRoot } from "../runtime/cache_root.ts";
 import type { ModelConfig } from "./config.ts";
 import type { BuildOptions, DecoderGraph } from "./graph/decoder_graph.ts";
 import { weightPlan } from "./graph/_layers.ts";
+import { cacheMaxBytes, prunePreparedCache, touchPrepared } from "./prune_prepared_cache.ts";
 
 /**
  * Version of what the graph builders emit (graph structure, weight layout, quantization
@@ -292,6 +295,7 @@ export async function lookupPrepared(
   if (!(await matches(`${entry}/weights.bin`, await readJson(`${entry}/weights.json`)))) {
     return undefined;
   }
+  await touchPrepared(entry);
   return { modelPath: graphPath, shapes: meta!.shapes as PreparedShapes, status: "hit" };
 }
 
@@ -307,11 +311,13 @@ export async function lookupPrepared(
 export async function preparedGraph(root: string, req: PrepareRequest): Promise<PreparedGraph> {
   const { identity, gKey, prepared, entry, graphPath, graphMeta } = await entryOf(root, req);
   let status: PreparedGraph["status"] = "built";
+  const maxBytes = cacheMaxBytes(); // a bad SPECDEC_CACHE_MAX_GB fails before any work
 
   const weightsOk = await matches(`${entry}/weights.bin`, await readJson(`${entry}/weights.json`));
   if (weightsOk) {
     const meta = await readJson(graphMeta);
     if (await matches(graphPath, meta)) {
+      await touchPrepared(entry);
       return { modelPath: graphPath, shapes: meta!.shapes as PreparedShapes, status: "hit" };
     }
   } else if (await exists(entry)) {
@@ -328,6 +334,7 @@ export async function preparedGraph(root: string, req: PrepareRequest): Promise<
         await writeGraph(tmp, model, shapes);
         await Deno.rename(`${tmp}/graph.onnx`, graphPath);
         await Deno.rename(`${tmp}/graph.json`, graphMeta);
+        await touchPrepared(entry);
         return { modelPath: graphPath, shapes, status };
       }
       const sink = new WeightFileSink(`${tmp}/weights.bin`);
@@ -346,6 +353,7 @@ export async function preparedGraph(root: string, req: PrepareRequest): Promise<
           bytes,
           sha256,
           source: req.dir,
+          sourcePath: await Deno.realPath(req.dir),
           identity,
           ...req.weightsKey,
         }),
@@ -362,6 +370,8 @@ export async function preparedGraph(root: string, req: PrepareRequest): Promise<
         if (!(await matches(graphPath, meta))) throw new CacheUnavailable(`cannot place ${entry}`);
         return { modelPath: graphPath, shapes: meta!.shapes as PreparedShapes, status };
       }
+      // A new entry: drop the ones no load can hit any more and keep the cache in its budget.
+      await prunePreparedCache(root, { maxBytes, keep: entry }).catch(() => {});
       return { modelPath: graphPath, shapes: built.shapes, status };
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});

@@ -78,8 +78,8 @@ export function precisionSection(results: BenchmarkResults): string[] {
       "(block-wise MatMulNBits weights; the Medusa and EAGLE heads follow the target). " +
       "Each method at its fastest " +
       "setting measured at that precision (f32: the sweeps above; q8 and q4: draft-target at the " +
-      "f32 best K and its neighbours, Medusa at 4 nodes and the f32 best tree, prompt lookup and " +
-      "EAGLE at their f32 best). Speedup is over autoregressive decoding at the same precision; " +
+      "f32 best K and its neighbours, Medusa at 4 nodes and the f32 best tree, prompt lookup at " +
+      "K = 2, 3, 5 and its f32 best, EAGLE at its f32 best and the 4-node tree). Speedup is over autoregressive decoding at the same precision; " +
       "lossless means equal to the autoregressive output at the same precision.",
   );
   out.push("");
