@@ -20,25 +20,22 @@
  * @module
  */
 
-import { cliMain } from "./lib/cli/cli_main.ts";
+import { cliMain } from "./lib/cli/run_cli.ts";
 
-export { cliMain } from "./lib/cli/cli_main.ts";
-export { runCli } from "./lib/cli/run_cli.ts";
+export { cliMain, runCli } from "./lib/cli/run_cli.ts";
 export type { RunCliOptions } from "./lib/cli/run_cli.ts";
-export { parseCliArgs } from "./lib/cli/cli_args.ts";
+export { parseCliArgs, UsageError } from "./lib/cli/args.ts";
 export type {
   CliCommand,
   DecodingMethod,
   DemoArgs,
   GenerateArgs,
   ServeArgs,
-} from "./lib/cli/cli_args.ts";
-export { UsageError } from "./lib/cli/usage_error.ts";
-export { denoCliIO } from "./lib/cli/cli_io.ts";
-export type { CliIO } from "./lib/cli/cli_io.ts";
-export { onnxBackend } from "./lib/cli/onnx_backend.ts";
-export { generateCommand } from "./lib/cli/generate_command.ts";
-export { demoCommand } from "./lib/cli/demo_command.ts";
+} from "./lib/cli/args.ts";
+export { denoCliIO } from "./lib/cli/output.ts";
+export type { CliIO } from "./lib/cli/output.ts";
+export { demoCommand, generateCommand, serveCommand } from "./lib/cli/commands.ts";
+export { loadedModels, loadModelParts, onnxBackend, sessionOptions } from "./lib/cli/models.ts";
 export type {
   CliBackend,
   CliChatPrompt,
@@ -47,14 +44,12 @@ export type {
   DecoderSettings,
   LoadedModels,
   LoadRequest,
-} from "./lib/cli/cli_backend.ts";
-export { loadModelParts, sessionOptions } from "./lib/cli/_load_models.ts";
-export type { SessionOptions, StageRunner } from "./lib/cli/_load_models.ts";
-export { loadedModels } from "./lib/cli/_decoders.ts";
-export type { ModelParts } from "./lib/cli/_decoders.ts";
-export { ProgressBar } from "./lib/cli/progress_bar.ts";
-export type { ProgressBarOptions, ProgressSink } from "./lib/cli/progress_bar.ts";
-export { serveCommand } from "./lib/cli/serve_command.ts";
+  ModelLoadOptions,
+  ModelParts,
+  StageRunner,
+} from "./lib/cli/models.ts";
+export { ProgressBar } from "./lib/util/progress_bar.ts";
+export type { ProgressBarOptions, ProgressSink } from "./lib/util/progress_bar.ts";
 export { OpenAIServer } from "./lib/server/openai_server.ts";
 export type { ListenOptions, OpenAIServerOptions } from "./lib/server/openai_server.ts";
 export { parseRequest } from "./lib/server/parse_request.ts";

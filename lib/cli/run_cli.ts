@@ -1,20 +1,25 @@
 /**
- * The CLI entry: parses arguments, runs a command, turns errors into exit
- * codes (0 ok, 1 runtime error, 2 usage error) and one-line messages.
+ * The CLI entry: {@linkcode runCli} parses arguments, runs a command and turns errors into exit
+ * codes (0 ok, 1 runtime error, 2 usage error) and one-line messages; {@linkcode cliMain} runs
+ * it on the process's arguments (`deno run -A mod.ts ...`), wires Ctrl-C to abort the generation
+ * (a second Ctrl-C exits at once) and exits with the CLI's code.
  *
  * @module
  */
 
-import { parseCliArgs } from "./cli_args.ts";
-import type { CliBackend, LoadedModels } from "./cli_backend.ts";
-import { type CliIO, denoCliIO } from "./cli_io.ts";
-import { demoCommand } from "./demo_command.ts";
-import { generateCommand } from "./generate_command.ts";
-import { UsageError } from "./usage_error.ts";
-import { DEMO_USAGE, GENERATE_USAGE, MAIN_USAGE, SERVE_USAGE } from "./_usage.ts";
-import { serveCommand } from "./serve_command.ts";
-import { SpecDecError } from "../runtime/errors.ts";
 import denoJson from "../../deno.json" with { type: "json" };
+import { SpecDecError } from "../runtime/errors.ts";
+import {
+  DEMO_USAGE,
+  GENERATE_USAGE,
+  MAIN_USAGE,
+  parseCliArgs,
+  SERVE_USAGE,
+  UsageError,
+} from "./args.ts";
+import type { CliBackend, LoadedModels } from "./models.ts";
+import { type CliIO, denoCliIO } from "./output.ts";
+import { demoCommand, generateCommand, serveCommand } from "./commands.ts";
 
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions {
@@ -89,7 +94,7 @@ function backendOf(options: RunCliOptions): CliBackend {
   // Imported on first load so `--help` and usage errors never touch the native library.
   return {
     async load(request, onStage): Promise<LoadedModels> {
-      const { onnxBackend } = await import("./onnx_backend.ts");
+      const { onnxBackend } = await import("./models.ts");
       return await onnxBackend().load(request, onStage);
     },
   };
@@ -122,4 +127,38 @@ async function reportError(err: unknown, io: CliIO): Promise<number> {
   await io.writeErr(`error: ${message}\n`);
   if (debug && err instanceof Error) await io.writeErr(`${err.stack ?? ""}\n`);
   return 1;
+}
+
+/**
+ * Runs the CLI on the process's arguments and exits the process.
+ *
+ * @returns Never resolves normally: the process exits with the CLI's code.
+ *
+ * @example Running the CLI from a script
+ * ```ts ignore
+ * import { cliMain } from "@specdec/specdec/cli";
+ * if (import.meta.main) await cliMain();
+ * ```
+ */
+export async function cliMain(): Promise<void> {
+  const controller = new AbortController();
+  const onInterrupt = (): void => {
+    if (controller.signal.aborted) Deno.exit(130);
+    controller.abort();
+  };
+  let listening = false;
+  try {
+    Deno.addSignalListener("SIGINT", onInterrupt);
+    // `serve` shuts down gracefully on SIGTERM too (service managers, containers).
+    Deno.addSignalListener("SIGTERM", onInterrupt);
+    listening = true;
+  } catch {
+    // Signals are not available on every platform; Ctrl-C then ends the process directly.
+  }
+  const code = await runCli(Deno.args, { signal: controller.signal });
+  if (listening) {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    Deno.removeSignalListener("SIGTERM", onInterrupt);
+  }
+  Deno.exit(code);
 }

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { CliGeneration, DecoderSettings, LoadedModels } from "../cli/cli_backend.ts";
-import type { DecodingMethod } from "../cli/cli_args.ts";
+import type { CliGeneration, DecoderSettings, LoadedModels } from "../cli/models.ts";
+import type { DecodingMethod } from "../cli/args.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { type ParsedRequest, parseRequest, type RequestKind } from "./parse_request.ts";
 import { RequestError } from "./request_error.ts";

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../lib/cli/run_cli.ts";
-import type { CliBackend, LoadedModels, LoadRequest } from "../../lib/cli/cli_backend.ts";
-import type { CliIO } from "../../lib/cli/cli_io.ts";
-import { loadedModels } from "../../lib/cli/_decoders.ts";
+import {
+  type CliBackend,
+  type LoadedModels,
+  loadedModels,
+  type LoadRequest,
+} from "../../lib/cli/models.ts";
+import type { CliIO } from "../../lib/cli/output.ts";
 import { SpecDecError, StatusCode } from "../../lib/runtime/errors.ts";
 import { CharTokenizer, RuleModel } from "./_fake_models.ts";
 

@@ -1,8 +1,7 @@
 // Starts an OpenAIServer over real checkpoints on 127.0.0.1 (a free port) for the server tests.
 
 import { fileURLToPath } from "node:url";
-import { onnxBackend } from "../../lib/cli/onnx_backend.ts";
-import type { LoadRequest } from "../../lib/cli/cli_backend.ts";
+import { type LoadRequest, onnxBackend } from "../../lib/cli/models.ts";
 import { OpenAIServer, type OpenAIServerOptions } from "../../lib/server/openai_server.ts";
 
 /** Repository root. */

@@ -30,7 +30,7 @@
 
 import { createHash } from "node:crypto";
 import { SpecDecError, StatusCode } from "../../runtime/errors.ts";
-import { ProgressBar, type ProgressSink } from "../../cli/progress_bar.ts";
+import { ProgressBar, type ProgressSink } from "../../util/progress_bar.ts";
 import { lock } from "../../runtime/_file_lock.ts";
 
 /** Options of {@linkcode hubDownload}. */

@@ -1,5 +1,5 @@
 /**
- * A progress indicator for long CLI work (graph build on first load,
+ * A progress indicator for long work (hub downloads, graph builds on first load in the CLI,
  * benchmark runs): a bar redrawn in place on a TTY, plain lines otherwise.
  *
  * @module

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sessionOptions } from "../../lib/cli/_load_models.ts";
+import { sessionOptions } from "../../lib/cli/models.ts";
 
 Deno.test("sessionOptions() gives the draft and Medusa heads draftThreads, else threads", () => {
   assert.deepEqual(

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCliArgs } from "../../lib/cli/cli_args.ts";
-import { UsageError } from "../../lib/cli/usage_error.ts";
+import { parseCliArgs, UsageError } from "../../lib/cli/args.ts";
 
 function usage(argv: string[]): string {
   try {
