@@ -112,6 +112,7 @@ export class CausalLM implements LanguageModel, Disposable {
   /** Whether one-token forwards run padded to two rows ({@linkcode CausalLMOptions.batchInvariant}). */
   readonly batchInvariant: boolean;
 
+  /** @ignore */
   private constructor(
     path: string,
     config: ModelConfig,

@@ -179,6 +179,7 @@ export class EagleHeads implements FeatureDrafter, Disposable {
   #kvLength = 0;
   #busy = false;
 
+  /** @ignore */
   private constructor(
     path: string,
     config: EagleHeadConfig,

@@ -73,6 +73,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
   #session: Session | undefined;
   #busy = false;
 
+  /** @ignore */
   private constructor(path: string, session: Session, K: number, H: number, V: number) {
     this.path = path;
     this.#session = session;

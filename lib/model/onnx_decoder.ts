@@ -64,6 +64,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
   #useCacheBranch: boolean;
   #busy = false;
 
+  /** @ignore */
   private constructor(
     path: string,
     session: Session,

@@ -191,6 +191,7 @@ export class SafeTensors implements Disposable {
   #file: Deno.FsFile | undefined;
   #tensors: Map<string, TensorInfo>;
 
+  /** @ignore */
   private constructor(
     path: string,
     source: Uint8Array | Deno.FsFile,

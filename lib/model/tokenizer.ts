@@ -95,6 +95,7 @@ export class Tokenizer implements TextTokenizer {
   readonly chatTemplate: ChatTemplate | undefined;
   #tok: HfTokenizer;
 
+  /** @ignore */
   private constructor(
     tok: HfTokenizer,
     ids: { bos: number | undefined; eos: number | undefined; eosList: number[]; addBos: boolean },

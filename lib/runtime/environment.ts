@@ -102,6 +102,7 @@ export class Environment implements Disposable {
    * The native handle, for sessions created in this environment.
    *
    * @internal
+   * @ignore
    * @returns The `sd_env *`.
    * @throws {SpecDecError} Code `STATE` after close().
    */
@@ -116,6 +117,7 @@ export class Environment implements Disposable {
    * Registers a session so that {@linkcode close} closes it first.
    *
    * @internal
+   * @ignore
    * @param child The session.
    * @returns A function that unregisters it.
    */

@@ -198,6 +198,7 @@ export class Session implements Disposable {
   /** Declared outputs, in model order. */
   readonly outputs: readonly TensorInfo[];
 
+  /** @ignore */
   private constructor(
     lib: NativeLibrary,
     handle: Deno.PointerValue,
