@@ -54,6 +54,18 @@ function json(body: unknown, status = 200, headers: Record<string, string> = {})
   return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
 }
 
+/** This process's memory in MiB (0.1): resident, V8 heap used and reserved, external buffers. */
+function memoryMiB(): Record<string, number> {
+  const m = Deno.memoryUsage();
+  const mib = (bytes: number): number => Math.round(bytes / 104857.6) / 10;
+  return {
+    rss: mib(m.rss),
+    heapUsed: mib(m.heapUsed),
+    heapTotal: mib(m.heapTotal),
+    external: mib(m.external),
+  };
+}
+
 function isAbort(err: unknown): boolean {
   return err instanceof DOMException && err.name === "AbortError";
 }
@@ -154,6 +166,14 @@ export class OpenAIServer {
   }
 
   /**
+   * Requests admitted and not yet finished: running, queued, or still ending their stream. Each
+   * holds an abort controller and a listener on its request's signal; 0 when the server is idle.
+   */
+  get open(): number {
+    return this.#active.size;
+  }
+
+  /**
    * Stops accepting requests, cancels the running and queued ones (their
    * clients get an error or the end of their stream) and waits for the HTTP
    * server to finish. Idempotent.
@@ -178,8 +198,10 @@ export class OpenAIServer {
           status: this.#closing ? "shutting_down" : "ok",
           model: this.modelName,
           ...this.load,
+          open: this.open,
           served: this.#served,
           cancelled: this.#cancelled,
+          memory: memoryMiB(),
         }, this.#closing ? 503 : 200);
       }
       if (path === "/v1/models") {

@@ -30,7 +30,9 @@ export class QueueFullError extends Error {
 }
 
 interface Waiter {
+  /** Gives the waiter the slot (and drops its abort listener). */
   resolve: () => void;
+  /** Fails the waiter (and drops its abort listener). */
   reject: (reason: unknown) => void;
 }
 
@@ -97,12 +99,16 @@ export class RequestQueue {
       throw new QueueFullError(`${this.#waiters.length} requests are already waiting`);
     }
     return new Promise((resolve, reject) => {
+      // Every way out removes the listener: a long-lived signal must not keep waiters alive.
       const waiter: Waiter = {
         resolve: () => {
           signal?.removeEventListener("abort", onAbort);
           resolve(this.#releaser());
         },
-        reject,
+        reject: (reason) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(reason);
+        },
       };
       const onAbort = (): void => {
         const i = this.#waiters.indexOf(waiter);
