@@ -82,8 +82,10 @@ Models:
                             (default: models/bench-draft with the default model)
       --medusa DIR          Medusa heads folder (default: <model>/medusa)
       --eagle DIR           EAGLE head folder (default: <model>/eagle)
-  A model given as a hub id, org/name[@revision], is fetched once from
-  HF_ENDPOINT into the Hugging Face cache (HF_HUB_CACHE; HF_TOKEN, HF_HUB_OFFLINE).
+  A model or heads given as a hub id, org/name[/subfolder][@revision], are
+  fetched once from HF_ENDPOINT into the Hugging Face cache (HF_HUB_CACHE;
+  HF_TOKEN, HF_HUB_OFFLINE); a hub --model's heads default to its
+  medusa/ and eagle/ subfolders.
 
 Decoding:
       --method METHOD       ar | speculative | medusa | eagle | lookup
@@ -157,6 +159,7 @@ Options:
                             <model>/medusa when it exists)
       --eagle DIR           EAGLE head (enables "eagle"; default:
                             <model>/eagle when it exists)
+                            (each of these may be a hub id: see generate --help)
       --host HOST           Address to listen on (default: 127.0.0.1)
   -p, --port N              Port (default: 8080; 0 picks a free one)
       --queue-size N        Requests waiting behind the running one (default: 16)

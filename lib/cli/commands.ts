@@ -188,8 +188,8 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
     throw new UsageError(`--draft is only used by --method speculative, not ${args.method}`, cmd);
   }
   if (args.method === "medusa") {
-    const medusa = args.medusa ?? `${model}/medusa`;
-    if (!(await isDir(medusa))) {
+    const medusa = args.medusa ?? await headsOf(model, "medusa");
+    if (!(await isDir(medusa)) && !(await isHubId(medusa))) {
       throw new UsageError(`--medusa: Medusa heads folder not found: ${medusa}`, cmd);
     }
     request.medusa = medusa;
@@ -197,8 +197,8 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
     throw new UsageError(`--medusa is only used by --method medusa, not ${args.method}`, cmd);
   }
   if (args.method === "eagle") {
-    const eagle = args.eagle ?? `${model}/eagle`;
-    if (!(await isModelDir(eagle))) {
+    const eagle = args.eagle ?? await headsOf(model, "eagle");
+    if (!(await isModelDir(eagle)) && !(await isHubId(eagle))) {
       throw new UsageError(
         args.eagle === undefined
           ? `--method eagle needs EAGLE weights: no ${eagle}/config.json (pass --eagle DIR)`
@@ -442,7 +442,7 @@ export async function serveCommand(
     request.draft = await resolveModelDir(args.draft, "bench-draft", "--draft", cmd);
   }
   if (args.medusa !== undefined) {
-    if (!(await isDir(args.medusa))) {
+    if (!(await isDir(args.medusa)) && !(await isHubId(args.medusa))) {
       throw new UsageError(`--medusa: Medusa heads folder not found: ${args.medusa}`, cmd);
     }
     request.medusa = args.medusa;
@@ -450,7 +450,7 @@ export async function serveCommand(
     request.medusa = `${model}/medusa`;
   }
   if (args.eagle !== undefined) {
-    if (!(await isModelDir(args.eagle))) {
+    if (!(await isModelDir(args.eagle)) && !(await isHubId(args.eagle))) {
       throw new UsageError(`--eagle: no EAGLE head (config.json) in ${args.eagle}`, cmd);
     }
     request.eagle = args.eagle;
@@ -528,6 +528,22 @@ async function isDir(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** True when `value` names no local folder but is shaped like a hub id (the loaders fetch it). */
+async function isHubId(value: string): Promise<boolean> {
+  return !(await isDir(value)) && parseHubId(value) !== undefined;
+}
+
+/**
+ * Where a model's heads are by default: its `name/` folder, or for a hub id the `name/` folder
+ * of the same repository at the same revision (`org/m@v1` -> `org/m/eagle@v1`).
+ */
+async function headsOf(model: string, name: string): Promise<string> {
+  const id = await isHubId(model) ? parseHubId(model) : undefined;
+  if (id === undefined) return `${model}/${name}`;
+  const sub = id.subfolder === "" ? name : `${id.subfolder}/${name}`;
+  return `${id.repo}/${sub}@${id.revision}`;
 }
 
 /**

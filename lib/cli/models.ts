@@ -252,6 +252,7 @@ export async function loadModelParts(
   if (request.medusa !== undefined) {
     request.medusa = await resolveModelPath(request.medusa, "medusa");
   }
+  if (request.eagle !== undefined) request.eagle = await resolveModelPath(request.eagle, "eagle");
   const options = sessionOptions(request);
   if (request.draft !== undefined) {
     // One context for both: a draft built for fewer positions than the target caps it.

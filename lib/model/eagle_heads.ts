@@ -29,12 +29,17 @@ import { type Tensor, tensor } from "../runtime/tensor.ts";
 import { checkIds, checkKeepSlots, checkPositions } from "./_checks.ts";
 import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
+import { resolveModelPath } from "./hub/resolve_model.ts";
+import { resolveHeadsBase } from "./hub/_resolve_base.ts";
 
 /** Options of {@linkcode EagleHeads.load}. */
 export interface EagleHeadsOptions {
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
-  /** Base checkpoint directory (default: `base_model` of the head's config, else `..`). */
+  /**
+   * Base checkpoint directory (default: `base_model` of the head's config, else `..`; for a head
+   * fetched by hub id, that folder of the same repository, fetched at the same commit).
+   */
   base?: string;
   /**
    * KV capacity in rows: the target's context plus the largest draft tree
@@ -199,7 +204,8 @@ export class EagleHeads implements FeatureDrafter, Disposable {
   /**
    * Reads the head, the base's embedding and LM head, and opens the head's session.
    *
-   * @param dir The `eagle/` directory.
+   * @param dir The `eagle/` directory, or a hub id (`org/name/eagle`, optionally `@revision`)
+   *   fetched from `HF_ENDPOINT` into the Hugging Face cache.
    * @param options Threads, base directory and KV capacity.
    * @returns The head, with an empty cache.
    * @throws {SpecDecError} When a file is missing or malformed, or the head does not fit the base (both named).
@@ -214,12 +220,14 @@ export class EagleHeads implements FeatureDrafter, Disposable {
       throw new RangeError(`threads must be a positive integer, got ${threads}`);
     }
     checkWeightsOption(options.weights, "weights");
+    const arg = dir;
+    dir = await resolveModelPath(dir, "eagle"); // a folder, or a hub id fetched into the HF cache
     const config = await readEagleConfig(dir);
     const maxLength = options.maxLength ?? Math.min(1088, config.maxPositionEmbeddings);
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
     }
-    const baseDir = options.base ?? config.baseDir;
+    const baseDir = options.base ?? await resolveHeadsBase(arg, dir, config.baseDir);
     const base = await readModelConfig(baseDir);
     const H = config.hiddenSize;
     const V = config.vocabSize;

@@ -24,12 +24,16 @@ import { openGraph } from "./_open_graph.ts";
 import type { Session } from "../runtime/session.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { resolveModelPath } from "./hub/resolve_model.ts";
+import { resolveHeadsBase } from "./hub/_resolve_base.ts";
 
 /** Options of {@linkcode MedusaHeads.load}. */
 export interface MedusaHeadsOptions {
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
-  /** Base checkpoint directory (default: `base_model` of the heads' config, else `..`). */
+  /**
+   * Base checkpoint directory (default: `base_model` of the heads' config, else `..`; for heads
+   * fetched by hub id, that folder of the same repository, fetched at the same commit).
+   */
   base?: string;
   /**
    * Precision of the heads' blocks and their copy of the LM head (default `f32`); give the
@@ -85,7 +89,8 @@ export class MedusaHeads implements PredictionHeads, Disposable {
   /**
    * Reads the heads and the base's LM head and opens the heads' session.
    *
-   * @param dir The `medusa/` directory.
+   * @param dir The `medusa/` directory, or a hub id (`org/name/medusa`, optionally `@revision`)
+   *   fetched from `HF_ENDPOINT` into the Hugging Face cache.
    * @param options Threads and base directory.
    * @returns The heads.
    * @throws {SpecDecError} When a file is missing or malformed, or the heads do not fit the base (sizes named).
@@ -95,6 +100,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       throw new TypeError("dir must be a non-empty string");
     }
     checkWeightsOption(options.weights, "weights");
+    const arg = dir;
     dir = await resolveModelPath(dir, "medusa"); // a folder, or a hub id fetched into the HF cache
     const path = `${dir}/config.json`;
     let c: Record<string, unknown>;
@@ -130,7 +136,8 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       throw new RangeError(`threads must be a positive integer, got ${threads}`);
     }
     const rel = typeof c.base_model === "string" ? c.base_model : "..";
-    const baseDir = options.base ?? (rel.startsWith("/") ? rel : `${dir}/${rel}`);
+    const baseDir = options.base ??
+      await resolveHeadsBase(arg, dir, rel.startsWith("/") ? rel : `${dir}/${rel}`);
     const base = await readModelConfig(baseDir);
     if (base.hiddenSize !== H || base.vocabSize !== V) {
       throw new SpecDecError(

@@ -74,6 +74,39 @@ Deno.test("cli.ts generate --model/--draft org/name fetch from HF_ENDPOINT and m
   assert.equal(Deno.readTextFileSync(`${cache}/models--org--tiny/refs/main`), COMMIT);
 });
 
+Deno.test("cli.ts generate --method eagle/medusa with a hub --model: heads by hub id, as from folders", async () => {
+  const local = `${ROOT}/models/tiny-target`;
+  const files = folderFiles(local);
+  for (const sub of ["eagle", "medusa"]) {
+    for (const [name, bytes] of Object.entries(folderFiles(`${local}/${sub}`))) {
+      files[`${sub}/${name}`] = bytes;
+    }
+  }
+  await using hub = new MockHub({ "org/tiny": { commit: COMMIT, files } });
+  const cache = await Deno.makeTempDir();
+  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache };
+  const common = ["def add(a, b):", "--max-new-tokens", "8", "--json"];
+  for (
+    const [method, flags] of [
+      ["eagle", ["--model", "org/tiny"]], // the heads default to org/tiny/eagle@main
+      ["medusa", ["--model", `org/tiny@${COMMIT}`, "--medusa", "org/tiny/medusa"]],
+    ] as const
+  ) {
+    const byId = await cli("cli.ts", ["generate", ...common, "--method", method, ...flags], env);
+    assert.equal(byId.code, 0, byId.stderr);
+    const byDir = await cli(
+      "cli.ts",
+      ["generate", ...common, "--method", method, "--model", local],
+      env,
+    );
+    assert.equal(byDir.code, 0, byDir.stderr);
+    assert.deepEqual(JSON.parse(byId.stdout).tokens, JSON.parse(byDir.stdout).tokens, method);
+    assert.ok(
+      Deno.statSync(`${cache}/models--org--tiny/snapshots/${COMMIT}/${method}/config.json`),
+    );
+  }
+});
+
 Deno.test("cli.ts generate --model with an unknown or unreachable hub id: one line, exit 1, no stack", async () => {
   await using hub = new MockHub({});
   const cache = await Deno.makeTempDir();

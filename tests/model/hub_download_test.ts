@@ -4,6 +4,8 @@ import { parseHubId } from "../../lib/model/hub/hub_id.ts";
 import { resolveModelPath } from "../../lib/model/hub/resolve_model.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
 import { Tokenizer } from "../../lib/model/tokenizer.ts";
+import { EagleHeads } from "../../lib/model/eagle_heads.ts";
+import { MedusaHeads } from "../../lib/model/medusa_heads.ts";
 import { SpecDecError } from "../../lib/runtime/errors.ts";
 import { MockHub, type MockRepo } from "./_mock_hub.ts";
 
@@ -323,5 +325,53 @@ Deno.test("hubDownload() records a revision like refs/pr/1 under refs/ and refus
     (e: unknown) =>
       e instanceof SpecDecError &&
       /config\.json of org\/small@nope: no such revision/.test(e.message),
+  );
+});
+
+/** A folder's files and those of its subfolders `subs`, by repository path. */
+function repoFiles(dir: string, subs: string[]): Record<string, Uint8Array> {
+  const files = folderFiles(dir);
+  for (const sub of subs) {
+    for (const [name, bytes] of Object.entries(folderFiles(`${dir}/${sub}`))) {
+      files[`${sub}/${name}`] = bytes;
+    }
+  }
+  return files;
+}
+
+Deno.test("EagleHeads.load() and MedusaHeads.load() take a hub id and fetch their base from the same repository", async () => {
+  const local = `${ROOT}models/tiny-target`;
+  await using hub = new MockHub({
+    "org/tiny": { commit: COMMIT, files: repoFiles(local, ["eagle", "medusa"]) },
+  });
+  const cache = await Deno.makeTempDir();
+  const snapshot = `${cache}/models--org--tiny/snapshots/${COMMIT}`;
+  await withEnv(
+    { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_TOKEN: "", HF_HUB_OFFLINE: "0" },
+    async () => {
+      // A fresh cache: the head's base (`base_model` "..", the repository's root) is fetched by
+      // the head's load, at the commit the head came from.
+      using eagleHub = await EagleHeads.load("org/tiny/eagle", { maxLength: 32, threads: 1 });
+      assert.equal(eagleHub.path, `${snapshot}/eagle`);
+      assert.ok(Deno.statSync(`${snapshot}/model.safetensors`).isFile);
+      using eagleDir = await EagleHeads.load(`${local}/eagle`, { maxLength: 32, threads: 1 });
+      const H = eagleDir.hiddenSize;
+      const features = Float32Array.from({ length: 2 * H }, (_, i) => Math.sin(i)); // [2, H] f32
+      const a = await eagleHub.forward([5, 6], features, [0, 1]);
+      const b = await eagleDir.forward([5, 6], features, [0, 1]);
+      assert.deepEqual(a.logits, b.logits);
+      assert.deepEqual(a.hidden, b.hidden);
+      using medusaHub = await MedusaHeads.load(`org/tiny/medusa@${COMMIT}`, { threads: 1 });
+      using medusaDir = await MedusaHeads.load(`${local}/medusa`, { threads: 1 });
+      assert.equal(medusaHub.path, `${snapshot}/medusa`);
+      const h = Float32Array.from({ length: H }, (_, i) => Math.cos(i)); // [H] f32
+      assert.deepEqual(await medusaHub.forward(h), await medusaDir.forward(h));
+      await assert.rejects(
+        () => EagleHeads.load("org/nothere/eagle"),
+        (e: unknown) =>
+          e instanceof SpecDecError &&
+          /eagle\/config\.json of org\/nothere: repository not found/.test(e.message),
+      );
+    },
   );
 });

@@ -1,6 +1,6 @@
 /**
  * The one place a model argument becomes a local folder: `CausalLM.load`, `Tokenizer.load`,
- * `MedusaHeads.load` and the CLI call {@linkcode resolveModelPath}.
+ * `MedusaHeads.load`, `EagleHeads.load` and the CLI call {@linkcode resolveModelPath}.
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { parseHubId } from "./hub_id.ts";
 import { SpecDecError, StatusCode } from "../../runtime/errors.ts";
 
 /** What a loader reads from a folder, which decides the files fetched from a hub. */
-export type ModelFiles = "model" | "tokenizer" | "medusa";
+export type ModelFiles = "model" | "tokenizer" | "medusa" | "eagle";
 
 const TOKENIZER_EXTRAS = [
   "tokenizer_config.json",
@@ -34,11 +34,11 @@ async function isDir(path: string): Promise<boolean> {
  * Turns a model argument into a local folder. An existing folder is returned as it is; otherwise
  * a hub id (`org/name`, `org/name/subfolder`, `...@revision`) is fetched into the Hugging Face
  * cache (only the files `files` needs: config and weights, or the tokenizer's files, or Medusa
- * heads) and its snapshot folder is returned.
+ * or EAGLE heads) and its snapshot folder is returned.
  *
  * @param pathOrId A folder or a hub id.
  * @param files What the caller reads: `"model"` (config.json, weights, generation and tokenizer
- *   files), `"tokenizer"` or `"medusa"` (config.json and model.safetensors).
+ *   files), `"tokenizer"`, or `"medusa"` / `"eagle"` (config.json and model.safetensors).
  * @param options Endpoint, cache folder, token, offline, progress (defaults from the `HF_*` env).
  * @returns A folder path.
  * @throws {SpecDecError} Code `IO` when a hub id cannot be fetched (see `hubDownload`); a path
@@ -72,7 +72,7 @@ export async function resolveModelPath(
     for (const f of [...TOKENIZER_EXTRAS, "config.json"]) await get(f, true);
   } else {
     first = await get("config.json");
-    if (files === "medusa") {
+    if (files === "medusa" || files === "eagle") {
       await get("model.safetensors");
     } else {
       const index = await get("model.safetensors.index.json", true);
