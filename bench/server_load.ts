@@ -2,10 +2,12 @@
  * Load benchmark of `mod.ts serve` (not a test): many concurrent streaming
  * clients, some of which cancel mid-stream, for a bounded time. Reports
  * completed / cancelled / rejected requests, time to first token and tokens/s
- * percentiles, and the server's RSS before and after.
+ * percentiles, and the server's memory: RSS (and V8 heap, from `/health`) sampled through the run,
+ * with the second half's trend (a leak grows with the requests served; an allocator plateau does
+ * not), and whether the server is idle (nothing running, queued or open) once the clients stop.
  *
  * ```sh
- * npx -y deno@2.9.6 task bench:server [--clients 64] [--duration 60] [--cancel 0.25]
+ * npx -y deno@2.9.6 task bench:server [--clients 64] [--duration 180] [--cancel 0.25]
  *   [--model DIR --draft DIR] [--queue-size 16] [--max-tokens 48] [--out results/server_load]
  * ```
  *
@@ -15,6 +17,13 @@
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import {
+  type MemorySample,
+  rssMiB,
+  sampleMemory,
+  type SecondHalfTrend,
+  secondHalfTrend,
+} from "./_server_memory.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url)).replace(/\/$/, "");
 
@@ -72,9 +81,22 @@ export interface ServerLoadReport {
   latencyMs: Record<string, number>;
   /** Generated tokens over the run, and per second of wall time. */
   throughput: { tokens: number; tokensPerSecond: number };
-  /** Server resident set size (MiB): after warm-up, right after the load, after settling. */
-  rssMiB: { before: number; half: number; after: number; settled: number };
-  /** `/health` after the load: nothing running or queued. */
+  /**
+   * Server resident set size (MiB): after warm-up, at half time (under load), right after the
+   * load, after settling; and its trend over the second half of the load.
+   */
+  rssMiB: {
+    before: number;
+    half: number;
+    after: number;
+    settled: number;
+    secondHalf: SecondHalfTrend;
+  };
+  /** The server's memory every `durationS / 40` seconds (at least 1) during the load. */
+  memorySamples: MemorySample[];
+  /** Milliseconds after the clients stopped until `/health` showed nothing running, queued or open. */
+  idleAfterMs: number;
+  /** `/health` once idle (or after 10 s): nothing running, queued or open. */
   healthAfter: Record<string, unknown>;
 }
 
@@ -93,13 +115,6 @@ function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-/** Resident memory of another process, via `ps` (reading /proc/<pid> needs --allow-all). */
-function rssMiB(pid: number): number {
-  const out = new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).outputSync();
-  const kb = Number(new TextDecoder().decode(out.stdout).trim() || NaN);
-  return Math.round((kb / 1024) * 10) / 10;
 }
 
 const PROMPTS = [
@@ -264,6 +279,12 @@ export async function runServerLoad(options: ServerLoadOptions): Promise<ServerL
     // shows as growth from here to the end; the rise from `before` is warm-up.
     let half = Number.NaN;
     const halfTimer = setTimeout(() => half = rssMiB(child.pid), options.durationS * 500);
+    const sampler = sampleMemory(
+      child.pid,
+      base,
+      Math.max(1, options.durationS / 40),
+      () => samples.length,
+    );
     const clients = Array.from({ length: options.clients }, async (_, i) => {
       const rand = mulberry32(options.seed * 1000 + i);
       while (performance.now() < deadline) {
@@ -278,8 +299,17 @@ export async function runServerLoad(options: ServerLoadOptions): Promise<ServerL
     await Promise.all(clients);
     clearTimeout(halfTimer);
     const wallS = (performance.now() - t0) / 1000;
+    const memorySamples = await sampler.stop();
     const after = rssMiB(child.pid);
-    const health = await (await fetch(`${base}/health`)).json();
+    // "No session left open": cancelled generations end at their next step; wait for that.
+    const stopped = performance.now();
+    let health = await (await fetch(`${base}/health`)).json();
+    while (health.running + health.queued + (health.open ?? 0) > 0) {
+      if (performance.now() - stopped > 10_000) break;
+      await new Promise((r) => setTimeout(r, 20));
+      health = await (await fetch(`${base}/health`)).json();
+    }
+    const idleAfterMs = Math.round(performance.now() - stopped);
     await new Promise((r) => setTimeout(r, 2000));
     const settled = rssMiB(child.pid);
     const loadAfter = Deno.loadavg();
@@ -325,7 +355,15 @@ export async function runServerLoad(options: ServerLoadOptions): Promise<ServerL
         max: r1(Math.max(...lat)),
       },
       throughput: { tokens, tokensPerSecond: r1(tokens / wallS) },
-      rssMiB: { before, half, after, settled },
+      rssMiB: {
+        before,
+        half,
+        after,
+        settled,
+        secondHalf: secondHalfTrend(memorySamples, options.durationS / 2),
+      },
+      memorySamples,
+      idleAfterMs,
       healthAfter: health,
     };
   } finally {
@@ -367,11 +405,30 @@ ${r.machine.loadavgAfter.join(" / ")} after (shared machine), ${r.machine.date}.
 Decode tokens/s per completed request: p10 ${r.tokensPerSecond.p10}, p50 ${r.tokensPerSecond.p50}, p90 ${r.tokensPerSecond.p90}.
 Server throughput: ${r.throughput.tokens} tokens in ${r.wallS} s = ${r.throughput.tokensPerSecond} tok/s (one request at a time).
 
-Server RSS: ${r.rssMiB.before} MiB after warm-up, ${r.rssMiB.half} MiB at half time (under load), ${r.rssMiB.after} MiB right after the load, ${r.rssMiB.settled} MiB 2 s later (a leak would grow from half time to the end).
-\`/health\` after the load: running ${String(r.healthAfter.running)}, queued ${
-    String(r.healthAfter.queued)
-  }, cancelled ${String(r.healthAfter.cancelled)}.
+${memoryMarkdown(r)}
+\`/health\` ${r.idleAfterMs} ms after the clients stopped: running ${
+    String(r.healthAfter.running)
+  }, queued ${String(r.healthAfter.queued)}, open ${String(r.healthAfter.open)}, cancelled ${
+    String(r.healthAfter.cancelled)
+  }.
 `;
+}
+
+function memoryMarkdown(r: ServerLoadReport): string {
+  const m = r.rssMiB;
+  const h = m.secondHalf;
+  const every = Math.max(1, Math.ceil(r.memorySamples.length / 10));
+  const trace = r.memorySamples.filter((_, i) =>
+    i % every === 0 || i === r.memorySamples.length - 1
+  )
+    .map((x) => `${Math.round(x.tS)} s ${x.rss}`).join(", ");
+  const last = r.memorySamples[r.memorySamples.length - 1];
+  const heap = last?.heapUsed !== undefined
+    ? ` V8 heap at the end: ${last.heapUsed} MiB used of ${last.heapTotal} reserved, ${last.external} MiB external.`
+    : "";
+  return `Server RSS: ${m.before} MiB after warm-up, ${m.half} MiB at half time (under load), ${m.after} MiB right after the load, ${m.settled} MiB 2 s later.
+Over the second half (${h.samples} samples, ${h.requests} requests) the RSS stays within ${h.min}..${h.max} MiB; its trend is ${h.mibPerMinute} MiB/min, ${h.mibPer1000Requests} MiB per 1000 requests (a leak grows with the requests served; an allocator plateau has a trend near 0).${heap}
+RSS (MiB) through the load: ${trace}.`;
 }
 
 if (import.meta.main) {
@@ -391,7 +448,7 @@ if (import.meta.main) {
   });
   const options: ServerLoadOptions = {
     clients: Number(values.clients ?? 64),
-    durationS: Number(values.duration ?? 60),
+    durationS: Number(values.duration ?? 180),
     cancelProbability: Number(values.cancel ?? 0.25),
     model: values.model ?? "models/bench-target",
     draft: values.draft ?? "models/bench-draft",

@@ -87,7 +87,7 @@ export const OPTIONAL_SECTIONS: readonly OptionalSection[] = [
         () =>
           runServerLoad({
             clients: 64,
-            durationS: ctx.quick ? 10 : 60,
+            durationS: ctx.quick ? 10 : 180,
             cancelProbability: 0.25,
             model: `${ctx.root}/models/bench-target`,
             draft: `${ctx.root}/models/bench-draft`,
