@@ -171,7 +171,7 @@ export interface CliBackend {
  * @returns A {@linkcode CliBackend}.
  *
  * @example Loading the tiny checkpoints
- * ```ts ignore
+ * ```ts
  * import { onnxBackend } from "@specdec/specdec/cli";
  * using models = await onnxBackend().load(
  *   { model: "models/tiny-target", draft: "models/tiny-draft" },
@@ -179,6 +179,7 @@ export interface CliBackend {
  * );
  * const out = await models.decoder("speculative", { temperature: 0, maxNewTokens: 16, stop: [] })
  *   .generate("def add(a, b):");
+ * if (out.tokens.length === 0) throw new Error("unexpected");
  * ```
  */
 export function onnxBackend(): CliBackend {

@@ -81,10 +81,13 @@ const TREE_ATTENTION_MAX_NEW = 64;
  * to the session as both past and present, so K/V are written in place.
  *
  * @example Greedy continuation
- * ```ts ignore
- * import { CausalLM } from "@specdec/specdec";
+ * ```ts
+ * import { argmax, CausalLM } from "@specdec/specdec";
  * using lm = await CausalLM.load("models/tiny-target", { maxLength: 256 });
- * let { logits } = await lm.prefill([1, 2, 3]);
+ * const { logits } = await lm.prefill([1, 2, 3]); // [3, vocab] f32
+ * const next = argmax(logits.subarray(2 * lm.vocabSize)); // the token after 3
+ * await lm.forward([next], [3]);
+ * if (lm.kvLength !== 4) throw new Error("unexpected");
  * ```
  */
 export class CausalLM implements LanguageModel, Disposable {

@@ -157,15 +157,16 @@ export async function readEagleConfig(dir: string): Promise<EagleHeadConfig> {
  * `[1, kvHeads, maxLength, headDim]` f32 bound in place. One FFI call per forward.
  *
  * @example Draft logits after the prompt
- * ```ts ignore
+ * ```ts
  * import { CausalLM, EagleHeads } from "@specdec/specdec";
- * using base = await CausalLM.load("models/bench-target");
- * using head = await EagleHeads.load("models/bench-target/eagle");
+ * using base = await CausalLM.load("models/tiny-target", { maxLength: 64 });
+ * using head = await EagleHeads.load("models/tiny-target/eagle", { maxLength: 64 });
  * const ids = [5, 6, 7];
  * const { logits, hidden } = await base.prefill(ids, { hidden: true });
  * const next = 42; // the token chosen from logits
  * const out = await head.forward([6, 7, next], hidden!, [0, 1, 2], { logitRows: [2] });
  * // out.logits [1, vocab] f32: the draft of the token after `next`
+ * if (out.logits.length !== head.vocabSize) throw new Error("unexpected");
  * ```
  */
 export class EagleHeads implements FeatureDrafter, Disposable {

@@ -77,10 +77,10 @@ async function readObject(path: string): Promise<Record<string, unknown> | undef
  * @throws {SpecDecError} When a file exists but is not a JSON object (the path is named).
  *
  * @example The bundled checkpoint
- * ```ts ignore
+ * ```ts
  * import { readGenerationConfig } from "@specdec/specdec";
  * const g = await readGenerationConfig("models/tiny-target");
- * console.log(g.eosTokenIds); // [1]
+ * if (g.eosTokenIds.join() !== "1") throw new Error("unexpected");
  * ```
  */
 export async function readGenerationConfig(dir: string): Promise<GenerationConfig> {

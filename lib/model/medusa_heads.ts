@@ -57,12 +57,13 @@ function positive(c: Record<string, unknown>, key: string, path: string): number
  * Medusa heads over a base model's last hidden state.
  *
  * @example Head logits for the last prompt position
- * ```ts ignore
+ * ```ts
  * import { CausalLM, MedusaHeads } from "@specdec/specdec";
- * using base = await CausalLM.load("models/tiny-target");
+ * using base = await CausalLM.load("models/tiny-target", { maxLength: 64 });
  * using heads = await MedusaHeads.load("models/tiny-target/medusa");
  * const { hidden } = await base.prefill([1, 2, 3], { hidden: true });
  * const logits = await heads.forward(hidden!.subarray(2 * base.hiddenSize)); // [numHeads, vocab] f32
+ * if (logits.length !== heads.numHeads * heads.vocabSize) throw new Error("unexpected");
  * ```
  */
 export class MedusaHeads implements PredictionHeads, Disposable {

@@ -37,10 +37,11 @@ const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
  * A causal LM over an ONNX export made by another tool.
  *
  * @example Greedy decoding with an optimum export
- * ```ts ignore
+ * ```ts
  * import { OnnxDecoder } from "@specdec/specdec";
- * using lm = await OnnxDecoder.load("exports/tiny-target", { maxLength: 256 });
- * const { logits } = await lm.prefill([1, 2, 3]);
+ * using lm = await OnnxDecoder.load("tests/fixtures/random/llama-onnx", { maxLength: 64 });
+ * const { logits } = await lm.prefill([1, 2, 3]); // [3, vocab] f32
+ * if (logits.length !== 3 * lm.vocabSize) throw new Error("unexpected");
  * ```
  */
 export class OnnxDecoder implements LanguageModel, Disposable {

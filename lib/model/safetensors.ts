@@ -176,10 +176,11 @@ function parseHeader(
  * A parsed safetensors file held in memory.
  *
  * @example Reading a tensor
- * ```ts ignore
+ * ```ts
  * import { SafeTensors } from "@specdec/specdec";
- * const st = await SafeTensors.open("models/tiny-target/model.safetensors");
+ * using st = await SafeTensors.open("models/tiny-target/model.safetensors");
  * const emb = st.float32("model.embed_tokens.weight"); // [vocab, hidden] f32
+ * if (emb.length !== 4096 * 128) throw new Error("unexpected");
  * ```
  */
 export class SafeTensors implements Disposable {

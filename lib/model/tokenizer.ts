@@ -66,11 +66,11 @@ async function readJson(
  * A Hugging Face tokenizer.
  *
  * @example Encoding and decoding
- * ```ts ignore
+ * ```ts
  * import { Tokenizer } from "@specdec/specdec";
  * const tok = await Tokenizer.load("models/tiny-target", { modelVocabSize: 4096 });
- * const ids = tok.encode("Once upon a time");
- * console.log(tok.decode(ids));
+ * const ids = tok.encode("def add(a, b):");
+ * if (tok.decode(ids) !== "def add(a, b):") throw new Error("unexpected");
  * ```
  */
 export class Tokenizer implements TextTokenizer {
