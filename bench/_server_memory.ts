@@ -24,6 +24,11 @@ export interface SecondHalfTrend {
   /** Lowest and highest RSS, MiB: the band the RSS moves in. */
   min: number;
   max: number;
+  /**
+   * Highest RSS before half time, MiB (warm-up included, so at most the plateau): a leak lifts
+   * `max` above it in proportion to the requests served; a plateau does not.
+   */
+  firstHalfMax: number;
   /** Least-squares slope of RSS over time, MiB per minute. */
   mibPerMinute: number;
   /** Least-squares slope of RSS over requests finished, MiB per 1000 requests. */
@@ -115,6 +120,7 @@ export function secondHalfTrend(samples: MemorySample[], fromS: number): SecondH
     samples: s.length,
     min: Math.min(...rss),
     max: Math.max(...rss),
+    firstHalfMax: Math.max(...samples.filter((x) => x.tS < fromS).map((x) => x.rss)),
     mibPerMinute: enough ? r2(60 * slope(s.map((x) => x.tS), rss)) : NaN,
     mibPer1000Requests: enough ? r2(1000 * slope(s.map((x) => x.requests), rss)) : NaN,
     requests: s.length > 0 ? s[s.length - 1]!.requests - s[0]!.requests : 0,

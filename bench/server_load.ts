@@ -427,7 +427,7 @@ function memoryMarkdown(r: ServerLoadReport): string {
     ? ` V8 heap at the end: ${last.heapUsed} MiB used of ${last.heapTotal} reserved, ${last.external} MiB external.`
     : "";
   return `Server RSS: ${m.before} MiB after warm-up, ${m.half} MiB at half time (under load), ${m.after} MiB right after the load, ${m.settled} MiB 2 s later.
-Over the second half (${h.samples} samples, ${h.requests} requests) the RSS stays within ${h.min}..${h.max} MiB; its trend is ${h.mibPerMinute} MiB/min, ${h.mibPer1000Requests} MiB per 1000 requests (a leak grows with the requests served; an allocator plateau has a trend near 0).${heap}
+Over the second half (${h.samples} samples, ${h.requests} requests) the RSS stays within ${h.min}..${h.max} MiB (highest in the first half, warm-up included: ${h.firstHalfMax} MiB); its trend is ${h.mibPerMinute} MiB/min, ${h.mibPer1000Requests} MiB per 1000 requests (a leak lifts the high-water mark with the requests served; an allocator plateau does not).${heap}
 RSS (MiB) through the load: ${trace}.`;
 }
 
