@@ -24,7 +24,7 @@ function walk(
   value: unknown,
   path: string,
   visit: (o: Record<string, unknown>, at: string) => void,
-) {
+): void {
   if (Array.isArray(value)) {
     value.forEach((v, i) => walk(v, `${path}[${i}]`, visit));
   } else if (value !== null && typeof value === "object") {
