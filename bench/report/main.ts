@@ -25,6 +25,7 @@
  * @module
  */
 
+import { CausalLM } from "../../mod.ts";
 import { ProgressBar, type StageRunner } from "../../cli.ts";
 import { bestSetting } from "./best_setting.ts";
 import type { BenchConfig, BenchPrompt } from "./bench_config.ts";
@@ -32,11 +33,16 @@ import { decodeRuns } from "./decode_runs.ts";
 import { loadAverage } from "./load_average.ts";
 import { type BenchModelRequest, loadBenchModels } from "./load_bench_models.ts";
 import { machineInfo } from "./machine.ts";
-import { measureCost } from "./measure_cost.ts";
+import { measureCost, measureVerifyCurve } from "./measure_cost.ts";
 import { OPTIONAL_SECTIONS, type SectionContext } from "./optional_sections.ts";
 import { parseReportOptions, ROOT } from "./options.ts";
 import { runPeers } from "./peers.ts";
-import { PRECISION_CONTEXT_TOKENS, precisionRuns } from "./precision_runs.ts";
+import {
+  contextIds,
+  PRECISION_CONTEXT_TOKENS,
+  PRECISION_MAX_VERIFY,
+  precisionRuns,
+} from "./precision_runs.ts";
 import { readPromptFixtures } from "./read_prompt_fixtures.ts";
 import { renderReport } from "./render_report.ts";
 import type {
@@ -285,6 +291,22 @@ async function main(): Promise<number> {
     } finally {
       loaded.close();
     }
+    // The same weights with GroupQueryAttention, the operator the TreeAttention default replaced.
+    const gqa = await stage(`timing V(g) with GroupQueryAttention (${weights})`, async () => {
+      using target = await CausalLM.load(options.target, {
+        weights,
+        attention: "gqa",
+        threads: request.dual.threads,
+        spinning: request.dual.spinning,
+      });
+      return await measureVerifyCurve(
+        target,
+        contextIds(prompts, PRECISION_CONTEXT_TOKENS),
+        Array.from({ length: PRECISION_MAX_VERIFY }, (_, i) => i + 1),
+        timingReps,
+      );
+    });
+    costs.push({ weights, verifyMs: gqa, attention: "gqa" });
   }
 
   const peers = await runPeers(

@@ -225,6 +225,11 @@ export interface PrecisionCost {
   verifyMs: Record<string, number>;
   /** Wall time of loading the target, draft and heads at this precision, ms. */
   loadMs?: number;
+  /**
+   * The attention operator of the timed target when it is not the precision's default (a
+   * comparison row: q8/q4 default to TreeAttention, this times GroupQueryAttention).
+   */
+  attention?: "gqa" | "tree";
 }
 
 /** What the precision phase measured besides its runs. */

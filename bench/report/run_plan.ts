@@ -140,7 +140,9 @@ export function precisionConfigs(best: PlanSettings, quick: boolean): BenchConfi
   const eagle = best.eagle;
   if (eagle !== undefined) {
     list.push({ method: "eagle", ...eagle, temperature: 0, kinds: CODE });
-    if (!quick && eagle.tree !== 4) list.push({ method: "eagle", tree: 4, temperature: 0, kinds: CODE });
+    if (!quick && eagle.tree !== 4) {
+      list.push({ method: "eagle", tree: 4, temperature: 0, kinds: CODE });
+    }
   }
   return list;
 }

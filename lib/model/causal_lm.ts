@@ -34,7 +34,12 @@ export interface CausalLMOptions {
    * threads made decode up to 2x slower, and draft and target sessions alternate).
    */
   spinning?: boolean;
-  /** Attention operator (default `gqa`; `tree` needs the specdec TreeAttention custom op). */
+  /**
+   * Attention operator: `gqa` (ONNX Runtime's GroupQueryAttention) or `tree` (specdec's
+   * TreeAttention op, whose result for a tree node equals the same token's in a chain bit for
+   * bit). Default: `tree` on CUDA and for q8/q4 weights (where the exactness of tree
+   * verification needs it), else `gqa`; sliding-window models use `gqa`.
+   */
   attention?: AttentionKind;
   /**
    * Run on this CUDA device (ONNX Runtime's CUDA provider; `SpecDecError` code `UNAVAILABLE`
@@ -112,6 +117,8 @@ export class CausalLM implements LanguageModel, Disposable {
   #kvLayout: { rows: number; maxLength: number; rowElems: number }; // of each #kv buffer
   #busy = false;
   #treeOp = false;
+  /** The attention operator the graph runs ({@linkcode CausalLMOptions.attention}). */
+  readonly attention: AttentionKind;
   /** Whether one-token forwards run padded to two rows ({@linkcode CausalLMOptions.batchInvariant}). */
   readonly batchInvariant: boolean;
 
@@ -130,6 +137,7 @@ export class CausalLM implements LanguageModel, Disposable {
     this.path = path;
     this.cache = cache;
     this.#treeOp = treeOp;
+    this.attention = treeOp ? "tree" : "gqa";
     this.config = config;
     this.vocabSize = config.vocabSize;
     this.hiddenSize = config.hiddenSize;
@@ -179,7 +187,17 @@ export class CausalLM implements LanguageModel, Disposable {
       throw new TypeError("batchInvariant must be a boolean");
     }
     const invariant = options.batchInvariant ?? (options.weights ?? "f32") !== "f32";
-    const attention = options.attention ?? (options.cudaDevice !== undefined ? "tree" : "gqa");
+    // Quantized weights on the CPU default to the TreeAttention op: its CPU kernel sums each
+    // query's visible slots in slot order, so a tree node's logits equal the chain's bit for
+    // bit (GroupQueryAttention's softmax lanes follow the KV slot, and int8 activations
+    // amplify that last bit into different tokens). Sliding-window models keep GQA (the op
+    // takes no window). Measured (2 cores, bench-target, q4): one-token forwards faster,
+    // g <= 8 forwards no slower than GQA.
+    const quantized = (options.weights ?? "f32") !== "f32";
+    const attention = options.attention ??
+      (options.cudaDevice !== undefined || (quantized && config.slidingWindow === undefined)
+        ? "tree"
+        : "gqa");
     const slots = maxLength + (invariant ? 1 : 0); // + the padding row's slot
     const { session, shapes: graph, cache } = await openDecoderSession(dir, config, {
       maxLength,

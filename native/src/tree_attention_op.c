@@ -283,6 +283,21 @@ static int is_shape(const tensor_view *v, size_t rank, const int64_t *dims) {
   return 1;
 }
 
+/* sd_ta_parallel_for over ONNX Runtime's intra-op threads (one thread when that fails). */
+typedef struct ort_parallel {
+  const OrtApi *api;
+  OrtKernelContext *ctx;
+} ort_parallel;
+
+static void ort_parallel_for(void *ctx, void (*fn)(void *usr, size_t i), size_t total,
+                             void *usr) {
+  ort_parallel *pc = ctx;
+  OrtStatus *st = pc->api->KernelContext_ParallelFor(pc->ctx, fn, total, 0, usr);
+  if (st == NULL) return;
+  pc->api->ReleaseStatus(st); /* no pool: run here (the call runs nothing when it fails) */
+  for (size_t i = 0; i < total; i++) fn(usr, i);
+}
+
 static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *ctx) {
   const ta_kernel *k = kernel_state;
   const OrtApi *api = k->api;
@@ -459,7 +474,8 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
     }
     status = sd_cuda_tree_attention(&shape, past_lens, &t, NULL, 0, stream, err, sizeof err);
   } else {
-    status = sd_ta_ref_forward(&shape, past_lens, &t, err, sizeof err);
+    ort_parallel pc = {api, ctx};
+    status = sd_ta_cpu_forward(&shape, past_lens, &t, ort_parallel_for, &pc, err, sizeof err);
   }
   if (status != SD_OK) {
     return status_of(api, status == SD_INVALID_ARGUMENT ? ORT_INVALID_ARGUMENT : ORT_FAIL,

@@ -290,8 +290,8 @@ static int check_bias(const sd_ta_shape *s, const sd_ta_tensors *t, const int32_
   return SD_OK;
 }
 
-int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
-                      const sd_ta_tensors *tensors, char *err, size_t err_cap) {
+int sd_ta_check_forward(const sd_ta_shape *shape, const int32_t *past_lens,
+                        const sd_ta_tensors *tensors, char *err, size_t err_cap) {
   if (past_lens == NULL) return fail(SD_INVALID_ARGUMENT, err, err_cap, "past_lens is NULL");
   int status = sd_ta_check_shape(shape, past_lens, err, err_cap);
   if (status != SD_OK) return status;
@@ -299,6 +299,28 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   const sd_ta_tensors *t = tensors;
   status = sd_ta_check_tensors(s, past_lens, t, err, err_cap);
   if (status != SD_OK) return status;
+  if (s->rotary_dim > 0) {
+    for (int32_t b = 0; b < s->batch; b++) {
+      for (int32_t i = 0; i < s->seq_len; i++) {
+        const int64_t pos = position_of(t, s, b, i, past_lens[b]);
+        if (pos < 0 || pos >= s->max_pos) {
+          return fail(SD_INVALID_ARGUMENT, err, err_cap,
+                      "position_ids[%d, %d] must be in 0..%d (cos_cache rows - 1), got %lld", b, i,
+                      s->max_pos - 1, (long long)pos);
+        }
+      }
+    }
+  }
+  if (t->attention_bias != NULL) return check_bias(s, t, past_lens, err, err_cap);
+  return SD_OK;
+}
+
+int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
+                      const sd_ta_tensors *tensors, char *err, size_t err_cap) {
+  int status = sd_ta_check_forward(shape, past_lens, tensors, err, err_cap);
+  if (status != SD_OK) return status;
+  const sd_ta_shape *s = shape;
+  const sd_ta_tensors *t = tensors;
 
   const int32_t B = s->batch, S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads;
   const int32_t D = s->head_dim, L = s->max_len, G = H / Hkv;
@@ -312,24 +334,6 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   const void *value =
       s->qkv_packed ? (const char *)t->query + (size_t)(H + Hkv) * D * esize : t->value;
   const float scale = s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)D);
-
-  if (s->rotary_dim > 0) {
-    for (int32_t b = 0; b < B; b++) {
-      for (int32_t i = 0; i < S; i++) {
-        const int64_t pos = position_of(t, s, b, i, past_lens[b]);
-        if (pos < 0 || pos >= s->max_pos) {
-          return fail(SD_INVALID_ARGUMENT, err, err_cap,
-                      "position_ids[%d, %d] must be in 0..%d (cos_cache rows - 1), got %lld", b, i,
-                      s->max_pos - 1, (long long)pos);
-        }
-      }
-    }
-  }
-
-  if (t->attention_bias != NULL) {
-    status = check_bias(s, t, past_lens, err, err_cap);
-    if (status != SD_OK) return status;
-  }
 
   float *row = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
   float *scores = malloc(sizeof(float) * (size_t)L);        /* [P + S] f32 */

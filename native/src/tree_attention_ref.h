@@ -125,11 +125,35 @@ int sd_ta_check_tensors(const sd_ta_shape *shape, const int32_t *past_lens,
                         const sd_ta_tensors *tensors, char *err, size_t err_cap);
 
 /*
- * Runs tree attention on the CPU. `past_lens` [B] host memory. Checks the shape, the tensor
- * pointers and every position id (0 <= pos < max_pos) before writing anything.
+ * Everything a CPU forward checks before writing anything: the shape, the tensor pointers,
+ * every position id (0 <= pos < max_pos) and the attention bias (a mask). `past_lens` [B].
+ */
+int sd_ta_check_forward(const sd_ta_shape *shape, const int32_t *past_lens,
+                        const sd_ta_tensors *tensors, char *err, size_t err_cap);
+
+/*
+ * Runs tree attention on the CPU, plainly (the oracle of the other kernels). `past_lens` [B]
+ * host memory. Checks as sd_ta_check_forward before writing anything.
  */
 int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
                       const sd_ta_tensors *tensors, char *err, size_t err_cap);
+
+/* Runs fn(usr, i) for i in [0, total), possibly on several threads; ctx is the runner's. */
+typedef void (*sd_ta_parallel_for)(void *ctx, void (*fn)(void *usr, size_t i), size_t total,
+                                   void *usr);
+
+/*
+ * Runs tree attention on the CPU, fast: vectorized dot products and work items (batch entry,
+ * query head, new token) spread by `parallel_for` (NULL: one thread). The result of a query
+ * depends only on the keys and values it sees, in slot order, never on where masked slots lie:
+ * a tree node gives bit for bit what the same token gives in a chain, whatever its siblings
+ * (the softmax sum and the value sum run over visible slots in increasing order; each dot
+ * product has one fixed summation order). Agrees with sd_ta_ref_forward to rounding. Checks
+ * as sd_ta_check_forward before writing anything.
+ */
+int sd_ta_cpu_forward(const sd_ta_shape *shape, const int32_t *past_lens,
+                      const sd_ta_tensors *tensors, sd_ta_parallel_for parallel_for,
+                      void *parallel_ctx, char *err, size_t err_cap);
 
 /*
  * Checks a compaction: n in 1..SD_TA_MAX_SEQ, slots strictly increasing, slots[0] >= base,

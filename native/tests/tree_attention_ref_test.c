@@ -32,6 +32,22 @@ static int g_checks = 0;
     }                                                              \
   } while (0)
 
+/* ---- the kernel under test: the reference, then the fast CPU kernel ---------------------- */
+
+static int g_fast = 0; /* 0: sd_ta_ref_forward, 1: sd_ta_cpu_forward */
+
+/* A parallel_for that runs the items backwards: item order must not matter. */
+static void backwards(void *ctx, void (*fn)(void *usr, size_t i), size_t total, void *usr) {
+  (void)ctx;
+  for (size_t i = total; i-- > 0;) fn(usr, i);
+}
+
+static int forward(const sd_ta_shape *s, const int32_t *past, const sd_ta_tensors *t, char *err,
+                   size_t cap) {
+  if (g_fast) return sd_ta_cpu_forward(s, past, t, backwards, NULL, err, cap);
+  return sd_ta_ref_forward(s, past, t, err, cap);
+}
+
 /* ---- deterministic random numbers (xorshift64*) ----------------------------------------- */
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -237,7 +253,7 @@ static void run_case(const char *name, tcase *c, int in_place, double tol) {
                      .cos_cache = half > 0 ? cos_s : NULL, .sin_cache = half > 0 ? sin_s : NULL,
                      .position_ids = c->positions, .tree_mask = c->mask, .output = out};
   char err[256] = "";
-  const int status = sd_ta_ref_forward(s, c->past_lens, &t, err, sizeof err);
+  const int status = forward(s, c->past_lens, &t, err, sizeof err);
   CHECK(status == SD_OK, "%s: status %d: %s", name, status, err);
 
   double worst = 0.0;
@@ -294,7 +310,7 @@ static void run_case(const char *name, tcase *c, int in_place, double tol) {
   }
   CHECK(worst_k <= (dt == SD_TA_F16 ? 4e-3 : 1e-5), "%s: new key max |diff| %.3g", name, worst_k);
   CHECK(bad_slots == 0, "%s: %d cache elements wrong", name, bad_slots);
-  printf("ok  %-44s max|diff| %.2e\n", name, worst);
+  printf("ok  %-5s%-44s max|diff| %.2e\n", g_fast ? "fast" : "ref", name, worst);
 
   if (!in_place) {
     free(present_k);
@@ -351,7 +367,7 @@ static void test_alias_and_null_mask(void) {
                      .present_key = k1, .present_value = v1, .cos_cache = cos_c,
                      .sin_cache = sin_c, .position_ids = NULL, .tree_mask = NULL, .output = o1};
   char err[256] = "";
-  CHECK(sd_ta_ref_forward(&c.shape, c.past_lens, &t, err, sizeof err) == SD_OK, "%s", err);
+  CHECK(forward(&c.shape, c.past_lens, &t, err, sizeof err) == SD_OK, "%s", err);
   t.past_key = c.past_k;
   t.past_value = c.past_v;
   t.present_key = k2;
@@ -359,7 +375,7 @@ static void test_alias_and_null_mask(void) {
   t.tree_mask = c.mask;
   t.position_ids = c.positions;
   t.output = o2;
-  CHECK(sd_ta_ref_forward(&c.shape, c.past_lens, &t, err, sizeof err) == SD_OK, "%s", err);
+  CHECK(forward(&c.shape, c.past_lens, &t, err, sizeof err) == SD_OK, "%s", err);
   CHECK(memcmp(o1, o2, out_n * 4) == 0, "in-place/NULL mask output differs from copy/chain mask");
   CHECK(memcmp(k1, k2, (size_t)(5 + 6) * 16 * 4) == 0, "present keys differ");
   printf("ok  %-44s\n", "alias vs copy, NULL mask = causal");
@@ -383,10 +399,10 @@ static void test_empty_row(void) {
   sd_ta_tensors t = {.query = q, .key = k, .value = v, .present_key = kc, .present_value = vc,
                      .tree_mask = mask, .output = out};
   char err[256] = "";
-  CHECK(sd_ta_ref_forward(&s, past, &t, err, sizeof err) == SD_OK, "%s", err);
+  CHECK(forward(&s, past, &t, err, sizeof err) == SD_OK, "%s", err);
   CHECK(out[0] == 0.0f && out[3] == 0.0f, "empty row gave %g %g", (double)out[0], (double)out[3]);
   mask[0] = 1;
-  CHECK(sd_ta_ref_forward(&s, past, &t, err, sizeof err) == SD_OK, "%s", err);
+  CHECK(forward(&s, past, &t, err, sizeof err) == SD_OK, "%s", err);
   CHECK(out[0] == 5.0f && out[3] == 8.0f, "self only gave %g %g", (double)out[0], (double)out[3]);
   CHECK(kc[0] == 1.0f && vc[3] == 8.0f, "new K/V not written at slot 0");
   printf("ok  %-44s\n", "empty mask row gives zeros");
@@ -411,7 +427,7 @@ static void test_gqa_forms(void) {
                      .past_value = c.past_v, .present_key = k0, .present_value = v0,
                      .cos_cache = cos_c, .sin_cache = sin_c, .position_ids = c.positions,
                      .tree_mask = c.mask, .output = o0};
-  CHECK(sd_ta_ref_forward(&c.shape, c.past_lens, &t, err, sizeof err) == SD_OK, "%s", err);
+  CHECK(forward(&c.shape, c.past_lens, &t, err, sizeof err) == SD_OK, "%s", err);
   /* packed QKV [B, S, (H + 2 Hkv) * D] */
   const size_t tok = (size_t)(H + 2 * Hkv) * D;
   float *packed = malloc(sizeof(float) * (size_t)B * S * tok);
@@ -464,35 +480,35 @@ static void test_gqa_forms(void) {
   t_one.past_key = pk + (size_t)Hkv * past_L * D;
   t_one.past_value = pv + (size_t)Hkv * past_L * D;
   t_one.position_ids = c.positions + S;
-  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_OK, "%s", err);
+  CHECK(forward(&s_one, past_one, &t_one, err, sizeof err) == SD_OK, "%s", err);
   CHECK(memcmp(o1, o0 + (size_t)S * H * D, sizeof(float) * (size_t)S * H * D) == 0,
         "packed + bias + short past buffers differ from the plain form");
   CHECK(memcmp(k1, k0 + (size_t)Hkv * L * D, sizeof(float) * (size_t)(past_one[0] + S) * D) == 0,
         "present keys differ");
   /* bias values that are not a mask are rejected, naming the entry */
   bias[2 * T + 1] = -5.0f; /* a prefix column */
-  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+  CHECK(forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
             strstr(err, "attention_bias[0, 0, 2, 1]") != NULL,
         "prefix bias: %s", err);
   bias[2 * T + 1] = 0.0f;
   bias[3 * T + past_one[0] + 1] = -0.5f; /* a new-token column, neither 0 nor masked */
-  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+  CHECK(forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
             strstr(err, "<= -1e4") != NULL,
         "soft bias: %s", err);
   bias[3 * T + past_one[0] + 1] = 0.0f;
   /* exclusive and inconsistent arguments */
   t_one.tree_mask = c.mask;
-  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+  CHECK(forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
             strstr(err, "exclusive") != NULL,
         "mask and bias: %s", err);
   t_one.tree_mask = NULL;
   t_one.key = c.k;
-  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+  CHECK(forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
             strstr(err, "qkv_packed") != NULL,
         "packed with key: %s", err);
   t_one.key = NULL;
   s_one.bias_len = past_one[0] + S - 1;
-  CHECK(sd_ta_ref_forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
+  CHECK(forward(&s_one, past_one, &t_one, err, sizeof err) == SD_INVALID_ARGUMENT &&
             strstr(err, "bias_len") != NULL,
         "short bias: %s", err);
   printf("ok  %-44s\n", "packed QKV, attention_bias, short past buffers");
@@ -512,7 +528,7 @@ static void test_gqa_forms(void) {
 static void expect_error(const sd_ta_shape *s, const int32_t *past, const sd_ta_tensors *t,
                          const char *needle) {
   char err[256] = "";
-  const int status = sd_ta_ref_forward(s, past, t, err, sizeof err);
+  const int status = forward(s, past, t, err, sizeof err);
   CHECK(status == SD_INVALID_ARGUMENT && strstr(err, needle) != NULL,
         "expected an error naming '%s', got status %d '%s'", needle, status, err);
 }
@@ -528,7 +544,7 @@ static void test_errors(void) {
                            .present_value = buf + 2048, .cos_cache = buf, .sin_cache = buf,
                            .position_ids = NULL, .output = buf + 3072};
   char err[256] = "";
-  CHECK(sd_ta_ref_forward(&good, past, &t, err, sizeof err) == SD_OK, "good call failed: %s", err);
+  CHECK(forward(&good, past, &t, err, sizeof err) == SD_OK, "good call failed: %s", err);
   sd_ta_shape s = good;
   s.seq_len = 65;
   expect_error(&s, past, &t, "seq_len");
@@ -661,13 +677,89 @@ static void test_compact(void) {
   printf("ok  %-44s\n", "KV compaction, all buffers, in place");
 }
 
+/*
+ * The fast kernel's promise: a tree node's output equals, bit for bit, the output of the same
+ * token in a chain (its ancestors only), wherever its siblings put it. Same prefix, a chain
+ * root -> a -> b, and a tree where b sits at slot 5 behind unrelated siblings.
+ */
+static void test_tree_equals_chain(void) {
+  const int32_t H = 6, Hkv = 2, D = 64, L = 320, P = 257, S_tree = 6;
+  const size_t cache_n = (size_t)Hkv * L * D, tok = (size_t)(H + 2 * Hkv) * D;
+  float *k_chain = malloc(cache_n * 4), *v_chain = malloc(cache_n * 4);
+  float *k_tree = malloc(cache_n * 4), *v_tree = malloc(cache_n * 4);
+  for (size_t x = 0; x < cache_n; x++) k_chain[x] = k_tree[x] = rand_uniform();
+  for (size_t x = 0; x < cache_n; x++) v_chain[x] = v_tree[x] = rand_uniform();
+  float tokens[3][(6 + 4) * 64]; /* root, a, b: packed q, k, v [(H + 2 Hkv) * D] */
+  for (int n = 0; n < 3; n++) {
+    for (size_t x = 0; x < tok; x++) tokens[n][x] = rand_uniform();
+  }
+  float q_chain[3 * 10 * 64], q_tree[6 * 10 * 64];
+  for (int n = 0; n < 3; n++) memcpy(q_chain + n * tok, tokens[n], tok * 4);
+  /* tree slots: 0 root, 1 sibling of a, 2 a, 3 child of the sibling, 4 sibling of b, 5 b */
+  const int tree_of[6] = {0, -1, 1, -1, -1, 2};
+  for (int n = 0; n < S_tree; n++) {
+    if (tree_of[n] >= 0) {
+      memcpy(q_tree + n * tok, tokens[tree_of[n]], tok * 4);
+    } else {
+      for (size_t x = 0; x < tok; x++) q_tree[n * tok + x] = rand_uniform();
+    }
+  }
+  const int parent[6] = {-1, 0, 0, 1, 2, 2};
+  uint8_t mask[36] = {0};
+  for (int i = 0; i < S_tree; i++) {
+    for (int j = i; j >= 0; j = parent[j]) mask[i * S_tree + j] = 1;
+  }
+  int64_t pos_chain[3] = {P, P + 1, P + 2}, pos_tree[6] = {P, P + 1, P + 1, P + 2, P + 2, P + 2};
+  float cos_c[(P + 8) * 32], sin_c[(P + 8) * 32];
+  for (int p = 0; p < P + 8; p++) {
+    for (int d = 0; d < 32; d++) {
+      const double a = p * pow(10000.0, -2.0 * d / 64.0);
+      cos_c[p * 32 + d] = (float)cos(a);
+      sin_c[p * 32 + d] = (float)sin(a);
+    }
+  }
+  float out_chain[3 * 6 * 64], out_tree[6 * 6 * 64];
+  sd_ta_shape s = {.batch = 1, .num_heads = H, .kv_num_heads = Hkv, .head_dim = D, .max_len = L,
+                   .rotary_dim = D, .max_pos = P + 8, .dtype = SD_TA_F32, .qkv_packed = 1};
+  int32_t past[1] = {P};
+  char err[256] = "";
+  s.seq_len = 3;
+  sd_ta_tensors tc = {.query = q_chain, .past_key = k_chain, .past_value = v_chain,
+                      .present_key = k_chain, .present_value = v_chain, .cos_cache = cos_c,
+                      .sin_cache = sin_c, .position_ids = pos_chain, .output = out_chain};
+  int st = sd_ta_cpu_forward(&s, past, &tc, NULL, NULL, err, sizeof err);
+  CHECK(st == SD_OK, "chain: %s", err);
+  s.seq_len = S_tree;
+  sd_ta_tensors tt = {.query = q_tree, .past_key = k_tree, .past_value = v_tree,
+                      .present_key = k_tree, .present_value = v_tree, .cos_cache = cos_c,
+                      .sin_cache = sin_c, .position_ids = pos_tree, .tree_mask = mask,
+                      .output = out_tree};
+  st = sd_ta_cpu_forward(&s, past, &tt, backwards, NULL, err, sizeof err);
+  CHECK(st == SD_OK, "tree: %s", err);
+  int differ = 0;
+  for (int n = 0; n < S_tree; n++) {
+    if (tree_of[n] < 0) continue;
+    differ += memcmp(out_tree + (size_t)n * H * D, out_chain + (size_t)tree_of[n] * H * D,
+                     (size_t)H * D * 4) != 0;
+  }
+  CHECK(differ == 0, "%d tree nodes differ from their chain tokens", differ);
+  printf("ok  %-44s\n", "fast kernel: tree node == chain token, bitwise");
+  free(k_chain);
+  free(v_chain);
+  free(k_tree);
+  free(v_tree);
+}
+
 int main(void) {
   test_fp16();
-  test_attention_cases();
-  test_alias_and_null_mask();
-  test_empty_row();
-  test_gqa_forms();
-  test_errors();
+  for (g_fast = 0; g_fast < 2; g_fast++) {
+    test_attention_cases();
+    test_alias_and_null_mask();
+    test_empty_row();
+    test_gqa_forms();
+    test_errors();
+  }
+  test_tree_equals_chain();
   test_compact();
   printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;

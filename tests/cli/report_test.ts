@@ -740,8 +740,15 @@ Deno.test("run plan: follow-up and precision runs use the best swept settings", 
     "draft-target K=4",
     "medusa 4",
     "medusa 8",
+    "lookup K=2",
+    "lookup K=3",
     "lookup K=5",
   ]);
+  // EAGLE: its best shape and, when that is not it, the 4-node tree.
+  assert.deepEqual(
+    precisionConfigs({ ...best, eagle: { tree: 8 } }, false).map(configLabel).slice(-2),
+    ["eagle tree 8", "eagle tree 4"],
+  );
   assert.deepEqual(precisionConfigs({ ...best, eagle: { tree: 8 } }, true).map(configLabel), [
     "autoregressive",
     "draft-target K=3",

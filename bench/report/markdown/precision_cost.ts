@@ -25,7 +25,8 @@ export function precisionCostTable(results: BenchmarkResults): string[] {
     "Time of a g-token target forward after a context of real prompt tokens, divided by a " +
       "one-token forward at the same precision (fastest of the repetitions). Quantized weights " +
       "make one token cheaper and extra verified tokens relatively dearer: the precision rows " +
-      "below pick K and trees per precision.",
+      "below pick K and trees per precision. q8 and q4 run specdec's TreeAttention op (exact " +
+      "trees); a row marked GroupQueryAttention times the same weights with ONNX Runtime's op.",
   );
   out.push("");
   out.push(`| Weights | 1-token forward ms | ${sizes.map((g) => `V(${g})`).join(" | ")} |`);
@@ -36,7 +37,12 @@ export function precisionCostTable(results: BenchmarkResults): string[] {
       const ms = c.verifyMs[String(g)];
       return ms !== undefined && one !== undefined && one > 0 ? formatNumber.fixed(ms / one) : "-";
     };
-    out.push(`| ${c.weights} | ${formatNumber.ms(one)} | ${sizes.map(v).join(" | ")} |`);
+    const label = c.attention === "gqa"
+      ? `${c.weights} (GroupQueryAttention)`
+      : c.attention === "tree"
+      ? `${c.weights} (TreeAttention)`
+      : c.weights;
+    out.push(`| ${label} | ${formatNumber.ms(one)} | ${sizes.map(v).join(" | ")} |`);
   }
   return out;
 }

@@ -1,0 +1,382 @@
+/*
+ * tree_attention_cpu.c: the CPU kernel of the TreeAttention op (see sd_ta_cpu_forward in the
+ * header). Same operation and checks as the reference (tree_attention_ref.c), made fast where it
+ * costs: dot products and value sums run on vectors, and the (batch entry, query head,
+ * new token) work items are spread over ONNX Runtime's intra-op threads.
+ *
+ * Exactness across tree shapes is the point of this kernel: every number a query computes
+ * depends only on the slots it sees, in increasing slot order. A dot product always sums its D
+ * products in the same lanes and combines them in the same order; the softmax maximum is exact;
+ * the softmax sum and each value lane accumulate over visible slots in slot order, skipping
+ * masked ones. A tree node and the same token in a chain see the same rows in the same order,
+ * so their outputs are equal bit for bit, and so are the logits of a batch-invariant model.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specdec.h"
+#include "tree_attention_ref.h"
+
+/* 16 f32 lanes: AVX-512 in the avx512f clone, pairs or quads of narrower registers elsewhere.
+   Vectors are never passed to or returned from functions (that would change the ABI). */
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+#define LANES 16
+
+static float load(const void *base, size_t index, int32_t dtype) {
+  if (dtype == SD_TA_F16) return sd_f16_to_f32(((const uint16_t *)base)[index]);
+  return ((const float *)base)[index];
+}
+
+static void store(void *base, size_t index, int32_t dtype, float value) {
+  if (dtype == SD_TA_F16) {
+    ((uint16_t *)base)[index] = sd_f32_to_f16(value);
+  } else {
+    ((float *)base)[index] = value;
+  }
+}
+
+#define LOAD16(dst, src) memcpy(&(dst), (src), sizeof(v16))
+#define STORE16(dst, src) memcpy((dst), &(src), sizeof(v16))
+
+/* Position of new token i of batch entry b (rotary). */
+static int64_t position_of(const sd_ta_tensors *t, const sd_ta_shape *s, int32_t b, int32_t i,
+                           int32_t past_len) {
+  if (t->position_ids == NULL) return (int64_t)past_len + i;
+  return t->position_ids[(size_t)b * (size_t)s->seq_len + (size_t)i];
+}
+
+/* Rotate-half rotary on the first rotary_dim elements of x [D] f32 at position pos. */
+static void rotate(float *x, const sd_ta_shape *s, const sd_ta_tensors *t, int64_t pos) {
+  const int32_t half = s->rotary_dim / 2;
+  for (int32_t d = 0; d < half; d++) {
+    const size_t c = (size_t)pos * (size_t)half + (size_t)d; /* [max_pos, half] */
+    const float cs = load(t->cos_cache, c, s->dtype);
+    const float sn = load(t->sin_cache, c, s->dtype);
+    const float x1 = x[d];
+    const float x2 = x[d + half];
+    x[d] = x1 * cs - x2 * sn;
+    x[d + half] = x2 * cs + x1 * sn;
+  }
+}
+
+/* Whether new token i of batch entry b (past length P) sees new token j. */
+static int sees(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, int32_t i, int32_t j,
+                int32_t P) {
+  if (t->tree_mask != NULL) {
+    return t->tree_mask[(size_t)b * (size_t)s->mask_batch_stride + (size_t)i * (size_t)s->seq_len +
+                        (size_t)j] != 0; /* [B?, S, S] */
+  }
+  if (t->attention_bias != NULL) {
+    const size_t index = (size_t)b * (size_t)s->bias_batch_stride +
+                         (size_t)i * (size_t)s->bias_len + (size_t)(P + j); /* [B|1, 1, S, T] */
+    return load(t->attention_bias, index, s->dtype) > SD_TA_BIAS_MASKED;
+  }
+  return j <= i;
+}
+
+typedef struct job {
+  const sd_ta_shape *s;
+  const int32_t *past_lens;
+  const sd_ta_tensors *t;
+  size_t q_tok; /* elements between consecutive tokens of query */
+  float scale;
+  volatile int failed; /* set (only ever to 1) by an item that could not get its scratch */
+} job;
+
+/*
+ * exp(x) for x <= 0 on 16 lanes, each lane on its own (Cephes' expf polynomial after
+ * x = n ln 2 + r; x below -87.3 gives about 1e-38). Written as a macro: no vector crosses a
+ * function boundary.
+ */
+#define EXP16(out, x0)                                                                        \
+  do {                                                                                        \
+    v16 x_ = (x0);                                                                            \
+    const v16 lo_ = (v16){0} - 87.3f;                                                         \
+    const v16i below_ = x_ < lo_; /* lanes: -1 where x < lo */                                \
+    x_ = (v16)(((v16i)x_ & ~below_) | ((v16i)lo_ & below_));                                  \
+    v16 n_ = (x_ * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x / ln 2) */   \
+    v16 r_ = x_ - n_ * 0.693359375f;                                                          \
+    r_ = r_ - n_ * -2.12194440e-4f;                                                           \
+    v16 p_ = r_ * 1.9875691500e-4f + 1.3981999507e-3f;                                        \
+    p_ = p_ * r_ + 8.3334519073e-3f;                                                          \
+    p_ = p_ * r_ + 4.1665795894e-2f;                                                          \
+    p_ = p_ * r_ + 1.6666665459e-1f;                                                          \
+    p_ = p_ * r_ + 5.0000001201e-1f;                                                          \
+    p_ = p_ * (r_ * r_) + r_ + 1.0f;                                                          \
+    v16i e_ = (__builtin_convertvector(n_, v16i) + 127) << 23; /* 2^n */                      \
+    v16 two_;                                                                                 \
+    memcpy(&two_, &e_, sizeof two_);                                                          \
+    (out) = p_ * two_;                                                                        \
+  } while (0)
+
+/* Shuffles of the pairwise lane sums: lane l gets lane l + w (w = 8, 4, 2, 1) in its low lanes. */
+#define HALF8 ((v16i){8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15})
+#define HALF4 ((v16i){4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7})
+#define HALF2 ((v16i){2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3})
+#define HALF1 ((v16i){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
+
+/* out = a . b over D elements in one fixed order: lane l of 16 sums d = l, l + 32, ... and
+   d = l + 16, l + 48, ... in two accumulators, added; the lanes combine pairwise (l += l + 8,
+   then + 4, + 2, + 1); the tail (D % 32) follows in order. A macro: no vector crosses a function
+   boundary. */
+#define DOT(out, a, b, D)                                                                     \
+  do {                                                                                        \
+    v16 s_ = {0}, t_ = {0};                                                                   \
+    int32_t d_ = 0;                                                                           \
+    for (; d_ + 2 * LANES <= (D); d_ += 2 * LANES) {                                          \
+      v16 x_, y_, u_, w_;                                                                     \
+      LOAD16(x_, (a) + d_);                                                                   \
+      LOAD16(y_, (b) + d_);                                                                   \
+      LOAD16(u_, (a) + d_ + LANES);                                                           \
+      LOAD16(w_, (b) + d_ + LANES);                                                           \
+      s_ += x_ * y_;                                                                          \
+      t_ += u_ * w_;                                                                          \
+    }                                                                                         \
+    s_ += t_;                                                                                 \
+    s_ += __builtin_shuffle(s_, HALF8);                                                       \
+    s_ += __builtin_shuffle(s_, HALF4);                                                       \
+    s_ += __builtin_shuffle(s_, HALF2);                                                       \
+    s_ += __builtin_shuffle(s_, HALF1);                                                       \
+    float r_ = s_[0];                                                                         \
+    for (; d_ < (D); d_++) r_ += (a)[d_] * (b)[d_];                                           \
+    (out) = r_;                                                                               \
+  } while (0)
+
+/*
+ * The attention of every query of one (batch entry, kv head): item = b * Hkv + g. For each of
+ * the G * S queries: a score per visible slot, the maximum, p = exp(score - max) on vectors, the
+ * visible p and slots compacted in slot order, the softmax sum over that list in 16 fixed lanes,
+ * and the value sum slot by slot.
+ */
+__attribute__((target_clones("avx512f", "default"))) static void attend(void *usr, size_t item) {
+  job *jb = usr;
+  const sd_ta_shape *s = jb->s;
+  const sd_ta_tensors *t = jb->t;
+  const int32_t S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads, D = s->head_dim;
+  const int32_t L = s->max_len, dt = s->dtype, G = H / Hkv;
+  const int32_t b = (int32_t)(item / (size_t)Hkv), g = (int32_t)(item % (size_t)Hkv);
+  const int32_t P = jb->past_lens[b], T = P + S;
+  const int32_t Tp = (T + LANES - 1) / LANES * LANES; /* T rounded up to whole vectors */
+  /* scratch: scores [Tp], compacted p [Tp] and slots [Tp], q, acc, odd, k and v rows [D] each */
+  float *scratch = malloc(sizeof(float) * (3 * (size_t)Tp + 5 * (size_t)D));
+  if (scratch == NULL) {
+    jb->failed = 1;
+    return;
+  }
+  float *scores = scratch, *pc = scores + Tp;
+  int32_t *slots = (int32_t *)(pc + Tp);
+  float *q = (float *)(slots + Tp), *acc = q + D, *odd = acc + D, *krow = odd + D, *vrow = krow + D;
+  const size_t kv0 = ((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L * (size_t)D;
+  const float *keys = dt == SD_TA_F32 ? (const float *)t->present_key + kv0 : NULL;
+  const float *values = dt == SD_TA_F32 ? (const float *)t->present_value + kv0 : NULL;
+  for (int32_t i = 0; i < S; i++) {
+    for (int32_t h = g * G; h < (g + 1) * G; h++) {
+      const size_t q0 = ((size_t)b * (size_t)S + (size_t)i) * jb->q_tok + (size_t)h * (size_t)D;
+      for (int32_t d = 0; d < D; d++) q[d] = load(t->query, q0 + (size_t)d, dt);
+      if (s->rotary_dim > 0) rotate(q, s, t, position_of(t, s, b, i, P));
+      float max_score = -INFINITY;
+      int32_t j_start = 0;
+      if (keys != NULL) { /* the prefix (always visible), four independent dots at a time */
+        for (; j_start + 4 <= P; j_start += 4) {
+          const float *k = keys + (size_t)j_start * (size_t)D;
+          float d0, d1, d2, d3;
+          DOT(d0, q, k, D);
+          DOT(d1, q, k + D, D);
+          DOT(d2, q, k + 2 * D, D);
+          DOT(d3, q, k + 3 * D, D);
+          scores[j_start] = d0 * jb->scale;
+          scores[j_start + 1] = d1 * jb->scale;
+          scores[j_start + 2] = d2 * jb->scale;
+          scores[j_start + 3] = d3 * jb->scale;
+          for (int32_t u = 0; u < 4; u++) {
+            if (scores[j_start + u] > max_score) max_score = scores[j_start + u];
+          }
+        }
+      }
+      for (int32_t j = j_start; j < Tp; j++) {
+        if (j >= T || (j >= P && !sees(s, t, b, i, j - P, P))) {
+          scores[j] = -INFINITY;
+          continue;
+        }
+        const float *k = keys != NULL ? keys + (size_t)j * (size_t)D : krow;
+        if (keys == NULL) {
+          for (int32_t d = 0; d < D; d++) {
+            krow[d] = load(t->present_key, kv0 + (size_t)j * (size_t)D + (size_t)d, dt);
+          }
+        }
+        float dp;
+        DOT(dp, q, k, D);
+        scores[j] = dp * jb->scale;
+        if (scores[j] > max_score) max_score = scores[j];
+      }
+      for (int32_t d = 0; d < D; d++) acc[d] = 0.0f;
+      float sum = 0.0f;
+      if (max_score != -INFINITY) {
+        for (int32_t j0 = 0; j0 < Tp; j0 += LANES) {
+          v16 x, e;
+          LOAD16(x, scores + j0);
+          EXP16(e, x - max_score);
+          STORE16(pc + j0, e); /* p in place; compacted below (never ahead of the reads) */
+        }
+        int32_t m = 0;
+        for (int32_t j = 0; j < T; j++) {
+          if (scores[j] == -INFINITY) continue;
+          pc[m] = pc[j];
+          slots[m++] = j;
+        }
+        for (int32_t j = m; j < (m + LANES - 1) / LANES * LANES; j++) pc[j] = 0.0f;
+        v16 lanes = {0};
+        for (int32_t j0 = 0; j0 < m; j0 += LANES) {
+          v16 x;
+          LOAD16(x, pc + j0);
+          lanes += x;
+        }
+        lanes += __builtin_shuffle(lanes, HALF8); /* pairwise: lane l += lane l + w */
+        lanes += __builtin_shuffle(lanes, HALF4);
+        lanes += __builtin_shuffle(lanes, HALF2);
+        lanes += __builtin_shuffle(lanes, HALF1);
+        sum = lanes[0];
+        if (values != NULL && D % (4 * LANES) == 0) {
+          /* acc[d] = sum over visible slots, in order, of p * v[d]: 64 lanes of d in registers */
+          for (int32_t d0 = 0; d0 < D; d0 += 4 * LANES) {
+            /* even entries of the compacted list into a*, odd ones into b*, then a* + b* */
+            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+            int32_t c = 0;
+            for (; c + 2 <= m; c += 2) {
+              const float *v = values + (size_t)slots[c] * (size_t)D + d0;
+              const float *w = values + (size_t)slots[c + 1] * (size_t)D + d0;
+              const float p = pc[c], r = pc[c + 1];
+              v16 x0, x1, x2, x3, y0, y1, y2, y3;
+              LOAD16(x0, v);
+              LOAD16(x1, v + LANES);
+              LOAD16(x2, v + 2 * LANES);
+              LOAD16(x3, v + 3 * LANES);
+              LOAD16(y0, w);
+              LOAD16(y1, w + LANES);
+              LOAD16(y2, w + 2 * LANES);
+              LOAD16(y3, w + 3 * LANES);
+              a0 += p * x0;
+              a1 += p * x1;
+              a2 += p * x2;
+              a3 += p * x3;
+              b0 += r * y0;
+              b1 += r * y1;
+              b2 += r * y2;
+              b3 += r * y3;
+            }
+            if (c < m) {
+              const float *v = values + (size_t)slots[c] * (size_t)D + d0;
+              const float p = pc[c];
+              v16 x0, x1, x2, x3;
+              LOAD16(x0, v);
+              LOAD16(x1, v + LANES);
+              LOAD16(x2, v + 2 * LANES);
+              LOAD16(x3, v + 3 * LANES);
+              a0 += p * x0;
+              a1 += p * x1;
+              a2 += p * x2;
+              a3 += p * x3;
+            }
+            a0 += b0;
+            a1 += b1;
+            a2 += b2;
+            a3 += b3;
+            STORE16(acc + d0, a0);
+            STORE16(acc + d0 + LANES, a1);
+            STORE16(acc + d0 + 2 * LANES, a2);
+            STORE16(acc + d0 + 3 * LANES, a3);
+          }
+        } else {
+          for (int32_t d = 0; d < D; d++) odd[d] = 0.0f;
+          for (int32_t c = 0; c < m; c++) {
+            const int32_t j = slots[c];
+            const float *v = values != NULL ? values + (size_t)j * (size_t)D : vrow;
+            if (values == NULL) {
+              for (int32_t d = 0; d < D; d++) {
+                vrow[d] = load(t->present_value, kv0 + (size_t)j * (size_t)D + (size_t)d, dt);
+              }
+            }
+            const float p = pc[c];
+            float *into = c % 2 == 0 ? acc : odd; /* the same even / odd split as above */
+            for (int32_t d = 0; d < D; d++) into[d] += p * v[d];
+          }
+          for (int32_t d = 0; d < D; d++) acc[d] += odd[d];
+        }
+      }
+      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+      const size_t o0 = (((size_t)b * (size_t)S + (size_t)i) * (size_t)H + (size_t)h) *
+                        (size_t)D; /* output [B, S, H, D] */
+      for (int32_t d = 0; d < D; d++) store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
+    }
+  }
+  free(scratch);
+}
+
+int sd_ta_cpu_forward(const sd_ta_shape *shape, const int32_t *past_lens,
+                      const sd_ta_tensors *tensors, sd_ta_parallel_for parallel_for,
+                      void *parallel_ctx, char *err, size_t err_cap) {
+  int status = sd_ta_check_forward(shape, past_lens, tensors, err, err_cap);
+  if (status != SD_OK) return status;
+  const sd_ta_shape *s = shape;
+  const sd_ta_tensors *t = tensors;
+  const int32_t B = s->batch, S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads;
+  const int32_t D = s->head_dim, L = s->max_len;
+  const int32_t past_L = s->past_max_len > 0 ? s->past_max_len : L;
+  const int32_t dt = s->dtype;
+  const size_t esize = (size_t)sd_ta_dtype_size(dt);
+  const size_t q_tok = (size_t)(s->qkv_packed ? H + 2 * Hkv : H) * (size_t)D;
+  const size_t kv_tok = s->qkv_packed ? q_tok : (size_t)Hkv * (size_t)D;
+  const void *key = s->qkv_packed ? (const char *)t->query + (size_t)H * D * esize : t->key;
+  const void *value =
+      s->qkv_packed ? (const char *)t->query + (size_t)(H + Hkv) * D * esize : t->value;
+  float row[SD_TA_MAX_HEAD_DIM]; /* [D] f32 */
+
+  for (int32_t b = 0; b < B; b++) {
+    const int32_t P = past_lens[b];
+    /* 1. past -> present for slots [0, P) when the buffers differ. */
+    for (int32_t g = 0; g < Hkv; g++) {
+      const size_t bg = (size_t)b * (size_t)Hkv + (size_t)g;
+      const size_t dst0 = bg * (size_t)L * (size_t)D * esize;      /* present [b, g, 0, 0] */
+      const size_t src0 = bg * (size_t)past_L * (size_t)D * esize; /* past [b, g, 0, 0] */
+      const size_t bytes = (size_t)P * (size_t)D * esize;
+      if (P > 0 && t->past_key != t->present_key) {
+        memmove((char *)t->present_key + dst0, (const char *)t->past_key + src0, bytes);
+      }
+      if (P > 0 && t->past_value != t->present_value) {
+        memmove((char *)t->present_value + dst0, (const char *)t->past_value + src0, bytes);
+      }
+    }
+    /* 2. new keys (rotated) and values at slots [P, P + S). */
+    for (int32_t i = 0; i < S; i++) {
+      const int64_t pos = position_of(t, s, b, i, P);
+      for (int32_t g = 0; g < Hkv; g++) {
+        const size_t src = ((size_t)b * (size_t)S + (size_t)i) * kv_tok +
+                           (size_t)g * (size_t)D; /* key/value [B, S, Hkv, D] (token stride) */
+        const size_t dst = (((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L + (size_t)(P + i)) *
+                           (size_t)D; /* present [B, Hkv, L, D] */
+        for (int32_t d = 0; d < D; d++) row[d] = load(key, src + (size_t)d, dt);
+        if (s->rotary_dim > 0) rotate(row, s, t, pos);
+        for (int32_t d = 0; d < D; d++) {
+          store(t->present_key, dst + (size_t)d, dt, row[d]);
+          store(t->present_value, dst + (size_t)d, dt, load(value, src + (size_t)d, dt));
+        }
+      }
+    }
+  }
+  /* 3. attention, one work item per (batch entry, kv head). */
+  job jb = {s, past_lens, t, q_tok, s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)D), 0};
+  const size_t total = (size_t)B * (size_t)Hkv;
+  if (parallel_for != NULL) {
+    parallel_for(parallel_ctx, attend, total, &jb);
+  } else {
+    for (size_t item = 0; item < total; item++) attend(&jb, item);
+  }
+  if (jb.failed) {
+    if (err != NULL && err_cap > 0) snprintf(err, err_cap, "out of memory (tree attention scratch)");
+    return SD_OUT_OF_MEMORY;
+  }
+  return SD_OK;
+}
