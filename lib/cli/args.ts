@@ -94,6 +94,8 @@ Decoding:
                             a chain of N, or with --tree the tree's depth)
       --tree N              Tree size in nodes: Medusa's (e.g. 4, 8, 16, 64) or
                             EAGLE-2's dynamic tree (1-128)
+                            (--k, --tree default: the benchmark report's best
+                            setting at --weights, e.g. speculative K=4 at f32)
   -n, --max-new-tokens N    Tokens to generate at most (default: 128)
       --stop TEXT           Stop when TEXT is generated (repeatable; \\n escapes)
       --max-length N        Context in tokens, prompt + generation, up to the

@@ -29,6 +29,7 @@ import { type EagleConfig, EagleDecoder } from "../decoding/eagle.ts";
 import { PromptLookupDecoder } from "../decoding/prompt_lookup.ts";
 import type { Decoder, DecodingConfig, GenerateOptions } from "../decoding/decoder.ts";
 import type { DecodingMethod } from "./args.ts";
+import { MEASURED_DEFAULTS, type MeasuredDefaults } from "./measured_defaults.ts";
 import { toJsonValue } from "./output.ts";
 
 // --- what the commands need of the models ---
@@ -66,7 +67,10 @@ export interface LoadRequest {
   batchInvariant?: boolean;
 }
 
-/** Decoder settings the CLI passes through; absent values take the decoder's defaults. */
+/**
+ * Decoder settings the CLI passes through; absent `k` / `tree` take the measured defaults at the
+ * target's precision ({@linkcode MEASURED_DEFAULTS}), other absent values the decoder's defaults.
+ */
 export interface DecoderSettings {
   /** Speculation length K (speculative, lookup; EAGLE: the chain length, or the tree's depth). */
   k?: number;
@@ -285,6 +289,7 @@ export async function loadModelParts(
     opened.push(target);
     const tokenizer = await Tokenizer.load(request.model, { modelVocabSize: target.vocabSize });
     const parts: ModelParts = { target, tokenizer, close: closeAll };
+    if (request.weights !== undefined) parts.weights = request.weights;
     if (request.draft !== undefined) {
       const draftDir = request.draft;
       const draft = await stage(
@@ -355,6 +360,11 @@ export interface ModelParts {
   heads?: PredictionHeads;
   /** An EAGLE head, for `eagle`. */
   eagle?: FeatureDrafter;
+  /**
+   * The target's weight precision: picks the row of {@linkcode MEASURED_DEFAULTS} that settings
+   * without `k` / `tree` get; absent: f32.
+   */
+  weights?: WeightPrecision;
   /** Frees the models (called once by `close()`). */
   close?: () => void;
 }
@@ -400,6 +410,8 @@ function createDecoder(
   s: DecoderSettings,
 ): { decoder: Decoder; description: string } {
   const tokenizer = parts.tokenizer;
+  // Absent K / tree: the best setting the benchmark report measured at the target's precision.
+  const measured = MEASURED_DEFAULTS[parts.weights ?? "f32"];
   switch (method) {
     case "ar":
       return {
@@ -414,10 +426,7 @@ function createDecoder(
       if (parts.draft === undefined) {
         throw new TypeError("--method speculative needs a draft model");
       }
-      const config = {
-        ...baseConfig(s),
-        ...(s.k !== undefined ? { numSpeculativeTokens: s.k } : {}),
-      };
+      const config = { ...baseConfig(s), numSpeculativeTokens: s.k ?? measured.speculative.k };
       const d = new DraftTargetDecoder({
         draftModel: parts.draft,
         targetModel: parts.target,
@@ -429,7 +438,7 @@ function createDecoder(
     }
     case "medusa": {
       if (parts.heads === undefined) throw new TypeError("--method medusa needs Medusa heads");
-      const config = { ...baseConfig(s), ...(s.tree !== undefined ? { treeWidth: s.tree } : {}) };
+      const config = { ...baseConfig(s), treeWidth: s.tree ?? measured.medusa.tree };
       const d = new MedusaDecoder({
         baseModel: parts.target,
         heads: parts.heads,
@@ -443,7 +452,7 @@ function createDecoder(
     }
     case "eagle": {
       if (parts.eagle === undefined) throw new TypeError("--method eagle needs an EAGLE head");
-      const config: EagleConfig = { ...baseConfig(s), ...eagleShape(s) };
+      const config: EagleConfig = { ...baseConfig(s), ...eagleShape(s, measured.eagle) };
       const d = new EagleDecoder({
         targetModel: parts.target,
         head: parts.eagle,
@@ -453,10 +462,7 @@ function createDecoder(
       return { decoder: d, description: `eagle (${describeEagle(d)})` };
     }
     case "lookup": {
-      const config = {
-        ...baseConfig(s),
-        ...(s.k !== undefined ? { numSpeculativeTokens: s.k } : {}),
-      };
+      const config = { ...baseConfig(s), numSpeculativeTokens: s.k ?? measured.lookup.k };
       const d = new PromptLookupDecoder({ model: parts.target, tokenizer, config });
       return { decoder: d, description: `prompt lookup (K=${d.numSpeculativeTokens})` };
     }
@@ -465,14 +471,16 @@ function createDecoder(
 
 /**
  * EAGLE's draft shape from the CLI's numbers: `tree` alone or with `k` (its depth) is a dynamic
- * tree; `k` alone is a chain of K; neither keeps the decoder's measured defaults.
+ * tree; `k` alone is a chain of K; neither takes the measured default shape.
  */
-function eagleShape(s: DecoderSettings): EagleConfig {
+function eagleShape(s: DecoderSettings, measured: MeasuredDefaults["eagle"]): EagleConfig {
   if (s.tree !== undefined) {
     return { treeNodes: s.tree, ...(s.k !== undefined ? { numSpeculativeTokens: s.k } : {}) };
   }
   if (s.k !== undefined) return { treeNodes: 0, numSpeculativeTokens: s.k };
-  return {};
+  return "tree" in measured
+    ? { treeNodes: measured.tree }
+    : { treeNodes: 0, numSpeculativeTokens: measured.k };
 }
 
 function describeEagle(d: EagleDecoder): string {
