@@ -180,16 +180,18 @@ the sessions. Permissions: --allow-net besides the CLI's.
 /** `specdec demo --help`. */
 export const DEMO_USAGE = `Usage: deno run -A mod.ts demo [options]
 
-Completes a code prompt with speculative decoding (draft-target, greedy) on the
-bundled bench checkpoints (falling back to the tiny ones with a notice), then
-decodes the same prompt autoregressively and prints both speeds, the acceptance
-rate, τ, the speedup and whether the outputs are identical.
+Completes a code prompt autoregressively (greedy) on the bundled bench
+checkpoints (falling back to the tiny ones with a notice), then with the fastest
+lossless method the benchmark report measured at --weights (today prompt
+lookup), and prints both completions and speeds, the acceptance rate, τ, the
+speedup and whether the outputs are identical.
 
 Options:
   -m, --model DIR           Target model folder (default: models/bench-target)
-      --draft DIR           Draft model folder (default: models/bench-draft)
+      --draft DIR           Draft model folder: show draft-target with it
+                            (needs --model)
   -p, --prompt TEXT         Prompt to complete (default: a built-in code prompt)
-      --k N                 Draft tokens per step
+      --k N                 Draft tokens per step (draft-target, prompt lookup)
   -n, --max-new-tokens N    Tokens to generate (default: 96)
       --threads N           ONNX Runtime intra-op threads of the target
                             (default: all cores)
@@ -299,7 +301,10 @@ export interface ServeArgs {
 export interface DemoArgs {
   /** Target model folder (`--model`); `undefined` means the bundled bench checkpoint. */
   model: string | undefined;
-  /** Draft model folder (`--draft`); `undefined` means the bundled bench draft. */
+  /**
+   * Draft model folder (`--draft`, with `--model`): the demo shows draft-target; `undefined`: the
+   * measured fastest method (the bundled bench draft when that is draft-target).
+   */
   draft: string | undefined;
   /** Code prompt to complete (`--prompt`); `undefined` means the built-in one. */
   prompt: string | undefined;

@@ -1,8 +1,8 @@
 /**
  * The CLI's commands over a {@linkcode CliBackend}: `generate` (one prompt in, streamed text
  * out, a one-line summary on stderr or one JSON object with `--json`), `demo` (a code prompt
- * with speculative decoding on the bundled checkpoints, then autoregressively, and the
- * comparison) and `serve` (one model set behind the OpenAI API until SIGINT/SIGTERM); the
+ * decoded autoregressively on the bundled checkpoints, then with the fastest measured lossless
+ * method, and the comparison) and `serve` (one model set behind the OpenAI API until SIGINT/SIGTERM); the
  * checks of the model folders their flags name (a missing folder is a {@linkcode UsageError}).
  *
  * @module
@@ -29,6 +29,7 @@ import type {
   LoadRequest,
 } from "./models.ts";
 import { type CliIO, fix, pct, summaryFigures, summaryLine, toJsonValue } from "./output.ts";
+import { MEASURED_DEFAULTS, type SpeculativeMethod } from "./measured_defaults.ts";
 
 // --- generate ---
 
@@ -240,16 +241,6 @@ async function readPrompt(args: GenerateArgs, io: CliIO): Promise<string> {
 
 // --- demo ---
 
-/**
- * The demo's method on the bundled checkpoints: the fastest lossless one on the bench pair
- * (`bench/eagle_sweep.ts` and `deno task bench:report`, greedy, held-out code prompts). `eagle`
- * falls back to `speculative` when the target has no `eagle/` head; `--model` with `--draft`
- * always runs `speculative`.
- */
-const DEMO_METHOD: "speculative" | "eagle" = "speculative";
-// Measured (8 held-out code prompts x 128, greedy, load ~2): prompt lookup 2.07x, draft-target
-// K=3 1.41x, EAGLE (step-200 head, top-1 0.37) at best 1.04x: EAGLE stays off.
-
 /** The built-in code prompt (Python, the bench models' language). */
 const DEMO_PROMPT = `def binary_search(items, target):
     """Return the index of target in the sorted list items, or -1."""
@@ -258,7 +249,9 @@ const DEMO_PROMPT = `def binary_search(items, target):
 `;
 
 /**
- * Runs `demo`.
+ * Runs `demo`: the prompt decoded autoregressively, then with the fastest lossless method the
+ * benchmark report measured on the bench pair at `--weights` ({@linkcode MEASURED_DEFAULTS}'s
+ * `fastest`; draft-target when `--draft` is given), and the comparison.
  *
  * @param args Parsed `demo` options.
  * @param io Terminal streams.
@@ -279,8 +272,7 @@ export async function demoCommand(
   backend: CliBackend,
   signal?: AbortSignal,
 ): Promise<number> {
-  const request = await demoModels(args, io);
-  const method = request.eagle !== undefined ? "eagle" : "speculative";
+  const { request, method } = await demoModels(args, io);
   const sink = { write: (t: string) => io.writeErr(t), isTerminal: io.stderrIsTerminal };
   const stage = <T>(label: string, work: () => Promise<T>): Promise<T> =>
     new ProgressBar(label, sink).wrap(work);
@@ -288,44 +280,54 @@ export async function demoCommand(
 
   const prompt = args.prompt ?? DEMO_PROMPT;
   const settings: DecoderSettings = { temperature: 0, maxNewTokens: args.maxNewTokens, stop: [] };
-  if (args.k !== undefined) settings.k = args.k;
+  // --k is a chain length: draft-target's and prompt lookup's K (the others keep their trees).
+  if (args.k !== undefined && (method === "speculative" || method === "lookup")) {
+    settings.k = args.k;
+  }
   const options = signal !== undefined ? { signal } : {};
-  const speculative = makeDecoder(() => models.decoder(method, settings), "demo");
+  const fast = makeDecoder(() => models.decoder(method, settings), "demo");
   const autoregressive = models.decoder("ar", settings);
 
   // Warm-up: the first runs pay one-off session costs; keep them out of the comparison.
   const warm = { ...settings, maxNewTokens: Math.min(4, settings.maxNewTokens) };
   await new ProgressBar("warming up", sink).wrap(async () => {
-    await models.decoder(method, warm).generate(prompt, options);
     await models.decoder("ar", warm).generate(prompt, options);
+    await models.decoder(method, warm).generate(prompt, options);
   });
 
-  await io.writeOut(`--- ${speculative.description}, greedy: prompt + completion ---\n`);
+  const write = (piece: string): Promise<void> => io.writeOut(piece);
+  await io.writeOut("--- autoregressive, greedy: prompt + completion ---\n");
   await io.writeOut(prompt);
-  const spec = await speculative.generate(prompt, {
-    ...options,
-    onText: (piece: string) => io.writeOut(piece),
-  });
-  await io.writeOut("\n");
-
-  const ar = await new ProgressBar("decoding the same prompt autoregressively", sink)
-    .wrap(() => autoregressive.generate(prompt, options));
-  await io.writeOut(`\n${comparison(spec, ar, speculative.description)}`);
+  const ar = await autoregressive.generate(prompt, { ...options, onText: write });
+  await io.writeOut(`\n--- ${fast.description}, greedy: the same prompt's completion ---\n`);
+  const spec = await fast.generate(prompt, { ...options, onText: write });
+  await io.writeOut(`\n\n${comparison(spec, ar, fast.description)}`);
   return 0;
 }
 
-/** Picks bench checkpoints, or tiny ones with a notice, or the flags' folders. */
-async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
+/**
+ * Picks the demo's method and models: `--model` with `--draft` runs draft-target; otherwise the
+ * measured fastest at `--weights` over `--model` or the bundled bench checkpoints (the tiny ones
+ * with a notice), falling back to prompt lookup (which needs nothing beyond the target) when the
+ * folders lack what the fastest needs.
+ */
+async function demoModels(
+  args: DemoArgs,
+  io: CliIO,
+): Promise<{ request: LoadRequest; method: SpeculativeMethod }> {
   const cmd = "demo";
+  let method: SpeculativeMethod = args.draft !== undefined
+    ? "speculative"
+    : MEASURED_DEFAULTS[args.weights ?? "f32"].fastest;
   let model: string;
-  let draft: string;
-  if (args.model !== undefined || args.draft !== undefined) {
-    if (args.model === undefined || args.draft === undefined) {
-      throw new UsageError("--model and --draft go together", cmd);
-    }
+  let draft: string | undefined;
+  if (args.model !== undefined) {
     model = await requireModelDir(args.model, "--model", cmd);
-    draft = await requireModelDir(args.draft, "--draft", cmd);
+    if (args.draft !== undefined) draft = await requireModelDir(args.draft, "--draft", cmd);
   } else {
+    if (args.draft !== undefined) {
+      throw new UsageError("--draft needs --model (the target it drafts for)", cmd);
+    }
     const pick = async (target: string, drafter: string) => {
       const t = bundledModelDir(target);
       const d = bundledModelDir(drafter);
@@ -338,7 +340,7 @@ async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
     const found = bench ?? tiny;
     if (found === undefined) {
       throw new UsageError(
-        "no bundled checkpoints in models/ (bench-target/bench-draft or tiny-target/tiny-draft); pass --model and --draft",
+        "no bundled checkpoints in models/ (bench-target/bench-draft or tiny-target/tiny-draft); pass --model",
         cmd,
       );
     }
@@ -350,18 +352,35 @@ async function demoModels(args: DemoArgs, io: CliIO): Promise<LoadRequest> {
     model = found.t;
     draft = found.d;
   }
-  // Draft and target sessions alternate: the small draft on one thread unless asked otherwise,
-  // and then the target's idle threads may spin (see generate above).
-  const draftThreads = args.draftThreads ?? DEFAULT_DRAFT_THREADS;
-  const request: LoadRequest = { model, draft, spinning: draftThreads === 1, draftThreads };
+  const request: LoadRequest = { model };
+  const heads = method === "medusa" || method === "eagle" ? `${model}/${method}` : undefined;
+  if (method === "speculative" && draft !== undefined) request.draft = draft;
+  else if (method === "medusa" && heads !== undefined && await isDir(heads)) request.medusa = heads;
+  else if (method === "eagle" && heads !== undefined && await isModelDir(heads)) {
+    request.eagle = heads;
+  } else if (method !== "lookup") {
+    await io.writeErr(
+      `notice: no ${
+        method === "speculative" ? "draft" : heads
+      } for ${method}; showing prompt lookup\n`,
+    );
+    method = "lookup";
+  }
+  // Two sessions alternate (draft and target, base and heads): the small draft on one thread
+  // unless asked otherwise, and then only the target's idle threads spin (see generate above).
+  // One session (lookup): its idle threads spin.
+  if (method === "lookup") {
+    request.spinning = true;
+  } else {
+    const draftThreads = args.draftThreads ??
+      (method === "speculative" ? DEFAULT_DRAFT_THREADS : undefined);
+    if (draftThreads !== undefined) request.draftThreads = draftThreads;
+    request.spinning = draftThreads === 1;
+  }
   if (args.threads !== undefined) request.threads = args.threads;
   if (args.weights !== undefined) request.weights = args.weights;
   if (args.draftWeights !== undefined) request.draftWeights = args.draftWeights;
-  const eagle = `${model}/eagle`;
-  if (DEMO_METHOD === "eagle" && args.draft === undefined && await isModelDir(eagle)) {
-    request.eagle = eagle;
-  }
-  return request;
+  return { request, method };
 }
 
 function comparison(spec: CliGeneration, ar: CliGeneration, specName: string): string {

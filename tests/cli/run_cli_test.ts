@@ -8,6 +8,7 @@ import {
 } from "../../lib/cli/models.ts";
 import type { CliIO } from "../../lib/cli/output.ts";
 import { SpecDecError, StatusCode } from "../../lib/runtime/errors.ts";
+import { MEASURED_DEFAULTS } from "../../lib/cli/measured_defaults.ts";
 import { CharTokenizer, RuleModel } from "./_fake_models.ts";
 
 interface Captured extends CliIO {
@@ -338,5 +339,33 @@ Deno.test("runCli() demo compares speculative and autoregressive output", async 
   assert.match(io.out, /autoregressive\s+16\s+[\d.]+\s+-\s+1\.00\s+1\.00x/);
   assert.match(io.out, /draft-target \(K=4\)\s+16\s+[\d.]+\s+[\d.]+%\s+[\d.]+\s+[\d.]+x/);
   assert.match(io.out, /outputs identical: yes \(16 tokens/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runCli() demo runs autoregressive, then the measured fastest method", async () => {
+  const dir = await modelDir();
+  const io = captureIO();
+  const requests: LoadRequest[] = [];
+  const code = await runCli(["demo", "-m", dir, "-n", "16"], {
+    io,
+    backend: fakeBackend(requests),
+  });
+  assert.equal(code, 0, io.err);
+  // The fake folder has no draft or heads: a fastest method that needs them falls back to
+  // prompt lookup, which needs only the target.
+  const fastest = MEASURED_DEFAULTS.f32.fastest;
+  assert.equal(requests[0]?.draft, undefined);
+  assert.equal(requests[0]?.spinning, true);
+  const name = `prompt lookup (K=${MEASURED_DEFAULTS.f32.lookup.k})`;
+  const arAt = io.out.indexOf("--- autoregressive, greedy");
+  const fastAt = io.out.indexOf(`--- ${name}, greedy`);
+  assert.ok(arAt >= 0 && fastAt > arAt, io.out);
+  assert.ok(io.out.split("\n").some((l) => /^prompt lookup \(K=\d+\)\s+16\s/.test(l)), io.out);
+  assert.match(io.out, /outputs identical: yes \(16 tokens/);
+  if (fastest !== "lookup") assert.match(io.err, /showing prompt lookup/);
+
+  const usage = captureIO();
+  assert.equal(await runCli(["demo", "--draft", dir], { io: usage, backend: fakeBackend() }), 2);
+  assert.match(usage.err, /--draft needs --model/);
   await Deno.remove(dir, { recursive: true });
 });
