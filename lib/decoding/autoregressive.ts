@@ -24,9 +24,15 @@ export interface AutoregressiveDecoderOptions {
  * One target forward per token.
  *
  * @example Greedy generation
- * ```ts ignore
- * const dec = new AutoregressiveDecoder({ model, tokenizer, config: { maxNewTokens: 32 } });
- * const { text, metrics } = await dec.generate("Once upon a time");
+ * ```ts
+ * import { AutoregressiveDecoder, CausalLM, Tokenizer } from "@specdec/specdec";
+ * using model = await CausalLM.load("models/tiny-target", { maxLength: 128 });
+ * const tokenizer = await Tokenizer.load("models/tiny-target");
+ * const config = { temperature: 0, maxNewTokens: 16 };
+ * const dec = new AutoregressiveDecoder({ model, tokenizer, config });
+ * const { text, tokens, metrics } = await dec.generate("def add(a, b):");
+ * if (text !== tokenizer.decode(tokens)) throw new Error("unexpected");
+ * if (metrics.targetForwards !== tokens.length) throw new Error("unexpected"); // one per token
  * ```
  */
 export class AutoregressiveDecoder extends BaseDecoder implements Decoder {

@@ -70,14 +70,20 @@ const PROBE_TEXTS = ["Hello, world! 123", " the quick brown fox", "\n\tÀé 日�
  * are accepted the draft has not seen `dK`; it is fed together with the next
  * pending token at the start of the next step, so the caches stay in sync.
  *
- * @example Greedy speculative decoding
- * ```ts ignore
+ * @example Greedy speculative decoding: the target's own greedy output, fewer target forwards
+ * ```ts
+ * import { AutoregressiveDecoder, CausalLM, DraftTargetDecoder, Tokenizer } from "@specdec/specdec";
+ * using targetModel = await CausalLM.load("models/tiny-target", { maxLength: 128 });
+ * using draftModel = await CausalLM.load("models/tiny-draft", { maxLength: 128 });
+ * const tokenizer = await Tokenizer.load("models/tiny-target");
  * const dec = new DraftTargetDecoder({
  *   draftModel, targetModel, tokenizer,
- *   config: { numSpeculativeTokens: 4, maxNewTokens: 64 },
+ *   config: { numSpeculativeTokens: 4, temperature: 0, maxNewTokens: 32 },
  * });
- * const { text, metrics } = await dec.generate("Once upon a time");
- * console.log(metrics.acceptanceRate, metrics.meanAcceptedLength, metrics.c);
+ * const { tokens, metrics } = await dec.generate("def add(a, b):");
+ * const ar = new AutoregressiveDecoder({ model: targetModel, tokenizer, config: { temperature: 0, maxNewTokens: 32 } });
+ * if (tokens.join() !== (await ar.generate("def add(a, b):")).tokens.join()) throw new Error("unexpected");
+ * if (metrics.acceptanceRate < 0 || metrics.acceptanceRate > 1) throw new Error("unexpected");
  * ```
  */
 export class DraftTargetDecoder extends BaseDecoder implements Decoder {

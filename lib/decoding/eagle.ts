@@ -178,15 +178,18 @@ interface StepDraft {
  * every child they draw, since pruning children by their own probability (the
  * greedy EAGLE-2 rerank) would bias the rule.
  *
- * @example A 16-node dynamic tree
- * ```ts ignore
- * import { CausalLM, EagleDecoder, EagleHeads, Tokenizer } from "@specdec/specdec";
- * using target = await CausalLM.load("models/bench-target", { maxLength: 512 });
- * using head = await EagleHeads.load("models/bench-target/eagle", { maxLength: 640 });
- * const tokenizer = await Tokenizer.load("models/bench-target");
- * const dec = new EagleDecoder({ targetModel: target, head, tokenizer, config: { treeNodes: 16 } });
- * const { text, metrics } = await dec.generate("def parse(line):");
- * console.log(text, metrics.meanAcceptedLength);
+ * @example A 16-node dynamic tree, greedy: the target's own greedy output
+ * ```ts
+ * import { AutoregressiveDecoder, CausalLM, EagleDecoder, EagleHeads, Tokenizer } from "@specdec/specdec";
+ * using target = await CausalLM.load("models/tiny-target", { maxLength: 128 });
+ * using head = await EagleHeads.load("models/tiny-target/eagle", { maxLength: 192 });
+ * const tokenizer = await Tokenizer.load("models/tiny-target");
+ * const config = { treeNodes: 16, temperature: 0, maxNewTokens: 24 };
+ * const dec = new EagleDecoder({ targetModel: target, head, tokenizer, config });
+ * const { tokens, metrics } = await dec.generate("def parse(line):");
+ * const ar = new AutoregressiveDecoder({ model: target, tokenizer, config: { temperature: 0, maxNewTokens: 24 } });
+ * if (tokens.join() !== (await ar.generate("def parse(line):")).tokens.join()) throw new Error("unexpected");
+ * if (metrics.meanAcceptedLength < 1) throw new Error("unexpected");
  * ```
  */
 export class EagleDecoder extends BaseDecoder implements Decoder {

@@ -60,10 +60,18 @@ export interface MedusaDecoderOptions {
 /**
  * Tree-based speculative decoding with Medusa heads.
  *
- * @example
- * ```ts ignore
- * const dec = new MedusaDecoder({ baseModel, heads, tokenizer, config: { treeWidth: 16 } });
- * const { text, metrics } = await dec.generate("The future of AI is");
+ * @example A 16-node tree, greedy: the base model's own greedy output
+ * ```ts
+ * import { AutoregressiveDecoder, CausalLM, MedusaDecoder, MedusaHeads, Tokenizer } from "@specdec/specdec";
+ * using baseModel = await CausalLM.load("models/tiny-target", { maxLength: 128 });
+ * using heads = await MedusaHeads.load("models/tiny-target/medusa");
+ * const tokenizer = await Tokenizer.load("models/tiny-target");
+ * const config = { treeWidth: 16, temperature: 0, maxNewTokens: 24 };
+ * const dec = new MedusaDecoder({ baseModel, heads, tokenizer, config });
+ * const { tokens, metrics } = await dec.generate("def add(a, b):");
+ * const ar = new AutoregressiveDecoder({ model: baseModel, tokenizer, config: { temperature: 0, maxNewTokens: 24 } });
+ * if (tokens.join() !== (await ar.generate("def add(a, b):")).tokens.join()) throw new Error("unexpected");
+ * if (metrics.targetForwards > tokens.length) throw new Error("unexpected");
  * ```
  */
 export class MedusaDecoder extends BaseDecoder implements Decoder {

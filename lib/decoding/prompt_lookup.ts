@@ -75,10 +75,18 @@ export function lookupDraft(
  * deterministic drafts are verified with rejection sampling against a point
  * mass (accept with probability `p(x)`), which keeps sampling exact.
  *
- * @example
- * ```ts ignore
- * const dec = new PromptLookupDecoder({ model, tokenizer, config: { numSpeculativeTokens: 8 } });
- * const { text } = await dec.generate(longDocumentAndQuestion);
+ * @example Drafts copied from a repetitive prompt, greedy: the model's own greedy output
+ * ```ts
+ * import { AutoregressiveDecoder, CausalLM, PromptLookupDecoder, Tokenizer } from "@specdec/specdec";
+ * using model = await CausalLM.load("models/tiny-target", { maxLength: 256 });
+ * const tokenizer = await Tokenizer.load("models/tiny-target");
+ * const prompt = "x = 1\ny = 2\nx = 1\ny = 2\nx = 1\n";
+ * const config = { numSpeculativeTokens: 8, temperature: 0, maxNewTokens: 24 };
+ * const dec = new PromptLookupDecoder({ model, tokenizer, config });
+ * const { tokens, metrics } = await dec.generate(prompt);
+ * const ar = new AutoregressiveDecoder({ model, tokenizer, config: { temperature: 0, maxNewTokens: 24 } });
+ * if (tokens.join() !== (await ar.generate(prompt)).tokens.join()) throw new Error("unexpected");
+ * if (metrics.targetForwards > tokens.length) throw new Error("unexpected");
  * ```
  */
 export class PromptLookupDecoder extends BaseDecoder implements Decoder {

@@ -82,13 +82,18 @@ interface Entry {
  * recently used entries of `<root>/prepared`. Never throws for a file that vanished meanwhile
  * (another process may prune at the same time).
  *
- * @example Prune a cache folder to 1 GiB
- * ```ts ignore
+ * @example Prune a cache folder to 1 GiB: a build that died two hours ago is an orphan
+ * ```ts
  * import { prunePreparedCache } from "@specdec/specdec";
- * const report = await prunePreparedCache(`${Deno.env.get("HOME")}/.cache/specdec`, {
- *   maxBytes: 2 ** 30,
- * });
- * console.log(`freed ${report.freedBytes} bytes`);
+ * const root = await Deno.makeTempDir(); // a cache root, as SPECDEC_CACHE names one
+ * await Deno.mkdir(`${root}/prepared/.tmp-build`, { recursive: true });
+ * await Deno.writeTextFile(`${root}/prepared/.tmp-build/model.onnx`, "partial");
+ * const now = Date.now() + 2 * 3600_000;
+ * const report = await prunePreparedCache(root, { maxBytes: 2 ** 30, now });
+ * if (report.removed[0]?.reason !== "orphan" || report.freedBytes !== 7) {
+ *   throw new Error("unexpected");
+ * }
+ * await Deno.remove(root, { recursive: true });
  * ```
  *
  * @param root The cache root (the folder that holds `prepared/`).

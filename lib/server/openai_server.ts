@@ -75,21 +75,24 @@ function isAbort(err: unknown): boolean {
  * (or pass {@linkcode OpenAIServer.handler} to your own `Deno.serve`).
  *
  * @example Serving the tiny checkpoints on a free port
- * ```ts ignore
+ * ```ts
  * import { onnxBackend, OpenAIServer } from "@specdec/specdec/cli";
- * const models = await onnxBackend().load(
+ * using models = await onnxBackend().load(
  *   { model: "models/tiny-target", draft: "models/tiny-draft" },
  *   (_label, work) => work(),
  * );
  * const server = new OpenAIServer(models, { modelName: "tiny" });
  * const { addr } = server.listen({ port: 0 });
- * const r = await fetch(`http://127.0.0.1:${addr.port}/v1/completions`, {
+ * const base = `http://127.0.0.1:${addr.port}`;
+ * const r = await fetch(`${base}/v1/completions`, {
  *   method: "POST",
  *   body: JSON.stringify({ model: "tiny", prompt: "def f(", max_tokens: 8, temperature: 0 }),
  * });
- * console.log((await r.json()).choices[0].text);
+ * const body = await r.json();
+ * if (r.status !== 200 || body.usage.completion_tokens !== 8) throw new Error("unexpected");
+ * const health = await (await fetch(`${base}/health`)).json();
+ * if (health.status !== "ok" || health.open !== 0 || health.served !== 1) throw new Error("unexpected");
  * await server.shutdown();
- * models.close();
  * ```
  */
 export class OpenAIServer {
