@@ -40,6 +40,7 @@ def profile(graph: str, threads: int, context: int, size: int, runs: int) -> dic
         "seqlens_k": np.array([T - 1], np.int32),
         "total_sequence_length": np.array([T], np.int32),
         "attention_bias": np.triu(np.full((size, T), -3.0e38, np.float32), context + 1)[None, None],
+        "logit_rows": np.arange(size, dtype=np.int64),  # every row, as verification needs
     }
     io = s.io_binding()
     for name, value in feeds.items():

@@ -70,7 +70,7 @@ export class AutoregressiveDecoder extends BaseDecoder implements Decoder {
   protected async *_decode(run: DecodeRun): AsyncGenerator<number[], void, undefined> {
     const m = this.model;
     const v = m.vocabSize;
-    const pre = await run.metrics.prefill(() => m.prefill(run.promptIds));
+    const pre = await run.metrics.prefill(() => m.prefill(run.promptIds, { logits: "last" }));
     let tok = this._choose(row(pre.logits, v, -1), run.prng);
     yield [tok];
     while (m.kvLength + 1 <= m.maxLength) {

@@ -15,6 +15,8 @@ import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
 import { chainPositions, checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
 
+/** Prefills need the last position's logits only. */
+const LAST = { logits: "last" } as const;
 /** Largest accepted speculation length. */
 export const MAX_SPECULATIVE_TOKENS = 32;
 
@@ -196,9 +198,9 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     rec.hasDraft = true;
     const capacity = this.contextLength;
 
-    const pre = await rec.prefill(() => target.prefill(run.promptIds));
+    const pre = await rec.prefill(() => target.prefill(run.promptIds, LAST));
     let pending = this._choose(row(pre.logits, v, -1), run.prng);
-    await rec.prefill(() => draft.prefill(run.promptIds), true);
+    await rec.prefill(() => draft.prefill(run.promptIds, LAST), true);
     let draftBacklog: number[] = [pending]; // accepted tokens the draft has not seen yet
     yield [pending];
 

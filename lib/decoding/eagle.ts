@@ -286,7 +286,7 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     const rec = run.metrics;
     rec.hasDraft = true;
     const prompt = run.promptIds;
-    const pre = await rec.prefill(() => m.prefill(prompt, { hidden: true }));
+    const pre = await rec.prefill(() => m.prefill(prompt, { hidden: true, logits: "last" }));
     if (pre.hidden === undefined) throw new TypeError("targetModel did not return hidden states");
     let pending = this._choose(row(pre.logits, v, -1), run.prng);
     // Row t of the head reads (token t + 1, feature t): the prompt's rows are all known now.

@@ -215,7 +215,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     const hs = m.hiddenSize;
     const rec = run.metrics;
     rec.hasDraft = true;
-    const pre = await rec.prefill(() => m.prefill(run.promptIds, { hidden: true }));
+    const pre = await rec.prefill(() => m.prefill(run.promptIds, { hidden: true, logits: "last" }));
     if (pre.hidden === undefined) throw new TypeError("baseModel did not return hidden states");
     let pending = this._choose(row(pre.logits, v, -1), run.prng);
     let hidden = row(pre.hidden, hs, -1).slice(); // [hiddenSize] f32

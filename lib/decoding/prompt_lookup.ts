@@ -142,7 +142,7 @@ export class PromptLookupDecoder extends BaseDecoder implements Decoder {
     const v = m.vocabSize;
     const rec = run.metrics;
     const context = [...run.promptIds];
-    const pre = await rec.prefill(() => m.prefill(run.promptIds));
+    const pre = await rec.prefill(() => m.prefill(run.promptIds, { logits: "last" }));
     let pending = this._choose(row(pre.logits, v, -1), run.prng);
     context.push(pending);
     yield [pending];

@@ -271,8 +271,11 @@ export class CausalLM implements LanguageModel, Disposable {
    *
    * @param ids New token ids `[S]`.
    * @param positions Position of each new token `[S]` (depth-based in a tree).
-   * @param options Tree mask `[S, S]` u8 (parents before children) and hidden-state request.
-   * @returns Logits `[S, vocabSize]` (and hidden states `[S, hiddenSize]` when asked).
+   * @param options Tree mask `[S, S]` u8 (parents before children), hidden-state request, and
+   *   `logits: "last"` to compute the last token's logits only (the graph's LM head then skips
+   *   the other rows: a prefill's largest saving when the vocabulary is large).
+   * @returns Logits `[S, vocabSize]` (`[1, vocabSize]` with `logits: "last"`), and hidden states
+   *   `[S, hiddenSize]` when asked.
    */
   async forward(
     ids: ArrayLike<number>,
@@ -339,9 +342,17 @@ export class CausalLM implements LanguageModel, Disposable {
         for (let j = 0; j < i; j++) if (q - positions[j]! >= window) bias[row + j] = MASKED;
       }
     }
-    const logits = new Float32Array(R * this.vocabSize); // [R, vocab] f32
+    // Rows that get logits: every row, or after a prefill the last one. A batch-invariant
+    // model keeps two rows there (the last two, or the token and its padding copy), so its LM
+    // head runs the multi-row kernels as every other forward does.
+    const last = options.logits === "last";
+    const first = !last ? 0 : this.batchInvariant ? Math.max(0, R - 2) : S - 1;
+    const nRows = R - first;
+    const logitRows = new BigInt64Array(nRows); // [nRows] i64
+    for (let i = 0; i < nRows; i++) logitRows[i] = BigInt(first + i);
+    const logits = new Float32Array(nRows * this.vocabSize); // [nRows, vocab] f32
     const outputs: Record<string, Tensor> = {
-      logits: { dtype: "float32", dims: [R, this.vocabSize], data: logits },
+      logits: { dtype: "float32", dims: [nRows, this.vocabSize], data: logits },
     };
     let hidden: Float32Array | undefined;
     if (options.hidden) {
@@ -356,14 +367,21 @@ export class CausalLM implements LanguageModel, Disposable {
         seqlens_k: { dtype: "int32", dims: [1], data: new Int32Array([T - 1]) },
         total_sequence_length: { dtype: "int32", dims: [1], data: new Int32Array([T]) },
         attention_bias: { dtype: "float32", dims: [1, 1, R, T], data: bias },
+        logit_rows: { dtype: "int64", dims: [nRows], data: logitRows },
       }, outputs);
     } finally {
       this.#busy = false;
     }
     this.#kvLength = P + S; // the padding row's slot is free again
-    if (R === S) return hidden ? { logits, hidden } : { logits };
-    const one = logits.subarray(0, this.vocabSize); // [1, vocab] f32
-    return hidden ? { logits: one, hidden: hidden.subarray(0, this.hiddenSize) } : { logits: one };
+    const V = this.vocabSize;
+    // The real rows' logits: all S, or the last real token's (row S - 1 of the rows run).
+    const out = last
+      ? logits.subarray((S - 1 - first) * V, (S - first) * V) // [1, vocab] f32
+      : R === S
+      ? logits // [S, vocab] f32
+      : logits.subarray(0, V); // [1, vocab] f32 (the padding row dropped)
+    const hid = hidden === undefined || R === S ? hidden : hidden.subarray(0, this.hiddenSize);
+    return hid ? { logits: out, hidden: hid } : { logits: out };
   }
 
   /**
@@ -377,16 +395,18 @@ export class CausalLM implements LanguageModel, Disposable {
     options: ForwardOptions,
   ): Promise<ForwardResult> {
     const S = ids.length, V = this.vocabSize, H = this.hiddenSize;
-    const logits = new Float32Array(S * V); // [S, vocab] f32
+    const last = options.logits === "last";
+    let logits: Float32Array = new Float32Array(last ? V : S * V); // [S or 1, vocab] f32
     const hidden = options.hidden ? new Float32Array(S * H) : undefined; // [S, hidden] f32
     for (let at = 0; at < S; at += TREE_ATTENTION_MAX_NEW) {
       const end = Math.min(S, at + TREE_ATTENTION_MAX_NEW);
       const r = await this.forward(
         Array.from(ids).slice(at, end),
         Array.from(positions).slice(at, end),
-        options.hidden ? { hidden: true } : {},
+        { ...(options.hidden ? { hidden: true } : {}), ...(last ? { logits: "last" } : {}) },
       );
-      logits.set(r.logits, at * V);
+      if (last) logits = r.logits;
+      else logits.set(r.logits, at * V);
       if (hidden && r.hidden) hidden.set(r.hidden, at * H);
     }
     return hidden ? { logits, hidden } : { logits };

@@ -29,6 +29,11 @@ export interface ForwardOptions {
   treeMask?: Uint8Array;
   /** Also return the last hidden states (Medusa and EAGLE heads read them). */
   hidden?: boolean;
+  /**
+   * `last`: logits of the last new token only (`[1, vocab]`), as a prefill needs; a model may
+   * skip the others' LM-head products. Default `all` (`[S, vocab]`).
+   */
+  logits?: "all" | "last";
 }
 
 /**

@@ -269,3 +269,29 @@ Deno.test("CausalLM.load() with cudaDevice fails clearly where CUDA is unavailab
   );
   assertEquals(err.code, StatusCode.UNAVAILABLE);
 });
+
+Deno.test("CausalLM: logits 'last' computes only the last row, equal to the full forward's", async () => {
+  const dir = new URL("../../models/tiny-target", import.meta.url).pathname;
+  const ids = [5, 17, 99, 3, 250, 41, 7];
+  for (const weights of ["f32", "q4"] as const) {
+    for (const attention of ["gqa", "tree"] as const) {
+      using lm = await CausalLM.load(dir, { maxLength: 32, threads: 1, weights, attention });
+      const V = lm.vocabSize;
+      const all = await lm.prefill(ids, { hidden: true });
+      const last = await lm.prefill(ids, { hidden: true, logits: "last" });
+      assertEquals(all.logits.length, ids.length * V);
+      assertEquals(last.logits.length, V);
+      assertEquals(last.hidden, all.hidden); // every row's hidden state either way
+      const want = all.logits.subarray((ids.length - 1) * V);
+      // q4 runs two rows through the LM head (batch invariance): the same kernels, bit for bit.
+      const d = maxAbsDiff(last.logits, want);
+      if (weights === "q4") assertEquals(d, 0, `${weights} ${attention}`);
+      else if (!(d < 1e-4)) throw new Error(`${weights} ${attention}: max |diff| ${d}`);
+      // One token (padded to two rows at q4) and a forward after the prefill.
+      const one = await lm.prefill([ids[0]!], { logits: "last" });
+      assertEquals(one.logits.length, V);
+      const step = await lm.forward([ids[1]!], [1], { logits: "last" });
+      assertEquals(step.logits.length, V);
+    }
+  }
+});

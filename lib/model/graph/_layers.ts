@@ -395,15 +395,19 @@ export function emitHead(
   const V = config.vocabSize, H = config.hiddenSize;
   g.op("Identity", [normed], {}, "", "hidden");
   g.output("hidden", "float32", ["S", H]);
+  // Logits only for the rows asked: a prefill needs the last one, not [S, V] (the LM head is
+  // the largest product of a long prompt's forward when the vocabulary is large).
+  const rows = g.input("logit_rows", "int64", ["R"]);
+  const picked = g.op("Gather", ["hidden", rows], { axis: 0 }); // [R, H] f32
   if (plan.precision === "f32" || plan.lmHead === "f32") {
     const w = (plan.precision === "f32" ? head.initializer : undefined) ??
       g.initializer(head.name, head.data(), [V, H], { external: plan.external });
-    g.op("Gemm", ["hidden", w], { transB: 1 }, "", "logits");
+    g.op("Gemm", [picked, w], { transB: 1 }, "", "logits");
   } else {
     const w = head.quantized ?? quantizedWeight(g, head.name, head.data(), V, H, plan);
-    g.op("Identity", [matMulNBits(g, "hidden", w, undefined, plan)], {}, "", "logits");
+    g.op("Identity", [matMulNBits(g, picked, w, undefined, plan)], {}, "", "logits");
   }
-  g.output("logits", "float32", ["S", V]);
+  g.output("logits", "float32", ["R", V]);
 }
 
 /** Serialises a finished decoder graph with its metadata. */

@@ -4,10 +4,11 @@
  *
  * Inputs: `input_ids` `[S]` i64, `position_ids` `[1, S]` i64, `seqlens_k` `[1]` i32
  * (`P + S - 1`), `total_sequence_length` `[1]` i32 (`P + S`), `attention_bias`
- * `[1, 1, S, P + S]` f32, and per layer `past_key.N` / `past_value.N`
+ * `[1, 1, S, P + S]` f32, `logit_rows` `[R]` i64 (the rows that get logits, ascending: all of
+ * them to verify, the last ones after a prefill), and per layer `past_key.N` / `past_value.N`
  * `[1, kvHeads, maxLength, headDim]` f32.
- * Outputs: `logits` `[S, vocab]` f32, `hidden` `[S, hidden]` f32 (after the final
- * norm), and per layer `present_key.N` / `present_value.N` (same buffers as the
+ * Outputs: `logits` `[R, vocab]` f32 (row r: new token `logit_rows[r]`), `hidden` `[S, hidden]`
+ * f32 (after the final norm), and per layer `present_key.N` / `present_value.N` (same buffers as the
  * past inputs: written in place at slots `[P, P + S)`).
  *
  * @module
