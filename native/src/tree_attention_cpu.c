@@ -25,57 +25,8 @@ typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 #define LANES 16
 
-static float load(const void *base, size_t index, int32_t dtype) {
-  if (dtype == SD_TA_F16) return sd_f16_to_f32(((const uint16_t *)base)[index]);
-  return ((const float *)base)[index];
-}
-
-static void store(void *base, size_t index, int32_t dtype, float value) {
-  if (dtype == SD_TA_F16) {
-    ((uint16_t *)base)[index] = sd_f32_to_f16(value);
-  } else {
-    ((float *)base)[index] = value;
-  }
-}
-
 #define LOAD16(dst, src) memcpy(&(dst), (src), sizeof(v16))
 #define STORE16(dst, src) memcpy((dst), &(src), sizeof(v16))
-
-/* Position of new token i of batch entry b (rotary). */
-static int64_t position_of(const sd_ta_tensors *t, const sd_ta_shape *s, int32_t b, int32_t i,
-                           int32_t past_len) {
-  if (t->position_ids == NULL) return (int64_t)past_len + i;
-  return t->position_ids[(size_t)b * (size_t)s->seq_len + (size_t)i];
-}
-
-/* Rotate-half rotary on the first rotary_dim elements of x [D] f32 at position pos. */
-static void rotate(float *x, const sd_ta_shape *s, const sd_ta_tensors *t, int64_t pos) {
-  const int32_t half = s->rotary_dim / 2;
-  for (int32_t d = 0; d < half; d++) {
-    const size_t c = (size_t)pos * (size_t)half + (size_t)d; /* [max_pos, half] */
-    const float cs = load(t->cos_cache, c, s->dtype);
-    const float sn = load(t->sin_cache, c, s->dtype);
-    const float x1 = x[d];
-    const float x2 = x[d + half];
-    x[d] = x1 * cs - x2 * sn;
-    x[d + half] = x2 * cs + x1 * sn;
-  }
-}
-
-/* Whether new token i of batch entry b (past length P) sees new token j. */
-static int sees(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, int32_t i, int32_t j,
-                int32_t P) {
-  if (t->tree_mask != NULL) {
-    return t->tree_mask[(size_t)b * (size_t)s->mask_batch_stride + (size_t)i * (size_t)s->seq_len +
-                        (size_t)j] != 0; /* [B?, S, S] */
-  }
-  if (t->attention_bias != NULL) {
-    const size_t index = (size_t)b * (size_t)s->bias_batch_stride +
-                         (size_t)i * (size_t)s->bias_len + (size_t)(P + j); /* [B|1, 1, S, T] */
-    return load(t->attention_bias, index, s->dtype) > SD_TA_BIAS_MASKED;
-  }
-  return j <= i;
-}
 
 typedef struct job {
   const sd_ta_shape *s;
@@ -175,8 +126,8 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
   for (int32_t i = 0; i < S; i++) {
     for (int32_t h = g * G; h < (g + 1) * G; h++) {
       const size_t q0 = ((size_t)b * (size_t)S + (size_t)i) * jb->q_tok + (size_t)h * (size_t)D;
-      for (int32_t d = 0; d < D; d++) q[d] = load(t->query, q0 + (size_t)d, dt);
-      if (s->rotary_dim > 0) rotate(q, s, t, position_of(t, s, b, i, P));
+      for (int32_t d = 0; d < D; d++) q[d] = sd__ta_load(t->query, q0 + (size_t)d, dt);
+      if (s->rotary_dim > 0) sd__ta_rotate(q, s, t, sd__ta_position(t, s, b, i, P));
       float max_score = -INFINITY;
       int32_t j_start = 0;
       if (keys != NULL) { /* the prefix (always visible), four independent dots at a time */
@@ -197,14 +148,14 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
         }
       }
       for (int32_t j = j_start; j < Tp; j++) {
-        if (j >= T || (j >= P && !sees(s, t, b, i, j - P, P))) {
+        if (j >= T || (j >= P && !sd__ta_sees(s, t, b, i, j - P, P))) {
           scores[j] = -INFINITY;
           continue;
         }
         const float *k = keys != NULL ? keys + (size_t)j * (size_t)D : krow;
         if (keys == NULL) {
           for (int32_t d = 0; d < D; d++) {
-            krow[d] = load(t->present_key, kv0 + (size_t)j * (size_t)D + (size_t)d, dt);
+            krow[d] = sd__ta_load(t->present_key, kv0 + (size_t)j * (size_t)D + (size_t)d, dt);
           }
         }
         float dp;
@@ -296,7 +247,7 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
             const float *v = values != NULL ? values + (size_t)j * (size_t)D : vrow;
             if (values == NULL) {
               for (int32_t d = 0; d < D; d++) {
-                vrow[d] = load(t->present_value, kv0 + (size_t)j * (size_t)D + (size_t)d, dt);
+                vrow[d] = sd__ta_load(t->present_value, kv0 + (size_t)j * (size_t)D + (size_t)d, dt);
               }
             }
             const float p = pc[c];
@@ -309,7 +260,7 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
       const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
       const size_t o0 = (((size_t)b * (size_t)S + (size_t)i) * (size_t)H + (size_t)h) *
                         (size_t)D; /* output [B, S, H, D] */
-      for (int32_t d = 0; d < D; d++) store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
+      for (int32_t d = 0; d < D; d++) sd__ta_store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
     }
   }
   free(scratch);
@@ -322,50 +273,11 @@ int sd_ta_cpu_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   if (status != SD_OK) return status;
   const sd_ta_shape *s = shape;
   const sd_ta_tensors *t = tensors;
-  const int32_t B = s->batch, S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads;
-  const int32_t D = s->head_dim, L = s->max_len;
-  const int32_t past_L = s->past_max_len > 0 ? s->past_max_len : L;
-  const int32_t dt = s->dtype;
-  const size_t esize = (size_t)sd_ta_dtype_size(dt);
+  const int32_t B = s->batch, H = s->num_heads, Hkv = s->kv_num_heads, D = s->head_dim;
+  /* elements between consecutive query tokens (packed: q, k and v of a token) */
   const size_t q_tok = (size_t)(s->qkv_packed ? H + 2 * Hkv : H) * (size_t)D;
-  const size_t kv_tok = s->qkv_packed ? q_tok : (size_t)Hkv * (size_t)D;
-  const void *key = s->qkv_packed ? (const char *)t->query + (size_t)H * D * esize : t->key;
-  const void *value =
-      s->qkv_packed ? (const char *)t->query + (size_t)(H + Hkv) * D * esize : t->value;
-  float row[SD_TA_MAX_HEAD_DIM]; /* [D] f32 */
 
-  for (int32_t b = 0; b < B; b++) {
-    const int32_t P = past_lens[b];
-    /* 1. past -> present for slots [0, P) when the buffers differ. */
-    for (int32_t g = 0; g < Hkv; g++) {
-      const size_t bg = (size_t)b * (size_t)Hkv + (size_t)g;
-      const size_t dst0 = bg * (size_t)L * (size_t)D * esize;      /* present [b, g, 0, 0] */
-      const size_t src0 = bg * (size_t)past_L * (size_t)D * esize; /* past [b, g, 0, 0] */
-      const size_t bytes = (size_t)P * (size_t)D * esize;
-      if (P > 0 && t->past_key != t->present_key) {
-        memmove((char *)t->present_key + dst0, (const char *)t->past_key + src0, bytes);
-      }
-      if (P > 0 && t->past_value != t->present_value) {
-        memmove((char *)t->present_value + dst0, (const char *)t->past_value + src0, bytes);
-      }
-    }
-    /* 2. new keys (rotated) and values at slots [P, P + S). */
-    for (int32_t i = 0; i < S; i++) {
-      const int64_t pos = position_of(t, s, b, i, P);
-      for (int32_t g = 0; g < Hkv; g++) {
-        const size_t src = ((size_t)b * (size_t)S + (size_t)i) * kv_tok +
-                           (size_t)g * (size_t)D; /* key/value [B, S, Hkv, D] (token stride) */
-        const size_t dst = (((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L + (size_t)(P + i)) *
-                           (size_t)D; /* present [B, Hkv, L, D] */
-        for (int32_t d = 0; d < D; d++) row[d] = load(key, src + (size_t)d, dt);
-        if (s->rotary_dim > 0) rotate(row, s, t, pos);
-        for (int32_t d = 0; d < D; d++) {
-          store(t->present_key, dst + (size_t)d, dt, row[d]);
-          store(t->present_value, dst + (size_t)d, dt, load(value, src + (size_t)d, dt));
-        }
-      }
-    }
-  }
+  sd__ta_write_present(s, past_lens, t); /* 1, 2: past -> present, new keys and values */
   /* 3. attention, one work item per (batch entry, kv head). */
   job jb = {s, past_lens, t, q_tok, s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)D), 0};
   const size_t total = (size_t)B * (size_t)Hkv;

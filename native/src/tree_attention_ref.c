@@ -78,12 +78,12 @@ float sd_f16_to_f32(uint16_t bits) {
 
 /* ---- element access ---------------------------------------------------------------------- */
 
-static float load(const void *base, size_t index, int32_t dtype) {
+float sd__ta_load(const void *base, size_t index, int32_t dtype) {
   if (dtype == SD_TA_F16) return sd_f16_to_f32(((const uint16_t *)base)[index]);
   return ((const float *)base)[index];
 }
 
-static void store(void *base, size_t index, int32_t dtype, float value) {
+void sd__ta_store(void *base, size_t index, int32_t dtype, float value) {
   if (dtype == SD_TA_F16) {
     ((uint16_t *)base)[index] = sd_f32_to_f16(value);
   } else {
@@ -229,19 +229,19 @@ int sd_ta_check_tensors(const sd_ta_shape *s, const int32_t *past_lens, const sd
 /* ---- forward ----------------------------------------------------------------------------- */
 
 /* Position of new token i of batch entry b (rotary). */
-static int64_t position_of(const sd_ta_tensors *t, const sd_ta_shape *s, int32_t b, int32_t i,
+int64_t sd__ta_position(const sd_ta_tensors *t, const sd_ta_shape *s, int32_t b, int32_t i,
                            int32_t past_len) {
   if (t->position_ids == NULL) return (int64_t)past_len + i;
   return t->position_ids[(size_t)b * (size_t)s->seq_len + (size_t)i];
 }
 
 /* Rotate-half rotary on the first rotary_dim elements of x [D] f32 at position pos. */
-static void rotate(float *x, const sd_ta_shape *s, const sd_ta_tensors *t, int64_t pos) {
+void sd__ta_rotate(float *x, const sd_ta_shape *s, const sd_ta_tensors *t, int64_t pos) {
   const int32_t half = s->rotary_dim / 2;
   for (int32_t d = 0; d < half; d++) {
     const size_t c = (size_t)pos * (size_t)half + (size_t)d; /* [max_pos, half] */
-    const float cs = load(t->cos_cache, c, s->dtype);
-    const float sn = load(t->sin_cache, c, s->dtype);
+    const float cs = sd__ta_load(t->cos_cache, c, s->dtype);
+    const float sn = sd__ta_load(t->sin_cache, c, s->dtype);
     const float x1 = x[d];
     const float x2 = x[d + half];
     x[d] = x1 * cs - x2 * sn;
@@ -254,11 +254,11 @@ static float bias_at(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, in
                      int32_t col) {
   const size_t index = (size_t)b * (size_t)s->bias_batch_stride +
                        (size_t)i * (size_t)s->bias_len + (size_t)col;
-  return load(t->attention_bias, index, s->dtype);
+  return sd__ta_load(t->attention_bias, index, s->dtype);
 }
 
 /* Whether new token i of batch entry b (past length P) sees new token j. */
-static int mask_allows(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, int32_t i,
+int sd__ta_sees(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, int32_t i,
                        int32_t j, int32_t P) {
   if (t->tree_mask != NULL) {
     const size_t index = (size_t)b * (size_t)s->mask_batch_stride +
@@ -302,7 +302,7 @@ int sd_ta_check_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   if (s->rotary_dim > 0) {
     for (int32_t b = 0; b < s->batch; b++) {
       for (int32_t i = 0; i < s->seq_len; i++) {
-        const int64_t pos = position_of(t, s, b, i, past_lens[b]);
+        const int64_t pos = sd__ta_position(t, s, b, i, past_lens[b]);
         if (pos < 0 || pos >= s->max_pos) {
           return fail(SD_INVALID_ARGUMENT, err, err_cap,
                       "position_ids[%d, %d] must be in 0..%d (cos_cache rows - 1), got %lld", b, i,
@@ -315,15 +315,10 @@ int sd_ta_check_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   return SD_OK;
 }
 
-int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
-                      const sd_ta_tensors *tensors, char *err, size_t err_cap) {
-  int status = sd_ta_check_forward(shape, past_lens, tensors, err, err_cap);
-  if (status != SD_OK) return status;
-  const sd_ta_shape *s = shape;
-  const sd_ta_tensors *t = tensors;
-
+void sd__ta_write_present(const sd_ta_shape *s, const int32_t *past_lens,
+                          const sd_ta_tensors *t) {
   const int32_t B = s->batch, S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads;
-  const int32_t D = s->head_dim, L = s->max_len, G = H / Hkv;
+  const int32_t D = s->head_dim, L = s->max_len;
   const int32_t past_L = s->past_max_len > 0 ? s->past_max_len : L;
   const int32_t dt = s->dtype;
   const size_t esize = (size_t)sd_ta_dtype_size(dt);
@@ -333,22 +328,7 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   const void *key = s->qkv_packed ? (const char *)t->query + (size_t)H * D * esize : t->key;
   const void *value =
       s->qkv_packed ? (const char *)t->query + (size_t)(H + Hkv) * D * esize : t->value;
-  const float scale = s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)D);
-
-  float *row = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
-  float *scores = malloc(sizeof(float) * (size_t)L);        /* [P + S] f32 */
-  float *acc = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
-  float *kf = malloc(sizeof(float) * (size_t)L * (size_t)D); /* [P + S, D] f32 keys of one kv head */
-  float *vf = malloc(sizeof(float) * (size_t)L * (size_t)D); /* [P + S, D] f32 values */
-  if (row == NULL || scores == NULL || acc == NULL || kf == NULL || vf == NULL) {
-    free(row);
-    free(scores);
-    free(acc);
-    free(kf);
-    free(vf);
-    return fail(SD_OUT_OF_MEMORY, err, err_cap, "out of memory (tree attention scratch)");
-  }
-
+  float row[SD_TA_MAX_HEAD_DIM]; /* [D] f32 */
   for (int32_t b = 0; b < B; b++) {
     const int32_t P = past_lens[b];
     /* 1. past -> present for slots [0, P) when the buffers differ. */
@@ -366,40 +346,74 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
     }
     /* 2. new keys (rotated) and values at slots [P, P + S). */
     for (int32_t i = 0; i < S; i++) {
-      const int64_t pos = position_of(t, s, b, i, P);
+      const int64_t pos = sd__ta_position(t, s, b, i, P);
       for (int32_t g = 0; g < Hkv; g++) {
         const size_t src = ((size_t)b * (size_t)S + (size_t)i) * kv_tok +
                            (size_t)g * (size_t)D; /* key/value [B, S, Hkv, D] (token stride) */
         const size_t dst = (((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L + (size_t)(P + i)) *
                            (size_t)D; /* present [B, Hkv, L, D] */
-        for (int32_t d = 0; d < D; d++) row[d] = load(key, src + (size_t)d, dt);
-        if (s->rotary_dim > 0) rotate(row, s, t, pos);
+        for (int32_t d = 0; d < D; d++) row[d] = sd__ta_load(key, src + (size_t)d, dt);
+        if (s->rotary_dim > 0) sd__ta_rotate(row, s, t, pos);
         for (int32_t d = 0; d < D; d++) {
-          store(t->present_key, dst + (size_t)d, dt, row[d]);
-          store(t->present_value, dst + (size_t)d, dt, load(value, src + (size_t)d, dt));
+          sd__ta_store(t->present_key, dst + (size_t)d, dt, row[d]);
+          sd__ta_store(t->present_value, dst + (size_t)d, dt, sd__ta_load(value, src + (size_t)d, dt));
         }
       }
     }
+  }
+}
+
+int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
+                      const sd_ta_tensors *tensors, char *err, size_t err_cap) {
+  int status = sd_ta_check_forward(shape, past_lens, tensors, err, err_cap);
+  if (status != SD_OK) return status;
+  const sd_ta_shape *s = shape;
+  const sd_ta_tensors *t = tensors;
+
+  const int32_t B = s->batch, S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads;
+  const int32_t D = s->head_dim, L = s->max_len, G = H / Hkv;
+  const int32_t dt = s->dtype;
+  /* elements between consecutive query tokens (packed: q, k and v of a token) */
+  const size_t q_tok = (size_t)(s->qkv_packed ? H + 2 * Hkv : H) * (size_t)D;
+  const float scale = s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)D);
+
+  float *row = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
+  float *scores = malloc(sizeof(float) * (size_t)L);        /* [P + S] f32 */
+  float *acc = malloc(sizeof(float) * (size_t)D);           /* [D] f32 */
+  float *kf = malloc(sizeof(float) * (size_t)L * (size_t)D); /* [P + S, D] f32 keys of one kv head */
+  float *vf = malloc(sizeof(float) * (size_t)L * (size_t)D); /* [P + S, D] f32 values */
+  if (row == NULL || scores == NULL || acc == NULL || kf == NULL || vf == NULL) {
+    free(row);
+    free(scores);
+    free(acc);
+    free(kf);
+    free(vf);
+    return fail(SD_OUT_OF_MEMORY, err, err_cap, "out of memory (tree attention scratch)");
+  }
+
+  sd__ta_write_present(s, past_lens, t);
+  for (int32_t b = 0; b < B; b++) {
+    const int32_t P = past_lens[b];
     /* 3. attention of every (query i, head h) over the visible slots; the KV rows of one kv
        head are read (converted to f32) once, then serve its G query heads and S queries. */
     for (int32_t g = 0; g < Hkv; g++) {
       const size_t kv0 = ((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L * (size_t)D;
       for (size_t x = 0; x < (size_t)(P + S) * (size_t)D; x++) {
-        kf[x] = load(t->present_key, kv0 + x, dt);
-        vf[x] = load(t->present_value, kv0 + x, dt);
+        kf[x] = sd__ta_load(t->present_key, kv0 + x, dt);
+        vf[x] = sd__ta_load(t->present_value, kv0 + x, dt);
       }
       for (int32_t i = 0; i < S; i++) {
-        const int64_t pos = position_of(t, s, b, i, P);
+        const int64_t pos = sd__ta_position(t, s, b, i, P);
         for (int32_t h = g * G; h < (g + 1) * G; h++) {
           const size_t q0 = ((size_t)b * (size_t)S + (size_t)i) * q_tok +
                             (size_t)h * (size_t)D; /* query [B, S, H, D] (token stride) */
           const size_t o0 = (((size_t)b * (size_t)S + (size_t)i) * (size_t)H + (size_t)h) *
                             (size_t)D; /* output [B, S, H, D] */
-          for (int32_t d = 0; d < D; d++) row[d] = load(t->query, q0 + (size_t)d, dt);
-          if (s->rotary_dim > 0) rotate(row, s, t, pos);
+          for (int32_t d = 0; d < D; d++) row[d] = sd__ta_load(t->query, q0 + (size_t)d, dt);
+          if (s->rotary_dim > 0) sd__ta_rotate(row, s, t, pos);
           float max_score = -INFINITY;
           for (int32_t slot = 0; slot < P + S; slot++) {
-            if (slot >= P && !mask_allows(s, t, b, i, slot - P, P)) {
+            if (slot >= P && !sd__ta_sees(s, t, b, i, slot - P, P)) {
               scores[slot] = -INFINITY;
               continue;
             }
@@ -421,7 +435,7 @@ int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
             }
           }
           const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-          for (int32_t d = 0; d < D; d++) store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
+          for (int32_t d = 0; d < D; d++) sd__ta_store(t->output, o0 + (size_t)d, dt, acc[d] * inv);
         }
       }
     }

@@ -138,6 +138,19 @@ int sd_ta_check_forward(const sd_ta_shape *shape, const int32_t *past_lens,
 int sd_ta_ref_forward(const sd_ta_shape *shape, const int32_t *past_lens,
                       const sd_ta_tensors *tensors, char *err, size_t err_cap);
 
+/* Internal, shared by the reference and the fast kernel (not part of the shim's API). */
+float sd__ta_load(const void *base, size_t index, int32_t dtype);             /* element as f32 */
+void sd__ta_store(void *base, size_t index, int32_t dtype, float value);      /* f32 stored */
+int64_t sd__ta_position(const sd_ta_tensors *t, const sd_ta_shape *s, int32_t b, int32_t i,
+                        int32_t past_len);                                     /* rotary position */
+void sd__ta_rotate(float *x, const sd_ta_shape *s, const sd_ta_tensors *t, int64_t pos);
+int sd__ta_sees(const sd_ta_shape *s, const sd_ta_tensors *t, int32_t b, int32_t i, int32_t j,
+                int32_t past_len); /* whether new token i of entry b attends new token j */
+/* Copies past -> present for slots [0, P) when the buffers differ, and writes the new tokens'
+   keys (rotated) and values at slots [P, P + S), for every batch entry. */
+void sd__ta_write_present(const sd_ta_shape *s, const int32_t *past_lens,
+                          const sd_ta_tensors *t);
+
 /* Runs fn(usr, i) for i in [0, total), possibly on several threads; ctx is the runner's. */
 typedef void (*sd_ta_parallel_for)(void *ctx, void (*fn)(void *usr, size_t i), size_t total,
                                    void *usr);
