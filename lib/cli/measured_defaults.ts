@@ -33,23 +33,24 @@ export interface MeasuredDefaults {
  * `serve` use when no `--k` / `--tree` (or request `speculation.k` / `tree`) is given, and
  * which method the demo shows.
  *
- * Source: `deno task bench:report` of 2026-11-30 03:57 UTC (`results/benchmark_results.json`,
+ * Source: `deno task bench:report` of 2026-11-30 06:05 UTC (`results/benchmark_results.json`,
  * "Recommended defaults" in `results/REPORT.md`): bench pair (`models/bench-target`,
  * `models/bench-draft`, its `medusa/` and `eagle/` heads), greedy, 8 held-out code prompts x 128
  * tokens, 2 cores. Speedups are over autoregressive decoding at the same precision.
  *
- * - f32, from the sweeps: draft-target K=4 (1.37x; K 1-8 swept), Medusa 4-node tree (0.89x;
- *   4, 8, 16, 64), prompt lookup K=8 (2.02x; K 2, 3, 5, 8), EAGLE 4-node tree (0.91x; chains
+ * - f32, from the sweeps: draft-target K=3 (1.33x; K 1-8 swept), Medusa 8-node tree (0.87x;
+ *   4, 8, 16, 64), prompt lookup K=8 (1.93x; K 2, 3, 5, 8), EAGLE chain K=3 (1.64x; chains
  *   K 2-5, trees 4, 8, 16). Fastest: prompt lookup.
- * - q8, from the precision section: draft-target K=3 (1.51x; K 3, 4, 5), Medusa 4-node tree
- *   (1.08x), prompt lookup K=8 (1.60x), EAGLE 4-node tree (1.05x). Fastest: prompt lookup.
- * - q4, from the precision section: draft-target K=3 (1.32x; K 3, 4, 5), Medusa 4-node tree
- *   (0.93x), prompt lookup K=8 (1.40x), EAGLE 4-node tree (0.85x). Fastest: prompt lookup.
+ * - q8, from the precision section: draft-target K=3 (1.56x; K 2, 3, 4), Medusa 4-node tree
+ *   (1.18x; 4, 8), prompt lookup K=8 (1.93x; K 2, 3, 5, 8), EAGLE chain K=3 (1.77x; chain
+ *   K=3 and the 4-node tree). Fastest: prompt lookup.
+ * - q4, from the precision section: draft-target K=2 (1.22x; K 2, 3, 4), Medusa 4-node tree
+ *   (0.87x; 4, 8), prompt lookup K=3 (1.56x; K 2, 3, 5, 8), EAGLE chain K=3 (1.25x; chain
+ *   K=3 and the 4-node tree). Fastest: prompt lookup.
  *
- * That run measured Medusa, prompt lookup and EAGLE at q8 and q4 at one setting each, the f32
- * best (no sweep at those precisions), so those entries are the f32 values confirmed as
- * measured, not chosen among alternatives. A method the report has no measurement for at a
- * precision takes its f32 value. `tests/cli/measured_defaults_test.ts` checks this table against
+ * At q8 and q4 the report sweeps fewer points than at f32 (around the f32 best); a method the
+ * report has no measurement for at a precision takes its f32 value.
+ * `tests/cli/measured_defaults_test.ts` checks this table against
  * `results/benchmark_results.json`, so a regenerated report that moves a best setting fails
  * that test until the table follows.
  *
@@ -63,30 +64,24 @@ export interface MeasuredDefaults {
  */
 export const MEASURED_DEFAULTS: Readonly<Record<WeightPrecision, MeasuredDefaults>> = {
   f32: {
-    speculative: { k: 4 },
-    medusa: { tree: 4 },
+    speculative: { k: 3 },
+    medusa: { tree: 8 },
     lookup: { k: 8 },
-    eagle: { tree: 4 },
+    eagle: { k: 3 },
     fastest: "lookup",
   },
   q8: {
     speculative: { k: 3 },
-    // Measured at the f32 best tree only.
     medusa: { tree: 4 },
-    // Measured at the f32 best K only.
     lookup: { k: 8 },
-    // Measured at the f32 best shape only.
-    eagle: { tree: 4 },
+    eagle: { k: 3 },
     fastest: "lookup",
   },
   q4: {
-    speculative: { k: 3 },
-    // Measured at the f32 best tree only.
+    speculative: { k: 2 },
     medusa: { tree: 4 },
-    // Measured at the f32 best K only.
-    lookup: { k: 8 },
-    // Measured at the f32 best shape only.
-    eagle: { tree: 4 },
+    lookup: { k: 3 },
+    eagle: { k: 3 },
     fastest: "lookup",
   },
 };
