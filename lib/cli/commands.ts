@@ -43,11 +43,25 @@ import { MEASURED_DEFAULTS, type SpeculativeMethod } from "./measured_defaults.t
  * @returns The exit code (0).
  * @throws {UsageError} For a missing model folder, prompt or incompatible flags.
  *
- * @example Running generate over the bundled checkpoints
- * ```ts ignore
- * import { denoCliIO, generateCommand, onnxBackend, parseCliArgs } from "@specdec/specdec/cli";
- * const cmd = parseCliArgs(["generate", "def add(a, b):"]);
- * if (cmd.command === "generate") await generateCommand(cmd.args, denoCliIO(), onnxBackend());
+ * @example Running generate over the tiny checkpoints, output captured
+ * ```ts
+ * import { type CliIO, generateCommand, onnxBackend, parseCliArgs } from "@specdec/specdec/cli";
+ * let out = "";
+ * const io: CliIO = {
+ *   writeOut: (t) => Promise.resolve(void (out += t)),
+ *   writeErr: () => Promise.resolve(),
+ *   stderrIsTerminal: false,
+ *   stdinIsTerminal: true,
+ *   readStdin: () => Promise.resolve(""),
+ * };
+ * const cmd = parseCliArgs([
+ *   "generate", "--model", "models/tiny-target", "--draft", "models/tiny-draft",
+ *   "--max-new-tokens", "8", "def add(a, b):",
+ * ]);
+ * if (cmd.command !== "generate") throw new Error("unexpected");
+ * if (await generateCommand(cmd.args, io, onnxBackend()) !== 0 || out === "") {
+ *   throw new Error("unexpected");
+ * }
  * ```
  */
 export async function generateCommand(
@@ -260,10 +274,22 @@ const DEMO_PROMPT = `def binary_search(items, target):
  * @returns The exit code (0).
  * @throws {UsageError} When no checkpoints are found.
  *
- * @example Running the demo
- * ```ts ignore
- * import { demoCommand, denoCliIO, onnxBackend } from "@specdec/specdec/cli";
- * await demoCommand({ model: undefined, draft: undefined, prompt: undefined, k: undefined, maxNewTokens: 64, threads: undefined, draftThreads: undefined }, denoCliIO(), onnxBackend());
+ * @example Running the demo on the tiny checkpoints, output captured
+ * ```ts
+ * import { type CliIO, demoCommand, onnxBackend, parseCliArgs } from "@specdec/specdec/cli";
+ * let out = "";
+ * const io: CliIO = {
+ *   writeOut: (t) => Promise.resolve(void (out += t)),
+ *   writeErr: (t) => Promise.resolve(void (out += t)),
+ *   stderrIsTerminal: false,
+ *   stdinIsTerminal: true,
+ *   readStdin: () => Promise.resolve(""),
+ * };
+ * const cmd = parseCliArgs(["demo", "--model", "models/tiny-target", "--max-new-tokens", "8"]);
+ * if (cmd.command !== "demo") throw new Error("unexpected");
+ * if (await demoCommand(cmd.args, io, onnxBackend()) !== 0 || !out.includes("identical")) {
+ *   throw new Error("unexpected");
+ * }
  * ```
  */
 export async function demoCommand(
@@ -441,11 +467,28 @@ function firstDifference(a: number[], b: number[]): number {
  * @returns The exit code (0 after a graceful shutdown).
  * @throws {UsageError} For a missing model folder.
  *
- * @example Serving the bundled checkpoints
- * ```ts ignore
- * import { denoCliIO, onnxBackend, parseCliArgs, serveCommand } from "@specdec/specdec/cli";
- * const cmd = parseCliArgs(["serve", "--port", "8080"]);
- * if (cmd.command === "serve") await serveCommand(cmd.args, denoCliIO(), onnxBackend());
+ * @example Serving the tiny checkpoints on a free port, then stopping
+ * ```ts
+ * import { type CliIO, onnxBackend, parseCliArgs, serveCommand } from "@specdec/specdec/cli";
+ * let err = "";
+ * const io: CliIO = {
+ *   writeOut: () => Promise.resolve(),
+ *   writeErr: (t) => Promise.resolve(void (err += t)),
+ *   stderrIsTerminal: false,
+ *   stdinIsTerminal: true,
+ *   readStdin: () => Promise.resolve(""),
+ * };
+ * const cmd = parseCliArgs([
+ *   "serve", "--port", "0", "--model", "models/tiny-target", "--draft", "models/tiny-draft",
+ * ]);
+ * if (cmd.command !== "serve") throw new Error("unexpected");
+ * const stop = new AbortController();
+ * const served = serveCommand(cmd.args, io, onnxBackend(), stop.signal);
+ * while (!/http:\/\/127\.0\.0\.1:\d+/.test(err)) await new Promise((r) => setTimeout(r, 50));
+ * const base = /http:\/\/127\.0\.0\.1:\d+/.exec(err)![0];
+ * const health = await (await fetch(`${base}/health`)).json();
+ * stop.abort(); // as SIGINT does: finish or cancel in-flight requests, close the sessions
+ * if ((await served) !== 0 || health.status !== "ok") throw new Error("unexpected");
  * ```
  */
 export async function serveCommand(

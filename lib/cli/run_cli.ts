@@ -134,8 +134,8 @@ async function reportError(err: unknown, io: CliIO): Promise<number> {
  *
  * @returns Never resolves normally: the process exits with the CLI's code.
  *
- * @example Running the CLI from a script
- * ```ts ignore
+ * @example Running the CLI from a script (only as the main module: it exits the process)
+ * ```ts
  * import { cliMain } from "@specdec/specdec/cli";
  * if (import.meta.main) await cliMain();
  * ```

@@ -358,11 +358,21 @@ async function transfer(
  * @throws {SpecDecError} Code `IO`, naming the file and what to do: no network, 404, gated
  *   repository (401), truncated or corrupt transfer, unwritable cache.
  *
- * @example Fetching a file from a hub into a temporary cache (a local mock hub would do)
- * ```ts ignore
+ * @example Online, a file comes from the hub into the cache, e.g.
+ * `await hubDownload("HuggingFaceTB/SmolLM2-135M", "config.json")`. Offline, a file the cache
+ * holds is found without the network (here a cache written by hand in the standard layout):
+ * ```ts
  * import { hubDownload } from "@specdec/specdec";
- * const path = await hubDownload("HuggingFaceTB/SmolLM2-135M", "config.json");
- * console.log(await Deno.readTextFile(path!));
+ * const cacheDir = await Deno.makeTempDir();
+ * const repo = `${cacheDir}/models--org--name`;
+ * const commit = "0123456789abcdef0123456789abcdef01234567";
+ * await Deno.mkdir(`${repo}/snapshots/${commit}`, { recursive: true });
+ * await Deno.mkdir(`${repo}/refs`);
+ * await Deno.writeTextFile(`${repo}/refs/main`, commit);
+ * await Deno.writeTextFile(`${repo}/snapshots/${commit}/config.json`, "{}");
+ * const path = await hubDownload("org/name", "config.json", { cacheDir, offline: true });
+ * if (path !== `${repo}/snapshots/${commit}/config.json`) throw new Error("unexpected");
+ * await Deno.remove(cacheDir, { recursive: true });
  * ```
  */
 export async function hubDownload(
