@@ -142,12 +142,12 @@ export async function prunePreparedCache(
       if (!identities.has(e.source)) {
         identities.set(e.source, await checkpointIdentity(e.source).catch(() => undefined));
       }
-      const now = identities.get(e.source);
-      if (now === undefined) {
+      const current = identities.get(e.source);
+      if (current === undefined) {
         await remove(e, "source-gone");
         continue;
       }
-      if (now !== e.identity) {
+      if (current !== e.identity) {
         await remove(e, "source-changed");
         continue;
       }

@@ -58,8 +58,16 @@ Deno.test("prepared-model cache: past the budget the least recently used entries
     for (const d of dirs) assert.equal(await load(d, root), "built");
     const names = await entries(root);
     assert.equal(names.length, 3);
+    // Last use in build order, a minute apart, an hour ago (no reliance on the clock's grain).
+    const real = await Promise.all(dirs.map((d) => Deno.realPath(d)));
+    for (const n of names) {
+      const entry = `${root}/prepared/${n}`;
+      const { sourcePath } = JSON.parse(await Deno.readTextFile(`${entry}/weights.json`));
+      const t = new Date(Date.now() - 3600_000 + real.indexOf(sourcePath) * 60_000);
+      await Deno.utime(entry, t, t);
+      await Deno.utime(`${entry}/weights.json`, t, t);
+    }
     // Use the first checkpoint again: now the second is the least recently used.
-    await new Promise((r) => setTimeout(r, 20));
     assert.equal(await load(dirs[0]!, root), "hit");
     const sizes = await Promise.all(names.map(async (n) => {
       let b = 0;
