@@ -17,7 +17,8 @@ import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { resolveModelPath } from "./hub/resolve_model.ts";
 import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_checks.ts";
 import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
-import type { QuantizationOptions } from "./graph/decoder_graph.ts";
+import type { LinearKernel, QuantizationOptions } from "./graph/decoder_graph.ts";
+import { usesCustomOps } from "./graph/_layers.ts";
 
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
@@ -58,6 +59,14 @@ export interface CausalLMOptions {
   weights?: WeightPrecision;
   /** Quantization details, for measurements (defaults are the measured best). */
   quantization?: QuantizationOptions;
+  /**
+   * The kernel of f32 projections: `packed` (specdec's `PackedLinear` op over weights stored
+   * in column panels: one pass over the weights serves up to 8 rows, so verifying a few draft
+   * tokens costs little more than one token, and a row's result never depends on how many
+   * rows its forward carries) or `gemm` (ONNX Runtime's Gemm). Default: `packed` at f32 on the
+   * CPU, `gemm` on CUDA; q8/q4 projections always run `MatMulNBits`.
+   */
+  linear?: LinearKernel;
   /**
    * Run every one-token forward as a two-row forward (the second row a discarded copy in a
    * spare KV slot), so a token's logits never depend on how many tokens its forward carries.
@@ -198,6 +207,12 @@ export class CausalLM implements LanguageModel, Disposable {
       (options.cudaDevice !== undefined || (quantized && config.slidingWindow === undefined)
         ? "tree"
         : "gqa");
+    if (options.linear !== undefined && options.linear !== "packed" && options.linear !== "gemm") {
+      throw new TypeError(
+        `linear must be "packed" or "gemm", got ${JSON.stringify(options.linear)}`,
+      );
+    }
+    const linear = options.linear ?? (options.cudaDevice === undefined ? "packed" : "gemm");
     const slots = maxLength + (invariant ? 1 : 0); // + the padding row's slot
     const { session, shapes: graph, cache } = await openDecoderSession(dir, config, {
       maxLength,
@@ -206,11 +221,12 @@ export class CausalLM implements LanguageModel, Disposable {
       ...(options.rotary ? { rotary: options.rotary } : {}),
       ...(options.weights ? { weights: options.weights } : {}),
       ...(options.quantization ? { quantization: options.quantization } : {}),
+      linear,
     }, {
       intraOpThreads: threads,
       interOpThreads: 1,
       spinning: options.spinning ?? false,
-      treeAttention: attention === "tree",
+      customOps: usesCustomOps({ maxLength, attention, linear, weights: options.weights ?? "f32" }),
       ...(options.cudaDevice !== undefined ? { cudaDevice: options.cudaDevice } : {}),
     }, options.cache);
     const kvShape = [1, graph.kvHeads, slots, graph.headDim];

@@ -51,7 +51,12 @@ export interface SessionOptions {
   externalData?: ReadonlyMap<string, Uint8Array>;
   /** Folder where external data files are looked up for a model loaded from bytes. */
   externalDataFolder?: string;
-  /** Register the `specdec.TreeAttention` custom op (needs a shim built with it). */
+  /**
+   * Register the `specdec` custom op domain: `TreeAttention` and `PackedLinear` (needs a shim
+   * built with them).
+   */
+  customOps?: boolean;
+  /** The same as `customOps` (its earlier name, from when the domain held TreeAttention only). */
   treeAttention?: boolean;
   /** Run on this CUDA device (`SpecDecError` code `UNAVAILABLE` when there is none). */
   cudaDevice?: number;
@@ -146,7 +151,7 @@ function makeOptions(
         ctx,
       );
     }
-    if (options.treeAttention === true) {
+    if (options.customOps === true || options.treeAttention === true) {
       check(s.sd_session_options_enable_tree_attention(opts), last, ctx);
     }
     if (options.cudaDevice !== undefined) {

@@ -18,7 +18,7 @@
 #include "specdec.h"
 
 /*
- * Adds the custom op domain "specdec" (op TreeAttention) to `so`. The OrtCustomOp and
+ * Adds the custom op domain "specdec" (ops TreeAttention and PackedLinear) to `so`. The OrtCustomOp and
  * OrtCustomOpDomain objects must outlive every session created from `so` (keep them static).
  * Returns SD_OK, or a status with a message written to err[0..err_cap).
  * Default (weak): SD_UNAVAILABLE, "TreeAttention custom op is not built into this library".

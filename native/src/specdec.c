@@ -678,6 +678,13 @@ static sd_status build_ort_options(sd_session *s, const sd_env *env, const sd_se
     if (st == NULL && inter >= 0) st = g_ort->SetInterOpNumThreads(so, inter);
   }
   if (st != NULL) return take_ort_status(st, SD_ORT, err, cap, "thread options");
+  /* ONNX Runtime's own per-node profile, for measurements: SPECDEC_ORT_PROFILE=<path prefix>
+     (ORT writes <prefix>_<date>.json when the session is released). */
+  const char *profile = getenv("SPECDEC_ORT_PROFILE");
+  if (profile != NULL && profile[0] != '\0') {
+    st = g_ort->EnableProfiling(so, profile);
+    if (st != NULL) return take_ort_status(st, SD_ORT, err, cap, "SPECDEC_ORT_PROFILE");
+  }
   if (o == NULL) return SD_OK;
   if (o->spinning >= 0) {
     const char *v = o->spinning ? "1" : "0";

@@ -96,6 +96,51 @@ typedef struct job {
     (out) = r_;                                                                               \
   } while (0)
 
+/* Two-vector shuffles that combine pairs of lanes of two slots' sums at once (see DOT16). */
+#define LO8 ((v16i){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23})
+#define HI8 ((v16i){8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31})
+#define LO4 ((v16i){0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27})
+#define HI4 ((v16i){4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31})
+#define LO2 ((v16i){0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29})
+#define HI2 ((v16i){2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31})
+#define LO1 ((v16i){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#define HI1 ((v16i){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
+
+/* The 16 lanes of DOT before its lane reduction (D % 32 == 0: DOT has no scalar tail). */
+#define DOT_LANES(out, a, b, D)                                                               \
+  do {                                                                                        \
+    v16 s_ = {0}, t_ = {0};                                                                   \
+    for (int32_t d_ = 0; d_ + 2 * LANES <= (D); d_ += 2 * LANES) {                            \
+      v16 x_, y_, u_, w_;                                                                     \
+      LOAD16(x_, (a) + d_);                                                                   \
+      LOAD16(y_, (b) + d_);                                                                   \
+      LOAD16(u_, (a) + d_ + LANES);                                                           \
+      LOAD16(w_, (b) + d_ + LANES);                                                           \
+      s_ += x_ * y_;                                                                          \
+      t_ += u_ * w_;                                                                          \
+    }                                                                                         \
+    (out) = s_ + t_;                                                                          \
+  } while (0)
+
+/* Pairs the lanes of two vectors by `lo` / `hi` and adds them (one level of DOT16). */
+#define COMBINE(out, x, y, lo, hi) (out) = __builtin_shuffle((x), (y), lo) + __builtin_shuffle((x), (y), hi)
+
+/*
+ * out[u] = DOT(a, b + u * D, D) for 16 consecutive key rows, bit for bit: each row's lanes are
+ * summed as DOT sums them (lane l += l + 8, then + 4, + 2, + 1), but two rows share every
+ * shuffle and add, so 16 reductions take 15 combines instead of 16 chains of four. Needs
+ * D % 32 == 0. A macro: no vector crosses a function boundary.
+ */
+#define DOT16(out, a, b, D)                                                                   \
+  do {                                                                                        \
+    v16 r_[16], c_[8], e_[4], f_[2];                                                          \
+    for (int n_ = 0; n_ < 16; n_++) DOT_LANES(r_[n_], (a), (b) + (size_t)n_ * (size_t)(D), (D)); \
+    for (int m_ = 0; m_ < 8; m_++) COMBINE(c_[m_], r_[2 * m_], r_[2 * m_ + 1], LO8, HI8);     \
+    for (int m_ = 0; m_ < 4; m_++) COMBINE(e_[m_], c_[2 * m_], c_[2 * m_ + 1], LO4, HI4);     \
+    for (int m_ = 0; m_ < 2; m_++) COMBINE(f_[m_], e_[2 * m_], e_[2 * m_ + 1], LO2, HI2);     \
+    COMBINE((out), f_[0], f_[1], LO1, HI1);                                                   \
+  } while (0)
+
 /*
  * The attention of every query of one (batch entry, kv head): item = b * Hkv + g. For each of
  * the G * S queries: a score per visible slot, the maximum, p = exp(score - max) on vectors, the
@@ -130,7 +175,21 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
       if (s->rotary_dim > 0) sd__ta_rotate(q, s, t, sd__ta_position(t, s, b, i, P));
       float max_score = -INFINITY;
       int32_t j_start = 0;
-      if (keys != NULL) { /* the prefix (always visible), four independent dots at a time */
+      if (keys != NULL && D % (2 * LANES) == 0) { /* the prefix (always visible), 16 at a time */
+        v16 top = (v16){0} - INFINITY;
+        for (; j_start + LANES <= P; j_start += LANES) {
+          v16 dots;
+          DOT16(dots, q, keys + (size_t)j_start * (size_t)D, D);
+          dots = dots * jb->scale;
+          STORE16(scores + j_start, dots);
+          const v16i up = dots > top; /* lanes: -1 where the new score is larger */
+          top = (v16)(((v16i)dots & up) | ((v16i)top & ~up));
+        }
+        for (int32_t u = 0; u < LANES; u++) {
+          if (top[u] > max_score) max_score = top[u];
+        }
+      }
+      if (keys != NULL) { /* the rest of the prefix, four independent dots at a time */
         for (; j_start + 4 <= P; j_start += 4) {
           const float *k = keys + (size_t)j_start * (size_t)D;
           float d0, d1, d2, d3;

@@ -5,7 +5,8 @@
  */
 
 import { FloatAttr, type GraphBuilder } from "../onnx/graph_builder.ts";
-import type { BuildOptions, DecoderGraph, WeightSource } from "./decoder_graph.ts";
+import type { BuildOptions, DecoderGraph, LinearKernel, WeightSource } from "./decoder_graph.ts";
+import { packPanels, PANEL } from "./pack_panels.ts";
 import type { ModelConfig, RopeScaling } from "../config.ts";
 import {
   quantizeBlockwise,
@@ -41,6 +42,8 @@ export interface WeightPlan {
   embedding: "quantized" | "f16";
   /** The LM head at q8/q4: quantized like the projections, or f32. */
   lmHead: "quantized" | "f32";
+  /** The kernel of f32 projections (`gemm` at q8/q4, where it serves only an f32 LM head). */
+  linear: LinearKernel;
 }
 
 /**
@@ -59,6 +62,7 @@ export function weightPlan(options: BuildOptions): WeightPlan {
     blockSize: options.quantization?.blockSize ?? 32,
     embedding: options.quantization?.embedding ?? "quantized",
     lmHead: options.quantization?.lmHead ?? "quantized",
+    linear: (options.weights ?? "f32") === "f32" ? options.linear ?? "gemm" : "gemm",
   };
 }
 
@@ -89,11 +93,45 @@ export function projection(
   layout: "out_in" | "in_out" = "out_in",
 ): string {
   if (plan.precision === "f32") {
+    if (plan.linear === "packed") return packedLinear(g, x, name, data, n, k, bias, plan, layout);
     const dims = layout === "out_in" ? [n, k] : [k, n];
     const wName = g.initializer(name, data, dims, { external: plan.external });
     return linear(g, x, wName, bias, layout === "out_in");
   }
   return matMulNBits(g, x, quantizedWeight(g, name, data, n, k, plan, layout), bias, plan);
+}
+
+/**
+ * `y = x W^T + b` through `specdec.PackedLinear`, the f32 weight stored in column panels
+ * (`<name>_packed` `[ceil(n / 32), k, 32]`, see {@linkcode packPanels}).
+ *
+ * @param g The graph builder.
+ * @param x Input `[S, k]`.
+ * @param name Weight name (the initializer is `<name>_packed`).
+ * @param data Weight data, f32, in `layout`.
+ * @param n Output width.
+ * @param k Input width.
+ * @param bias Bias initializer `[n]`, if any.
+ * @param plan Storage.
+ * @param layout Layout of `data`.
+ * @returns The output name `[S, n]` f32.
+ */
+export function packedLinear(
+  g: GraphBuilder,
+  x: string,
+  name: string,
+  data: Float32Array,
+  n: number,
+  k: number,
+  bias: string | undefined,
+  plan: WeightPlan,
+  layout: "out_in" | "in_out" = "out_in",
+): string {
+  const packed = packPanels(data, n, k, layout); // [ceil(n / 32), k, 32] f32
+  const w = g.initializer(`${name}_packed`, packed, [Math.ceil(n / PANEL), k, PANEL], {
+    external: plan.external,
+  });
+  return g.op("PackedLinear", bias ? [x, w, bias] : [x, w], { N: n }, "specdec");
 }
 
 /** A weight quantized into the graph: its codes, scales and zero points, and their names. */
@@ -399,7 +437,12 @@ export function emitHead(
   // the largest product of a long prompt's forward when the vocabulary is large).
   const rows = g.input("logit_rows", "int64", ["R"]);
   const picked = g.op("Gather", ["hidden", rows], { axis: 0 }); // [R, H] f32
-  if (plan.precision === "f32" || plan.lmHead === "f32") {
+  if (plan.precision === "f32" && plan.linear === "packed" && !head.initializer) {
+    // An untied head is packed like the projections; a tied one stays the embedding table
+    // (a packed copy would hold the largest matrix twice).
+    const y = packedLinear(g, picked, head.name, head.data(), V, H, undefined, plan); // [R, V]
+    g.op("Identity", [y], {}, "", "logits");
+  } else if (plan.precision === "f32" || plan.lmHead === "f32") {
     const w = (plan.precision === "f32" ? head.initializer : undefined) ??
       g.initializer(head.name, head.data(), [V, H], { external: plan.external });
     g.op("Gemm", [picked, w], { transB: 1 }, "", "logits");
@@ -417,7 +460,7 @@ export function decoderGraph(
   options: BuildOptions,
 ): DecoderGraph {
   const opsets: Record<string, number> = { "": 21, "com.microsoft": 1 };
-  if (options.attention === "tree") opsets["specdec"] = 1;
+  if (usesCustomOps(options)) opsets["specdec"] = 1;
   return {
     model: g.toModel(opsets),
     externals: g.externals,
@@ -428,4 +471,15 @@ export function decoderGraph(
     vocabSize: config.vocabSize,
     hiddenSize: config.hiddenSize,
   };
+}
+
+/**
+ * Whether a build's graph uses the `specdec` custom op domain (the TreeAttention op, or
+ * PackedLinear for f32 projections): its session must register it.
+ *
+ * @param options Build options.
+ * @returns True when the session needs the specdec custom ops.
+ */
+export function usesCustomOps(options: BuildOptions): boolean {
+  return options.attention === "tree" || weightPlan(options).linear === "packed";
 }

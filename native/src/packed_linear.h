@@ -1,0 +1,54 @@
+/*
+ * packed_linear.h: y = x W^T + b over f32 weights packed in column panels, the kernel of the
+ * custom op `specdec.PackedLinear` (packed_linear_op.c). Internal to libspecdec (and its tests).
+ *
+ * Packing: W [N, K] (out, in) is stored as panels of SD_PL_PANEL output columns,
+ *   wp[p][k][j] = W[p * SD_PL_PANEL + j][k]      wp: [ceil(N / SD_PL_PANEL), K, SD_PL_PANEL] f32
+ * with zeros past column N. A panel is one contiguous stream, read once for up to
+ * SD_PL_CHUNK rows, so a forward of a few rows (verification of a draft, a tree) costs little
+ * more memory traffic than one row.
+ *
+ * Exactness: every output element is the sum over k = 0..K-1 in increasing order (one fused
+ * multiply-add per k where the CPU has FMA), then + b. That order does not depend on the number
+ * of rows, on the row's position or on the threads, so a row of a g-row forward equals the same
+ * row of a one-row forward bit for bit (batch invariance).
+ */
+#ifndef SPECDEC_PACKED_LINEAR_H
+#define SPECDEC_PACKED_LINEAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onnxruntime_c_api.h"
+#include "tree_attention_ref.h" /* sd_ta_parallel_for */
+
+/* Output columns per panel (two 16-lane vectors). */
+#define SD_PL_PANEL 32
+/* At most this many rows share one pass over a panel. */
+#define SD_PL_CHUNK 8
+
+/* Number of panels of N output columns. */
+static inline int64_t sd_pl_panels(int64_t n) { return (n + SD_PL_PANEL - 1) / SD_PL_PANEL; }
+
+/*
+ * y[r, c] = sum_k x[r, k] * W[c, k] (+ bias[c]) for r < rows, c < n.
+ * x: [rows, k] f32 row-major; wp: packed as above, sd_pl_panels(n) * k * SD_PL_PANEL floats;
+ * bias: [n] or NULL; y: [rows, n]. Work items (panel, block of rows) are spread by
+ * `parallel_for` (NULL: this thread). Returns SD_OK, or SD_INVALID_ARGUMENT with a message in
+ * err (rows < 0, k < 1, n < 1, a NULL pointer where data is needed).
+ */
+int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int64_t n,
+                  const float *bias, float *y, sd_ta_parallel_for parallel_for, void *parallel_ctx,
+                  char *err, size_t err_cap);
+
+/*
+ * Packs W into wp (sd_pl_panels(n) * k * SD_PL_PANEL floats). `w_in_out` = 0: W is [n, k]
+ * (out, in); 1: W is stored [k, n] (in, out). For tests and tools; the library packs in
+ * TypeScript when it builds the graph.
+ */
+void sd_pl_pack(const float *w, int64_t n, int64_t k, int w_in_out, float *wp);
+
+/* The op `PackedLinear` for the CPU execution provider (static storage, never NULL). */
+const OrtCustomOp *sd__packed_linear_op(void);
+
+#endif /* SPECDEC_PACKED_LINEAR_H */

@@ -1,0 +1,200 @@
+/*
+ * packed_linear_op.c: the ONNX Runtime custom op `specdec.PackedLinear` (CPU, float32).
+ *
+ * Inputs:  0 X [..., K] f32
+ *          1 W packed [ceil(N / 32), K, 32] f32 (packed_linear.h; an initializer)
+ *          2 B [N] f32 (optional)
+ * Output:  0 Y [..., N] f32 = X W^T + B, rows in the order of X's leading dimensions.
+ * Attribute: N (output width, required, >= 1).
+ * Registered in the "specdec" domain beside TreeAttention (tree_attention_op.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "packed_linear.h"
+#include "specdec.h"
+
+#define PL_MAX_RANK 8
+
+typedef struct pl_kernel {
+  const OrtApi *api;
+  int64_t n;
+} pl_kernel;
+
+static OrtStatus *pl_status(const OrtApi *api, OrtErrorCode code, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return api->CreateStatus(code, msg);
+}
+
+static const char *ORT_API_CALL pl_name(const OrtCustomOp *op) {
+  (void)op;
+  return "PackedLinear";
+}
+
+static const char *ORT_API_CALL pl_provider(const OrtCustomOp *op) {
+  (void)op;
+  return "CPUExecutionProvider";
+}
+
+static ONNXTensorElementDataType ORT_API_CALL pl_type(const OrtCustomOp *op, size_t i) {
+  (void)op;
+  (void)i;
+  return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+
+static size_t ORT_API_CALL pl_input_count(const OrtCustomOp *op) {
+  (void)op;
+  return 3;
+}
+
+static size_t ORT_API_CALL pl_output_count(const OrtCustomOp *op) {
+  (void)op;
+  return 1;
+}
+
+static OrtCustomOpInputOutputCharacteristic ORT_API_CALL pl_input_kind(const OrtCustomOp *op,
+                                                                       size_t i) {
+  (void)op;
+  return i == 2 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+}
+
+static OrtCustomOpInputOutputCharacteristic ORT_API_CALL pl_output_kind(const OrtCustomOp *op,
+                                                                        size_t i) {
+  (void)op;
+  (void)i;
+  return INPUT_OUTPUT_REQUIRED;
+}
+
+static OrtMemType ORT_API_CALL pl_input_memory(const OrtCustomOp *op, size_t i) {
+  (void)op;
+  (void)i;
+  return OrtMemTypeDefault;
+}
+
+static OrtStatus *ORT_API_CALL pl_create(const OrtCustomOp *op, const OrtApi *api,
+                                         const OrtKernelInfo *info, void **kernel) {
+  (void)op;
+  *kernel = NULL;
+  int64_t n = 0;
+  OrtStatus *st = api->KernelInfoGetAttribute_int64(info, "N", &n);
+  if (st != NULL) {
+    api->ReleaseStatus(st);
+    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: attribute N is required");
+  }
+  if (n < 1) return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: N must be >= 1, got %lld", (long long)n);
+  pl_kernel *k = malloc(sizeof *k);
+  if (k == NULL) return pl_status(api, ORT_FAIL, "PackedLinear: out of memory");
+  k->api = api;
+  k->n = n;
+  *kernel = k;
+  return NULL;
+}
+
+static void ORT_API_CALL pl_destroy(void *kernel) { free(kernel); }
+
+/* Shape and data of input i (value NULL when an optional input is absent). */
+typedef struct pl_view {
+  const OrtValue *value;
+  size_t rank;
+  int64_t dims[PL_MAX_RANK];
+  const float *data;
+} pl_view;
+
+static OrtStatus *pl_input(const OrtApi *api, const OrtKernelContext *ctx, size_t i, pl_view *v) {
+  memset(v, 0, sizeof *v);
+  OrtStatus *st = api->KernelContext_GetInput(ctx, i, &v->value);
+  if (st != NULL || v->value == NULL) return st;
+  OrtTensorTypeAndShapeInfo *info = NULL;
+  st = api->GetTensorTypeAndShape(v->value, &info);
+  if (st == NULL) st = api->GetDimensionsCount(info, &v->rank);
+  if (st == NULL && (v->rank < 1 || v->rank > PL_MAX_RANK)) {
+    st = pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: input %zu has rank %zu (1..%d)", i,
+                   v->rank, PL_MAX_RANK);
+  }
+  if (st == NULL) st = api->GetDimensions(info, v->dims, v->rank);
+  if (info != NULL) api->ReleaseTensorTypeAndShapeInfo(info);
+  if (st == NULL) st = api->GetTensorData(v->value, (const void **)&v->data);
+  return st;
+}
+
+typedef struct pl_parallel {
+  const OrtApi *api;
+  OrtKernelContext *ctx;
+} pl_parallel;
+
+static void pl_parallel_for(void *ctx, void (*fn)(void *usr, size_t i), size_t total, void *usr) {
+  pl_parallel *pc = ctx;
+  OrtStatus *st = pc->api->KernelContext_ParallelFor(pc->ctx, fn, total, 0, usr);
+  if (st == NULL) return;
+  pc->api->ReleaseStatus(st); /* no pool: run here (the call runs nothing when it fails) */
+  for (size_t i = 0; i < total; i++) fn(usr, i);
+}
+
+static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
+  const pl_kernel *kn = state;
+  const OrtApi *api = kn->api;
+  pl_view x, w, b;
+  OrtStatus *st = pl_input(api, ctx, 0, &x);
+  if (st == NULL) st = pl_input(api, ctx, 1, &w);
+  if (st == NULL) st = pl_input(api, ctx, 2, &b);
+  if (st != NULL) return st;
+  const int64_t K = x.dims[x.rank - 1], N = kn->n;
+  if (w.rank != 3 || w.dims[0] != sd_pl_panels(N) || w.dims[1] != K || w.dims[2] != SD_PL_PANEL) {
+    return pl_status(api, ORT_INVALID_ARGUMENT,
+                     "PackedLinear: W must be [%lld, %lld, %d] (ceil(N / %d), K, %d) for N = %lld "
+                     "and X's last dimension K = %lld",
+                     (long long)sd_pl_panels(N), (long long)K, SD_PL_PANEL, SD_PL_PANEL,
+                     SD_PL_PANEL, (long long)N, (long long)K);
+  }
+  if (b.value != NULL && (b.rank != 1 || b.dims[0] != N)) {
+    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: B must be [N] = [%lld]",
+                     (long long)N);
+  }
+  int64_t rows = 1, out_dims[PL_MAX_RANK];
+  for (size_t d = 0; d + 1 < x.rank; d++) {
+    rows *= x.dims[d];
+    out_dims[d] = x.dims[d];
+  }
+  out_dims[x.rank - 1] = N;
+  OrtValue *out = NULL;
+  float *y = NULL;
+  st = api->KernelContext_GetOutput(ctx, 0, out_dims, x.rank, &out);
+  if (st == NULL) st = api->GetTensorMutableData(out, (void **)&y);
+  if (st != NULL) return st;
+  if (rows == 0) return NULL;
+  pl_parallel pc = {api, ctx};
+  char err[256] = "";
+  if (sd_pl_forward(x.data, rows, K, w.data, N, b.value != NULL ? b.data : NULL, y,
+                    pl_parallel_for, &pc, err, sizeof err) != SD_OK) {
+    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: %s", err);
+  }
+  return NULL;
+}
+
+static OrtCustomOp g_op;
+
+const OrtCustomOp *sd__packed_linear_op(void) {
+  if (g_op.version == 0) { /* filled under the registration lock (tree_attention_op.c) */
+    OrtCustomOp *o = &g_op;
+    o->GetName = pl_name;
+    o->GetExecutionProviderType = pl_provider;
+    o->GetInputType = pl_type;
+    o->GetInputTypeCount = pl_input_count;
+    o->GetOutputType = pl_type;
+    o->GetOutputTypeCount = pl_output_count;
+    o->GetInputCharacteristic = pl_input_kind;
+    o->GetOutputCharacteristic = pl_output_kind;
+    o->GetInputMemoryType = pl_input_memory;
+    o->KernelDestroy = pl_destroy;
+    o->CreateKernelV2 = pl_create;
+    o->KernelComputeV2 = pl_compute;
+    o->version = ORT_API_VERSION;
+  }
+  return &g_op;
+}
