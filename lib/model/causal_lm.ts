@@ -130,6 +130,11 @@ export class CausalLM implements LanguageModel, Disposable {
   readonly attention: AttentionKind;
   /** Whether one-token forwards run padded to two rows ({@linkcode CausalLMOptions.batchInvariant}). */
   readonly batchInvariant: boolean;
+  /**
+   * The kernel of the f32 projections ({@linkcode CausalLMOptions.linear}); `gemm` at q8/q4,
+   * where the projections run `MatMulNBits` and only an f32 LM head would use it.
+   */
+  readonly linear: LinearKernel;
 
   /** @ignore */
   private constructor(
@@ -142,6 +147,7 @@ export class CausalLM implements LanguageModel, Disposable {
     treeOp: boolean,
     maxLength: number,
     batchInvariant: boolean,
+    linear: LinearKernel,
   ) {
     this.path = path;
     this.cache = cache;
@@ -152,6 +158,7 @@ export class CausalLM implements LanguageModel, Disposable {
     this.hiddenSize = config.hiddenSize;
     this.maxLength = maxLength;
     this.batchInvariant = batchInvariant;
+    this.linear = linear;
     this.#kvLayout = { rows: graph.kvHeads, maxLength: graph.maxLength, rowElems: graph.headDim };
     this.#session = session;
     this.#kv = kv;
@@ -255,6 +262,7 @@ export class CausalLM implements LanguageModel, Disposable {
       attention === "tree",
       maxLength,
       invariant,
+      (options.weights ?? "f32") === "f32" ? linear : "gemm",
     );
   }
 

@@ -57,13 +57,8 @@ static inline __attribute__((always_inline)) void panel_rows(const float *x, int
   }
 }
 
-#if defined(__x86_64__)
-#define PL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define PL_CLONES
-#endif
-
-PL_CLONES static void run_item(void *usr, size_t item) {
+/* One work item; the body of every CPU variant below. */
+static inline __attribute__((always_inline)) void item_body(void *usr, size_t item) {
   const pl_job *jb = usr;
   const int64_t p = (int64_t)item % jb->panels, rb = (int64_t)item / jb->panels;
   const int64_t r0 = rb * ROW_BLOCK;
@@ -97,6 +92,20 @@ PL_CLONES static void run_item(void *usr, size_t item) {
   }
 }
 
+/*
+ * The variants, chosen at run time in sd_pl_forward together with the rows per pass that fit
+ * their register file (32 vector registers with AVX-512, 16 with AVX2 or SSE).
+ */
+#if defined(__x86_64__)
+__attribute__((target("arch=x86-64-v4"))) static void item_v4(void *usr, size_t item) {
+  item_body(usr, item);
+}
+__attribute__((target("arch=x86-64-v3"))) static void item_v3(void *usr, size_t item) {
+  item_body(usr, item);
+}
+#endif
+static void item_base(void *usr, size_t item) { item_body(usr, item); }
+
 static int fail(char *err, size_t cap, const char *msg) {
   if (err != NULL && cap > 0) snprintf(err, cap, "%s", msg);
   return SD_INVALID_ARGUMENT;
@@ -119,11 +128,16 @@ int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int6
   jb.n = n;
   jb.panels = sd_pl_panels(n);
   jb.row_blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
+  void (*run_item)(void *, size_t) = item_base;
+  jb.chunk = 3; /* 16 vector registers: 3 rows x 2 + 2 weight vectors */
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  jb.chunk = __builtin_cpu_supports("avx512f") ? SD_PL_CHUNK : 3;
-#else
-  jb.chunk = 3;
+  if (__builtin_cpu_supports("x86-64-v4")) {
+    run_item = item_v4;
+    jb.chunk = SD_PL_CHUNK; /* 32 registers: 8 rows x 2 + 2 */
+  } else if (__builtin_cpu_supports("x86-64-v3")) {
+    run_item = item_v3;
+  }
 #endif
   const size_t total = (size_t)(jb.panels * jb.row_blocks);
   if (parallel_for != NULL && total > 1) {

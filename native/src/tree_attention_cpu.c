@@ -142,10 +142,11 @@ typedef struct job {
   } while (0)
 
 /*
- * The attention of every query of one (batch entry, kv head): item = b * Hkv + g. For each of
- * the G * S queries: a score per visible slot, the maximum, p = exp(score - max) on vectors, the
- * visible p and slots compacted in slot order, the softmax sum over that list in 16 fixed lanes,
- * and the value sum slot by slot.
+ * The attention of one query: item = (b * H + h) * S + i for batch entry b, query head h, new
+ * token i (a work item per query, so every thread has work even with one KV head or one token).
+ * A score per visible slot, the maximum, p = exp(score - max) on vectors, the visible p and slots
+ * compacted in slot order, the softmax sum over that list in 16 fixed lanes, and the value sum
+ * slot by slot.
  */
 __attribute__((target_clones("avx512f", "default"))) static void attend(void *usr, size_t item) {
   job *jb = usr;
@@ -153,7 +154,9 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
   const sd_ta_tensors *t = jb->t;
   const int32_t S = s->seq_len, H = s->num_heads, Hkv = s->kv_num_heads, D = s->head_dim;
   const int32_t L = s->max_len, dt = s->dtype, G = H / Hkv;
-  const int32_t b = (int32_t)(item / (size_t)Hkv), g = (int32_t)(item % (size_t)Hkv);
+  const int32_t i = (int32_t)(item % (size_t)S);
+  const int32_t h = (int32_t)(item / (size_t)S % (size_t)H);
+  const int32_t b = (int32_t)(item / ((size_t)S * (size_t)H)), g = h / G;
   const int32_t P = jb->past_lens[b], T = P + S;
   const int32_t Tp = (T + LANES - 1) / LANES * LANES; /* T rounded up to whole vectors */
   /* scratch: scores [Tp], compacted p [Tp] and slots [Tp], q, acc, odd, k and v rows [D] each */
@@ -168,8 +171,8 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
   const size_t kv0 = ((size_t)b * (size_t)Hkv + (size_t)g) * (size_t)L * (size_t)D;
   const float *keys = dt == SD_TA_F32 ? (const float *)t->present_key + kv0 : NULL;
   const float *values = dt == SD_TA_F32 ? (const float *)t->present_value + kv0 : NULL;
-  for (int32_t i = 0; i < S; i++) {
-    for (int32_t h = g * G; h < (g + 1) * G; h++) {
+  {
+    {
       const size_t q0 = ((size_t)b * (size_t)S + (size_t)i) * jb->q_tok + (size_t)h * (size_t)D;
       for (int32_t d = 0; d < D; d++) q[d] = sd__ta_load(t->query, q0 + (size_t)d, dt);
       if (s->rotary_dim > 0) sd__ta_rotate(q, s, t, sd__ta_position(t, s, b, i, P));
@@ -337,9 +340,9 @@ int sd_ta_cpu_forward(const sd_ta_shape *shape, const int32_t *past_lens,
   const size_t q_tok = (size_t)(s->qkv_packed ? H + 2 * Hkv : H) * (size_t)D;
 
   sd__ta_write_present(s, past_lens, t); /* 1, 2: past -> present, new keys and values */
-  /* 3. attention, one work item per (batch entry, kv head). */
+  /* 3. attention, one work item per query (batch entry, query head, new token). */
   job jb = {s, past_lens, t, q_tok, s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)D), 0};
-  const size_t total = (size_t)B * (size_t)Hkv;
+  const size_t total = (size_t)B * (size_t)H * (size_t)s->seq_len;
   if (parallel_for != NULL) {
     parallel_for(parallel_ctx, attend, total, &jb);
   } else {

@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { GraphBuilder } from "../../lib/model/onnx/graph_builder.ts";
+import { projection, weightPlan } from "../../lib/model/graph/_layers.ts";
+import { packPanels } from "../../lib/model/graph/pack_panels.ts";
+import { Environment } from "../../lib/runtime/environment.ts";
+import { Session } from "../../lib/runtime/session.ts";
+import { CausalLM } from "../../lib/model/causal_lm.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return ((s >>> 0) / 2 ** 31) - 1;
+  });
+}
+
+Deno.test("packPanels: 32-column panels, zero padded, the same from either layout", () => {
+  const n = 40, k = 3;
+  const w = Float32Array.from({ length: n * k }, (_, i) => i + 1); // [n, k]: W[c][j] = c * k + j + 1
+  const p = packPanels(w, n, k);
+  assert.equal(p.length, 2 * k * 32);
+  assert.equal(p[0], 1); // panel 0, j 0, column 0 = W[0][0]
+  assert.equal(p[1], k + 1); // column 1 = W[1][0]
+  assert.equal(p[32], 2); // j 1, column 0 = W[0][1]
+  assert.equal(p[k * 32], 32 * k + 1); // panel 1, j 0, column 32 = W[32][0]
+  assert.equal(p[k * 32 + 8], 0); // column 40: padding
+  const t = new Float32Array(n * k); // [k, n]
+  for (let c = 0; c < n; c++) for (let j = 0; j < k; j++) t[j * n + c] = w[c * k + j]!;
+  assert.deepEqual(packPanels(t, n, k, "in_out"), p);
+  assert.throws(() => packPanels(w, n, k + 1), /expected 40 x 4 = 160 values, got 120/);
+});
+
+Deno.test("PackedLinear equals Gemm over the same weights (rows 1-20, widths off the panel size, bias)", async () => {
+  using env = new Environment({ logLevel: 3 });
+  for (const [n, k] of [[24, 64], [70, 33], [96, 130]] as const) {
+    const w = values(n * k, n + k);
+    const b = values(n, 5);
+    const run = async (linear: "packed" | "gemm", S: number, x: Float32Array) => {
+      const g = new GraphBuilder("pl");
+      g.input("x", "float32", ["S", k]);
+      const plan = { ...weightPlan({ maxLength: 1, linear }), external: false };
+      const bias = g.initializer("b", b, [n]);
+      g.output(
+        g.op("Identity", [projection(g, "x", "w", w, n, k, bias, plan)], {}, "", "y"),
+        "float32",
+        ["S", n],
+      );
+      const opsets = { "": 21, "com.microsoft": 1, specdec: 1 };
+      using session = await Session.fromBytes(env, g.toModel(opsets), {
+        intraOpThreads: 2,
+        customOps: true,
+      });
+      const y = new Float32Array(S * n);
+      await session.run({ x: { dtype: "float32", dims: [S, k], data: x } }, {
+        y: { dtype: "float32", dims: [S, n], data: y },
+      });
+      return y;
+    };
+    for (const S of [1, 3, 8, 9, 20]) {
+      const x = values(S * k, 99 + S);
+      const packed = await run("packed", S, x);
+      const gemm = await run("gemm", S, x);
+      let worst = 0;
+      for (let i = 0; i < S * n; i++) {
+        worst = Math.max(worst, Math.abs(packed[i]! - gemm[i]!) / (1 + Math.abs(gemm[i]!)));
+      }
+      assert.ok(worst < 1e-5, `n ${n} k ${k} S ${S}: relative difference ${worst}`);
+      // Row invariance: the first row alone gives the same bits as among S rows.
+      const one = await run("packed", 1, x.subarray(0, k));
+      assert.deepEqual(one, packed.subarray(0, n), `n ${n} k ${k} S ${S}: row 0 alone`);
+    }
+  }
+});
+
+Deno.test("f32 CausalLM runs PackedLinear by default, close to Gemm, and with TreeAttention batch invariant without padding", async () => {
+  const dir = `${ROOT}models/tiny-target`;
+  const prompt = [5, 17, 99, 3, 250, 41];
+  const next = [7, 8, 9, 10];
+  using packed = await CausalLM.load(dir, { maxLength: 16, threads: 2, cache: false });
+  using gemm = await CausalLM.load(dir, {
+    maxLength: 16,
+    threads: 2,
+    linear: "gemm",
+    cache: false,
+  });
+  assert.equal(packed.linear, "packed");
+  assert.equal(gemm.linear, "gemm");
+  const a = (await packed.prefill(prompt)).logits, b = (await gemm.prefill(prompt)).logits;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  assert.ok(worst < 1e-4, `packed vs gemm logits differ by ${worst}`);
+
+  // Every part of the forward is then row-independent: a token's logits are the same bits
+  // whether it runs alone or as a row of a longer forward (a chain, or a tree's node).
+  using tree = await CausalLM.load(dir, {
+    maxLength: 16,
+    threads: 2,
+    attention: "tree",
+    cache: false,
+  });
+  assert.equal(tree.batchInvariant, false);
+  await tree.prefill(prompt);
+  const one: Float32Array[] = [];
+  for (let i = 0; i < next.length; i++) {
+    one.push((await tree.forward([next[i]!], [prompt.length + i])).logits.slice());
+  }
+  tree.rewind(prompt.length);
+  const all = (await tree.forward(next, next.map((_, i) => prompt.length + i))).logits;
+  const V = tree.vocabSize;
+  for (let i = 0; i < next.length; i++) {
+    assert.deepEqual(one[i], all.slice(i * V, (i + 1) * V), `row ${i}`);
+  }
+});
+
+Deno.test("CausalLM.load refuses an unknown linear kernel before reading the checkpoint", async () => {
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => CausalLM.load(`${ROOT}models/tiny-target`, { linear: "int8" as any }),
+    (e: Error) =>
+      e instanceof TypeError && /linear must be "packed" or "gemm", got "int8"/.test(e.message),
+  );
+});
