@@ -11,7 +11,7 @@ export type { StatusCodeValue } from "./lib/runtime/errors.ts";
 export { Environment } from "./lib/runtime/environment.ts";
 export type { EnvironmentOptions } from "./lib/runtime/environment.ts";
 export { Session } from "./lib/runtime/session.ts";
-export type { SessionOptions, TensorInfo, TensorMap } from "./lib/runtime/session.ts";
+export type { RunOptions, SessionOptions, TensorInfo, TensorMap } from "./lib/runtime/session.ts";
 export {
   checkTensor,
   DTYPE_INFO,

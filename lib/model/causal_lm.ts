@@ -19,6 +19,7 @@ import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_chec
 import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
 import type { LinearKernel, QuantizationOptions } from "./graph/decoder_graph.ts";
 import { usesCustomOps } from "./graph/_layers.ts";
+import { BLOCKING_ROWS } from "./_blocking_rows.ts";
 
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
@@ -385,14 +386,18 @@ export class CausalLM implements LanguageModel, Disposable {
     }
     this.#busy = true;
     try {
-      await session.run({
-        input_ids: { dtype: "int64", dims: [R], data: inputIds },
-        position_ids: { dtype: "int64", dims: [1, R], data: positionIds },
-        seqlens_k: { dtype: "int32", dims: [1], data: new Int32Array([T - 1]) },
-        total_sequence_length: { dtype: "int32", dims: [1], data: new Int32Array([T]) },
-        attention_bias: { dtype: "float32", dims: [1, 1, R, T], data: bias },
-        logit_rows: { dtype: "int64", dims: [nRows], data: logitRows },
-      }, outputs);
+      await session.run(
+        {
+          input_ids: { dtype: "int64", dims: [R], data: inputIds },
+          position_ids: { dtype: "int64", dims: [1, R], data: positionIds },
+          seqlens_k: { dtype: "int32", dims: [1], data: new Int32Array([T - 1]) },
+          total_sequence_length: { dtype: "int32", dims: [1], data: new Int32Array([T]) },
+          attention_bias: { dtype: "float32", dims: [1, 1, R, T], data: bias },
+          logit_rows: { dtype: "int64", dims: [nRows], data: logitRows },
+        },
+        outputs,
+        { blocking: R <= BLOCKING_ROWS },
+      );
     } finally {
       this.#busy = false;
     }

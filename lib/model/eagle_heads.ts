@@ -23,6 +23,7 @@ import { openWeights } from "./_weights.ts";
 import { buildEagleGraph } from "./graph/eagle.ts";
 import { MASKED } from "./graph/decoder_graph.ts";
 import { openGraph } from "./_open_graph.ts";
+import { BLOCKING_ROWS } from "./_blocking_rows.ts";
 import { kvKeep } from "../runtime/kv_keep.ts";
 import type { Session } from "../runtime/session.ts";
 import { type Tensor, tensor } from "../runtime/tensor.ts";
@@ -381,15 +382,19 @@ export class EagleHeads implements FeatureDrafter, Disposable {
     };
     this.#busy = true;
     try {
-      await session.run({
-        input_ids: { dtype: "int64", dims: [S], data: inputIds },
-        features: { dtype: "float32", dims: [S, H], data: feats },
-        position_ids: { dtype: "int64", dims: [1, S], data: positionIds },
-        seqlens_k: { dtype: "int32", dims: [1], data: new Int32Array([T - 1]) },
-        total_sequence_length: { dtype: "int32", dims: [1], data: new Int32Array([T]) },
-        attention_bias: { dtype: "float32", dims: [1, 1, S, T], data: bias },
-        logit_rows: { dtype: "int64", dims: [R], data: rows },
-      }, outputs);
+      await session.run(
+        {
+          input_ids: { dtype: "int64", dims: [S], data: inputIds },
+          features: { dtype: "float32", dims: [S, H], data: feats },
+          position_ids: { dtype: "int64", dims: [1, S], data: positionIds },
+          seqlens_k: { dtype: "int32", dims: [1], data: new Int32Array([T - 1]) },
+          total_sequence_length: { dtype: "int32", dims: [1], data: new Int32Array([T]) },
+          attention_bias: { dtype: "float32", dims: [1, 1, S, T], data: bias },
+          logit_rows: { dtype: "int64", dims: [R], data: rows },
+        },
+        outputs,
+        { blocking: S <= BLOCKING_ROWS },
+      );
     } finally {
       this.#busy = false;
     }

@@ -191,12 +191,13 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       );
     }
     const logits = new Float32Array(this.numHeads * this.vocabSize); // [K, V] f32
-    const input = hidden.slice(); // [1, H] f32, kept alive for the nonblocking call
+    const input = hidden.slice(); // [1, H] f32, kept alive for the run
     this.#busy = true;
     try {
       await this.#session.run(
         { hidden: { dtype: "float32", dims: [1, this.hiddenSize], data: input } },
         { logits: { dtype: "float32", dims: [this.numHeads, this.vocabSize], data: logits } },
+        { blocking: true }, // one row (see BLOCKING_ROWS)
       );
     } finally {
       this.#busy = false;

@@ -15,6 +15,7 @@
  */
 
 import type { ForwardOptions, ForwardResult, LanguageModel } from "./language_model.ts";
+import { BLOCKING_ROWS } from "./_blocking_rows.ts";
 import { defaultEnvironment } from "../runtime/_default_environment.ts";
 import { Session } from "../runtime/session.ts";
 import type { Tensor } from "../runtime/tensor.ts";
@@ -276,7 +277,7 @@ export class OnnxDecoder implements LanguageModel, Disposable {
     }
     this.#busy = true;
     try {
-      await this.#session.run(inputs, outputs);
+      await this.#session.run(inputs, outputs, { blocking: S <= BLOCKING_ROWS });
     } finally {
       this.#busy = false;
     }

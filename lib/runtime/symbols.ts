@@ -98,6 +98,12 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // The same function called on the JavaScript thread (Session.run with `blocking: true`).
+  sd_session_run_blocking: {
+    name: "sd_session_run",
+    parameters: ["pointer", "buffer", "usize", "i32", "i32"], // as sd_session_run
+    result: "i32",
+  },
 
   // ---- KV cache helper ----
   sd_kv_keep: {

@@ -184,3 +184,30 @@ Deno.test("Environment.close() closes its sessions first", async () => {
   assert.equal(session.closed, true);
   await assertRejectsWith(() => Session.fromFile(env, BASIC), StatusCode.STATE, "closed");
 });
+
+Deno.test("run({ blocking: true }) computes the same numbers and lets timers fire between runs", async () => {
+  using env = new Environment();
+  using session = await Session.fromFile(env, BASIC, { intraOpThreads: 1 });
+  const feeds = basicFeeds(3);
+  const onWorker = tensor("float32", [3, 2]);
+  const onCaller = tensor("float32", [3, 2]);
+  await session.run(feeds, { proj: onWorker });
+  await session.run(feeds, { proj: onCaller }, { blocking: true });
+  assert.deepEqual([...onCaller.data], [...onWorker.data]);
+  // A loop of blocking runs still yields to the event loop: a timer set before it fires
+  // while it runs, not after it.
+  let runs = 0, firedAt = -1;
+  const timer = setTimeout(() => (firedAt = runs), 5);
+  const start = performance.now();
+  while (performance.now() - start < 100) {
+    await session.run(feeds, { proj: onCaller }, { blocking: true });
+    runs++;
+  }
+  clearTimeout(timer);
+  assert.ok(firedAt >= 0 && firedAt < runs, `timer fired after run ${firedAt} of ${runs}`);
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => session.run(feeds, { proj: onCaller }, null as any),
+    /options must be an object/,
+  );
+});
