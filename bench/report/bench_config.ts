@@ -7,7 +7,7 @@
 
 import type { FeatureDrafter, LanguageModel, PredictionHeads, TextTokenizer } from "../../mod.ts";
 import { settingLabel } from "./draft_settings.ts";
-import type { BenchMethod, BenchSchedule, PromptKind } from "./results.ts";
+import type { BenchMethod, BenchSchedule, Precision, PromptKind } from "./results.ts";
 
 /** A prompt of the fixed set, already tokenized. */
 export interface BenchPrompt {
@@ -27,6 +27,11 @@ export interface BenchConfig {
   k?: number;
   /** Medusa tree nodes; EAGLE: draft nodes of its dynamic tree (absent: a chain of `k`). */
   tree?: number;
+  /**
+   * Weight precision of the drafter (draft model, Medusa heads, EAGLE head) when it differs from
+   * the target's; absent: the target's.
+   */
+  drafterWeights?: Precision;
   /** Draft-target K schedule (speculative); absent: `constant`. */
   schedule?: BenchSchedule;
   /** Draft-target confidence threshold of the early stop (speculative); absent: 0, disabled. */
@@ -58,7 +63,8 @@ export interface BenchModels {
  * @returns E.g. `draft-target K=3`, `medusa 8 T=1`, `eagle chain K=4`.
  */
 export function configLabel(c: BenchConfig): string {
-  const t = c.temperature > 0 ? ` T=${c.temperature}` : "";
+  const t = (c.temperature > 0 ? ` T=${c.temperature}` : "") +
+    (c.drafterWeights !== undefined ? ` ${c.drafterWeights} drafter` : "");
   if (c.method === "speculative") return `draft-target ${settingLabel(c)}${t}`;
   if (c.method === "lookup") return `lookup K=${c.k}${t}`;
   if (c.method === "medusa") return `medusa ${c.tree}${t}`;

@@ -39,17 +39,42 @@ export interface BestSetting {
  * @param filter The setting.
  * @returns The name.
  */
-export function settingName(filter: Pick<RunFilter, "method" | "k" | "tree">): string {
-  switch (filter.method) {
-    case "ar":
-      return "";
-    case "medusa":
-      return `${filter.tree ?? "?"}-node tree`;
-    case "eagle":
-      return (filter.tree ?? 0) > 0 ? `${filter.tree}-node tree` : `chain K=${filter.k ?? "?"}`;
-    default:
-      return `K=${filter.k ?? "?"}`;
-  }
+export function settingName(
+  filter: Pick<RunFilter, "method" | "k" | "tree" | "weights" | "drafterWeights">,
+): string {
+  const base = ((): string => {
+    switch (filter.method) {
+      case "ar":
+        return "";
+      case "medusa":
+        return `${filter.tree ?? "?"}-node tree`;
+      case "eagle":
+        return (filter.tree ?? 0) > 0 ? `${filter.tree}-node tree` : `chain K=${filter.k ?? "?"}`;
+      default:
+        return `K=${filter.k ?? "?"}`;
+    }
+  })();
+  return base + drafterSuffix(filter);
+}
+
+/**
+ * `, q8 draft`, `, q8 heads` or `, q8 head` when the drafter ran at another precision than
+ * the target; empty otherwise.
+ *
+ * @param filter The setting.
+ * @returns The suffix.
+ */
+export function drafterSuffix(
+  filter: Pick<RunFilter, "method" | "weights" | "drafterWeights">,
+): string {
+  const d = filter.drafterWeights;
+  if (d === undefined || d === (filter.weights ?? "f32")) return "";
+  const what = filter.method === "speculative"
+    ? "draft"
+    : filter.method === "medusa"
+    ? "heads"
+    : "head";
+  return `, ${d} ${what}`;
 }
 
 /**
@@ -75,10 +100,14 @@ export function sweepSettings(
     const f: RunFilter = { ...base };
     if (r.k !== undefined) f.k = r.k;
     if (r.tree !== undefined && !(method === "eagle" && r.tree === 0)) f.tree = r.tree;
-    seen.set(`${f.k ?? ""}/${f.tree ?? ""}`, f);
+    if (r.drafterWeights !== undefined && r.drafterWeights !== (r.weights ?? "f32")) {
+      f.drafterWeights = r.drafterWeights;
+    }
+    seen.set(`${f.k ?? ""}/${f.tree ?? ""}/${f.drafterWeights ?? ""}`, f);
   }
   return [...seen.values()].sort((a, b) =>
-    (a.tree ?? 0) - (b.tree ?? 0) || (a.k ?? 0) - (b.k ?? 0)
+    (a.tree ?? 0) - (b.tree ?? 0) || (a.k ?? 0) - (b.k ?? 0) ||
+    (a.drafterWeights ?? "").localeCompare(b.drafterWeights ?? "")
   );
 }
 

@@ -7,7 +7,12 @@
  * @module
  */
 
-import { type DecodeMetrics, type Decoder, DraftTargetDecoder } from "../../mod.ts";
+import {
+  type DecodeMetrics,
+  type Decoder,
+  DraftTargetDecoder,
+  type GenerateResult,
+} from "../../mod.ts";
 import type { Precision } from "./results.ts";
 import {
   type BenchConfig,
@@ -85,15 +90,32 @@ export async function decodeRuns(
       if (c.kinds.includes(p.kind)) jobs.push([p, i]);
     });
   }
-  const records: RunRecord[] = [];
+  // Repeats run as whole passes over the jobs (not back to back), so a burst of load on the
+  // machine slows one generation of several configurations rather than every repeat of one.
+  const repeats = Math.max(1, options.repeats ?? 1);
+  const fastest: (GenerateResult | undefined)[] = jobs.map(() => undefined);
   let done = 0;
-  for (const [prompt, i] of jobs) {
-    const c = options.configs[i]!;
-    let result = await decoders[i]!.generate(prompt.ids, { seed: options.seed });
-    for (let r = 1; r < (options.repeats ?? 1); r++) {
-      const again = await decoders[i]!.generate(prompt.ids, { seed: options.seed });
-      if (again.metrics.wallTimeMs < result.metrics.wallTimeMs) result = again;
+  for (let r = 0; r < repeats; r++) {
+    for (let j = 0; j < jobs.length; j++) {
+      const [prompt, i] = jobs[j]!;
+      const result = await decoders[i]!.generate(prompt.ids, { seed: options.seed });
+      const prev = fastest[j];
+      if (prev === undefined || result.metrics.wallTimeMs < prev.metrics.wallTimeMs) {
+        fastest[j] = result;
+      }
+      done++;
+      await options.onRun?.(
+        done,
+        jobs.length * repeats,
+        `${configLabel(options.configs[i]!)} ${prompt.id}`,
+      );
     }
+  }
+  const records: RunRecord[] = [];
+  for (let j = 0; j < jobs.length; j++) {
+    const [prompt, i] = jobs[j]!;
+    const c = options.configs[i]!;
+    const result = fastest[j]!;
     const m = result.metrics;
     const rec: RunRecord = {
       method: c.method,
@@ -116,10 +138,11 @@ export async function decodeRuns(
     if (c.k !== undefined) rec.k = c.k;
     if (c.tree !== undefined) rec.tree = c.tree;
     if (options.weights !== undefined && options.weights !== "f32") rec.weights = options.weights;
+    if (c.drafterWeights !== undefined && c.drafterWeights !== (options.weights ?? "f32")) {
+      rec.drafterWeights = c.drafterWeights;
+    }
     recordSetting(rec, c, decoders[i]!);
     records.push(rec);
-    done++;
-    await options.onRun?.(done, jobs.length, `${configLabel(c)} ${prompt.id}`);
   }
   return records;
 }

@@ -53,7 +53,13 @@ import type {
   SectionResult,
   ThreadProbe,
 } from "./results.ts";
-import { followUpConfigs, type PlanSettings, precisionConfigs, sweepConfigs } from "./run_plan.ts";
+import {
+  drafterConfigs,
+  followUpConfigs,
+  type PlanSettings,
+  precisionConfigs,
+  sweepConfigs,
+} from "./run_plan.ts";
 import { selectPrompts } from "./select_prompts.ts";
 import { probeThreads } from "./thread_probe.ts";
 import { writeOutputs } from "./write_outputs.ts";
@@ -199,7 +205,11 @@ async function main(): Promise<number> {
 
   // --- f32: cost model, sweeps, follow-up runs at each method's best setting, V(g) ---
   let t0 = performance.now();
-  let loaded = await loadBenchModels({ ...request, weights: "f32" }, stage);
+  let loaded = await loadBenchModels({
+    ...request,
+    weights: "f32",
+    drafters: options.quick ? ["q8"] : ["q8", "q4"],
+  }, stage);
   const costs: PrecisionCost[] = [];
   const runs: RunRecord[] = [];
   let prompts: BenchPrompt[];
@@ -243,6 +253,9 @@ async function main(): Promise<number> {
     runs.push(...await decode(sweeps, "benchmark runs: sweeps (f32)"));
     best = bestPlan(runs);
     runs.push(...await decode(followUpConfigs(best), "benchmark runs: best settings (f32)"));
+    runs.push(
+      ...await decode(drafterConfigs(best, options.quick), "benchmark runs: quantized drafters"),
+    );
     const f32 = await stage(
       `timing V(g) at a ${PRECISION_CONTEXT_TOKENS}-token context (f32)`,
       () =>

@@ -36,6 +36,11 @@ export interface RunRecord {
   tree?: number;
   /** Weight precision of the target, draft and heads; absent: `f32`. */
   weights?: Precision;
+  /**
+   * Weight precision of the draft model, the Medusa heads or the EAGLE head when it differs
+   * from `weights` (a cheaper drafter for the same target); absent: `weights`.
+   */
+  drafterWeights?: Precision;
   /** Draft-target K schedule; absent: `constant` (results written before the field existed). */
   schedule?: BenchSchedule;
   /** Draft-target confidence threshold (early stop); absent: 0, disabled. */
@@ -265,6 +270,11 @@ export interface RunFilter {
    * matches only the default (f32) runs, so no f32 figure pools q8 or q4 runs.
    */
   weights?: Precision;
+  /**
+   * Weight precision of the drafter; absent: the target's (`weights`). Matches like `weights`:
+   * an absent one only the runs whose drafter ran at the target's precision.
+   */
+  drafterWeights?: Precision;
   /**
    * Draft-target K schedule; absent: `constant`. Unlike `k` and `tree`, an
    * absent schedule or confidence does not match every run, only the default

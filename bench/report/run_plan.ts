@@ -106,6 +106,27 @@ export function followUpConfigs(best: PlanSettings): BenchConfig[] {
 }
 
 /**
+ * The drafter-precision runs: each drafting method (draft-target, Medusa, EAGLE) at its best
+ * f32 setting with the drafter quantized (q8, and q4 unless quick) while the target stays f32.
+ * A cheaper drafter changes only what is proposed, never the output.
+ *
+ * @param best Each method's best f32 setting.
+ * @param quick Fewer runs.
+ * @returns The configurations.
+ */
+export function drafterConfigs(best: PlanSettings, quick: boolean): BenchConfig[] {
+  const list: BenchConfig[] = [];
+  for (const method of ["speculative", "medusa", "eagle"] as const) {
+    const s = best[method];
+    if (s === undefined) continue;
+    for (const drafterWeights of quick ? ["q8"] as const : ["q8", "q4"] as const) {
+      list.push({ method, ...s, drafterWeights, temperature: 0, kinds: CODE });
+    }
+  }
+  return list;
+}
+
+/**
  * Phase 3, at one quantized precision: autoregressive and every method,
  * greedy, on the code prompts: draft-target at the f32 best K and its
  * neighbours (K - 1, K + 1), Medusa at the f32 best tree and 4 nodes, prompt

@@ -82,6 +82,11 @@ export function speedupModel(
     draftSteps = k;
   }
   if (v === undefined) return undefined;
+  if (filter.drafterWeights !== undefined && filter.drafterWeights !== (filter.weights ?? "f32")) {
+    // The cost model timed the drafters at the target's precision: a quantized drafter's c is
+    // its runs' own, the mean drafter call over the mean target step inside the loop.
+    c = inLoopC(results, filter);
+  }
   const predicted = e / (draftSteps * c + v);
   return {
     c,
@@ -103,4 +108,18 @@ function draftForwardsPerStep(results: BenchmarkResults, filter: RunFilter): num
     steps += r.meanAcceptedLength > 0 ? r.newTokens / r.meanAcceptedLength : 0;
   }
   return steps > 0 ? forwards / steps : 0;
+}
+
+/** c of a configuration from its runs: mean drafter call / mean target step, both in the loop. */
+function inLoopC(results: BenchmarkResults, filter: RunFilter): number {
+  let draft = 0, target = 0, n = 0;
+  for (const r of results.runs) {
+    if (!matches(r, filter) || r.draftStepMs === undefined || r.targetStepMs === undefined) {
+      continue;
+    }
+    draft += r.draftStepMs;
+    target += r.targetStepMs;
+    n++;
+  }
+  return n > 0 && target > 0 ? draft / target : 0;
 }

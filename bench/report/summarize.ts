@@ -23,6 +23,11 @@ export function isVariant(run: Pick<RunRecord, "schedule" | "confidence">): bool
   return (run.schedule ?? "constant") !== "constant" || (run.confidence ?? 0) !== 0;
 }
 
+/** The drafter's precision of a run or filter: its own, else the target's. */
+export function drafterOf(x: Pick<RunRecord, "weights" | "drafterWeights">): Precision {
+  return x.drafterWeights ?? x.weights ?? "f32";
+}
+
 /** True when `run` matches `filter` (absent weights / schedule / confidence: only the defaults). */
 export function matches(run: RunRecord, filter: RunFilter): boolean {
   return run.method === filter.method && run.temperature === filter.temperature &&
@@ -30,6 +35,7 @@ export function matches(run: RunRecord, filter: RunFilter): boolean {
     (filter.k === undefined || run.k === filter.k) &&
     (filter.tree === undefined || run.tree === filter.tree) &&
     (run.weights ?? "f32") === (filter.weights ?? "f32") &&
+    drafterOf(run) === drafterOf(filter) &&
     (run.schedule ?? "constant") === (filter.schedule ?? "constant") &&
     (run.confidence ?? 0) === (filter.confidence ?? 0);
 }

@@ -123,7 +123,9 @@ Output and runtime:
                             medusa or eagle, default: --threads)
       --weights P           Weight precision of the target: f32 (default), q8 or q4
                             (block-wise quantized at load time, then cached)
-      --draft-weights P     Weight precision of the draft (default: --weights)
+      --draft-weights P     Weight precision of the draft or of the Medusa or
+                            EAGLE heads (default: the measured best for the
+                            method, else --weights)
       --batch-invariant     --method ar with the numerics the speculative methods
                             verify with at q8/q4 (their output equals it exactly)
   -h, --help                Show this help
@@ -170,7 +172,9 @@ Options:
       --threads N           ONNX Runtime intra-op threads of the target
       --draft-threads N     Intra-op threads of the draft or Medusa heads
       --weights P           Weight precision of the target: f32 (default), q8, q4
-      --draft-weights P     Weight precision of the draft (default: --weights)
+      --draft-weights P     Weight precision of the draft or of the Medusa or
+                            EAGLE heads (default: the measured best for the
+                            method, else --weights)
   -h, --help                Show this help
 
 SIGINT or SIGTERM stops accepting requests, cancels the running one and closes
@@ -197,7 +201,9 @@ Options:
                             (default: all cores)
       --draft-threads N     Intra-op threads of the draft (default: 1)
       --weights P           Weight precision of the target: f32 (default), q8, q4
-      --draft-weights P     Weight precision of the draft (default: --weights)
+      --draft-weights P     Weight precision of the draft or of the Medusa or
+                            EAGLE heads (default: the measured best for the
+                            method, else --weights)
   -h, --help                Show this help
 `;
 
@@ -258,7 +264,7 @@ export interface GenerateArgs {
   system: string | undefined;
   /** Weight precision of the target and heads (`--weights`); `undefined`: f32. */
   weights: WeightPrecision | undefined;
-  /** Weight precision of the draft (`--draft-weights`); `undefined`: as `weights`. */
+  /** Weight precision of the draft or heads (`--draft-weights`); `undefined`: the measured default. */
   draftWeights: WeightPrecision | undefined;
   /**
    * `--batch-invariant`: `--method ar` at q8/q4 with the numerics speculative methods verify
@@ -293,7 +299,7 @@ export interface ServeArgs {
   draftThreads: number | undefined;
   /** Weight precision of the target and heads (`--weights`); `undefined`: f32. */
   weights: WeightPrecision | undefined;
-  /** Weight precision of the draft (`--draft-weights`); `undefined`: as `weights`. */
+  /** Weight precision of the draft or heads (`--draft-weights`); `undefined`: the measured default. */
   draftWeights: WeightPrecision | undefined;
 }
 
@@ -318,7 +324,7 @@ export interface DemoArgs {
   draftThreads: number | undefined;
   /** Weight precision of the target (`--weights`); `undefined`: f32. */
   weights: WeightPrecision | undefined;
-  /** Weight precision of the draft (`--draft-weights`); `undefined`: as `weights`. */
+  /** Weight precision of the draft or heads (`--draft-weights`); `undefined`: the measured default. */
   draftWeights: WeightPrecision | undefined;
 }
 

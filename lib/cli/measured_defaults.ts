@@ -11,19 +11,28 @@ import type { WeightPrecision } from "../model/graph/quantize_blockwise.ts";
 /** The speculative methods the table covers (`--method` values). */
 export type SpeculativeMethod = "speculative" | "medusa" | "lookup" | "eagle";
 
+/**
+ * The drafter's weight precision where the report measured a cheaper one faster than the
+ * target's (absent: the target's). It only changes what is proposed, never the output.
+ */
+export interface DrafterPrecision {
+  /** The draft model's, the Medusa heads' or the EAGLE head's weight precision. */
+  readonly drafter?: WeightPrecision;
+}
+
 /** One precision's defaults, shaped like the report's sweep points (`k`, `tree`). */
 export interface MeasuredDefaults {
-  /** Draft-target: K, draft tokens per step. */
-  readonly speculative: { readonly k: number };
-  /** Medusa: the tree's size in nodes (one of the shipped trees). */
-  readonly medusa: { readonly tree: number };
+  /** Draft-target: K, draft tokens per step; the draft's precision. */
+  readonly speculative: { readonly k: number } & DrafterPrecision;
+  /** Medusa: the tree's size in nodes (one of the shipped trees); the heads' precision. */
+  readonly medusa: { readonly tree: number } & DrafterPrecision;
   /** Prompt lookup: K, tokens copied after a match. */
   readonly lookup: { readonly k: number };
   /**
    * EAGLE: a dynamic tree of `tree` draft nodes (depth and branching the decoder's defaults
-   * for that size), or a chain of `k` tokens.
+   * for that size), or a chain of `k` tokens; the head's precision.
    */
-  readonly eagle: { readonly tree: number } | { readonly k: number };
+  readonly eagle: ({ readonly tree: number } | { readonly k: number }) & DrafterPrecision;
   /** The fastest of the four at this precision (highest speedup over autoregressive). */
   readonly fastest: SpeculativeMethod;
 }

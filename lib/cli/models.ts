@@ -56,9 +56,12 @@ export interface LoadRequest {
   spinning?: boolean;
   /** KV cache capacity in tokens (prompt + generation + speculation); absent: the model's context. */
   maxLength?: number;
-  /** Weight precision of the target and of the Medusa heads; absent: f32. */
+  /** Weight precision of the target; absent: f32. */
   weights?: WeightPrecision;
-  /** Weight precision of the draft; absent: as `weights`. */
+  /**
+   * Weight precision of the draft and of the Medusa and EAGLE heads; absent: each method's
+   * measured drafter precision ({@linkcode MEASURED_DEFAULTS}), else as `weights`.
+   */
   draftWeights?: WeightPrecision;
   /**
    * The target's `batchInvariant` (absent: the library's default, on at q8/q4). Plain decoding
@@ -210,12 +213,15 @@ export interface ModelLoadOptions {
   draft: CausalLMOptions;
   /** Options of the Medusa heads session (besides `base`). */
   heads: Omit<MedusaHeadsOptions, "base">;
+  /** Options of the EAGLE head session (besides `base` and `maxLength`). */
+  eagle: Omit<EagleHeadsOptions, "base" | "maxLength">;
 }
 
 /**
  * Maps a load request to session options: `threads` for the target,
- * `draftThreads` (else `threads`) for the draft and the Medusa heads,
- * `spinning` and `maxLength` as given.
+ * `draftThreads` (else `threads`) for the draft and the Medusa and EAGLE heads,
+ * `spinning` and `maxLength` as given; the drafters' precision is `draftWeights`, else the
+ * method's measured drafter precision ({@linkcode MEASURED_DEFAULTS}), else the target's.
  *
  * @param request Folders, threads and cache size.
  * @returns The options each session is created with.
@@ -226,11 +232,17 @@ export function sessionOptions(request: LoadRequest): ModelLoadOptions {
   if (request.maxLength !== undefined) common.maxLength = request.maxLength;
   const threads = request.threads;
   const draftThreads = request.draftThreads ?? threads;
-  // Heads follow the target's precision: they draft through the same LM head it verifies with.
   const weights = request.weights !== undefined ? { weights: request.weights } : {};
   if (request.batchInvariant !== undefined) common.batchInvariant = request.batchInvariant;
-  const draftWeights = request.draftWeights ?? request.weights;
-  const draftW = draftWeights !== undefined ? { weights: draftWeights } : {};
+  // A drafter (draft, Medusa heads, EAGLE head) runs at --draft-weights, else at the precision
+  // the report measured fastest for its method at the target's precision, else the target's.
+  const table = MEASURED_DEFAULTS[request.weights ?? "f32"];
+  const drafter = (method: "speculative" | "medusa" | "eagle") => {
+    const w = request.draftWeights ?? table[method].drafter ?? request.weights;
+    return w !== undefined ? { weights: w } : {};
+  };
+  const draftW = drafter("speculative");
+  const heads = draftThreads !== undefined ? { threads: draftThreads } : {};
   return {
     target: threads !== undefined ? { ...common, threads, ...weights } : { ...common, ...weights },
     // A draft's numerics never change the output: it skips the target's batch-invariant
@@ -238,7 +250,8 @@ export function sessionOptions(request: LoadRequest): ModelLoadOptions {
     draft: draftThreads !== undefined
       ? { ...common, threads: draftThreads, ...draftW, batchInvariant: false }
       : { ...common, ...draftW, batchInvariant: false },
-    heads: draftThreads !== undefined ? { threads: draftThreads, ...weights } : { ...weights },
+    heads: { ...heads, ...drafter("medusa") },
+    eagle: { ...heads, ...drafter("eagle") },
   };
 }
 
@@ -318,7 +331,7 @@ export async function loadModelParts(
       const eagleDir = request.eagle;
       // The head's cache holds the target's rows plus one step's tree expansion rows.
       const eagleOptions: EagleHeadsOptions = {
-        ...options.heads,
+        ...options.eagle,
         base: request.model,
         maxLength: target.maxLength + EAGLE_EXPANSION_ROWS,
       };

@@ -129,11 +129,13 @@ function checkPrecision(results: BenchmarkResults, weights: WeightPrecision): vo
   let fastest: { method: SpeculativeMethod; speedup: number } | undefined;
   for (const method of METHODS) {
     const best = bestSetting(results, method, { weights });
-    const entry: { k?: number; tree?: number } = best === undefined
+    const entry: { k?: number; tree?: number; drafter?: WeightPrecision } = best === undefined
       ? MEASURED_DEFAULTS.f32[method]
       : best.filter.tree !== undefined
       ? { tree: best.filter.tree }
       : { k: best.filter.k! };
+    // A drafter faster at another precision than the target's is part of the setting.
+    if (best?.filter.drafterWeights !== undefined) entry.drafter = best.filter.drafterWeights;
     assert.deepEqual(
       row[method],
       entry,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { sessionOptions } from "../../lib/cli/models.ts";
+import { MEASURED_DEFAULTS } from "../../lib/cli/measured_defaults.ts";
 
 Deno.test("sessionOptions() gives the draft and Medusa heads draftThreads, else threads", () => {
   assert.deepEqual(
@@ -8,28 +9,46 @@ Deno.test("sessionOptions() gives the draft and Medusa heads draftThreads, else 
       target: { threads: 2, spinning: false },
       draft: { threads: 1, spinning: false, batchInvariant: false },
       heads: { threads: 1 },
+      eagle: { threads: 1 },
     },
   );
   assert.deepEqual(sessionOptions({ model: "t", draft: "d", threads: 3, maxLength: 256 }), {
     target: { threads: 3, maxLength: 256 },
     draft: { threads: 3, maxLength: 256, batchInvariant: false },
     heads: { threads: 3 },
+    eagle: { threads: 3 },
   });
   // draftThreads without threads: the target keeps the runtime's default.
   assert.deepEqual(sessionOptions({ model: "t", medusa: "h", draftThreads: 1 }), {
     target: {},
     draft: { threads: 1, batchInvariant: false },
     heads: { threads: 1 },
+    eagle: { threads: 1 },
   });
   assert.deepEqual(sessionOptions({ model: "t" }), {
     target: {},
     draft: { batchInvariant: false },
     heads: {},
+    eagle: {},
   });
-  // Precision: the heads follow the target, the draft has its own.
+  // Precision: --draft-weights sets every drafter's (draft, Medusa heads, EAGLE head).
   assert.deepEqual(sessionOptions({ model: "t", weights: "q4", draftWeights: "q8" }), {
     target: { weights: "q4" },
     draft: { weights: "q8", batchInvariant: false },
-    heads: { weights: "q4" },
+    heads: { weights: "q8" },
+    eagle: { weights: "q8" },
   });
+});
+
+Deno.test("sessionOptions() gives each drafter its measured precision unless --draft-weights is set", () => {
+  for (const weights of ["f32", "q8", "q4"] as const) {
+    const row = MEASURED_DEFAULTS[weights];
+    const o = sessionOptions({ model: "t", weights });
+    assert.equal(o.target.weights, weights);
+    assert.equal(o.draft.weights, row.speculative.drafter ?? weights);
+    assert.equal(o.heads.weights, row.medusa.drafter ?? weights);
+    assert.equal(o.eagle.weights, row.eagle.drafter ?? weights);
+    const set = sessionOptions({ model: "t", weights, draftWeights: "q4" });
+    assert.deepEqual([set.draft.weights, set.heads.weights, set.eagle.weights], ["q4", "q4", "q4"]);
+  }
 });

@@ -15,7 +15,12 @@ import { renderReport } from "../../bench/report/render_report.ts";
 import { renderCharts } from "../../bench/report/svg/render_charts.ts";
 import { bestSetting, settingName, sweepSettings } from "../../bench/report/best_setting.ts";
 import { parseReportOptions } from "../../bench/report/options.ts";
-import { followUpConfigs, precisionConfigs, sweepConfigs } from "../../bench/report/run_plan.ts";
+import {
+  drafterConfigs,
+  followUpConfigs,
+  precisionConfigs,
+  sweepConfigs,
+} from "../../bench/report/run_plan.ts";
 
 function run(partial: Partial<RunRecord> & Pick<RunRecord, "method" | "promptId">): RunRecord {
   return {
@@ -759,4 +764,51 @@ Deno.test("run plan: follow-up and precision runs use the best swept settings", 
   const sweeps = sweepConfigs(true, { heads: false, eagle: true }).map(configLabel);
   assert.ok(sweeps.includes("eagle chain K=4") && sweeps.includes("eagle tree 8"), String(sweeps));
   assert.ok(!sweeps.some((l) => l.startsWith("medusa")));
+});
+
+Deno.test("quantized drafters: their own runs, setting names, best setting and in-loop c", () => {
+  const best = { speculative: { k: 3 }, medusa: { tree: 8 }, eagle: { k: 4 } };
+  assert.deepEqual(drafterConfigs(best, false).map(configLabel), [
+    "draft-target K=3 q8 drafter",
+    "draft-target K=3 q4 drafter",
+    "medusa 8 q8 drafter",
+    "medusa 8 q4 drafter",
+    "eagle chain K=4 q8 drafter",
+    "eagle chain K=4 q4 drafter",
+  ]);
+  assert.equal(drafterConfigs(best, true).length, 3);
+  const r = withPrecision();
+  // The EAGLE chain again with a q8 head (same target, f32): faster, its own in-loop step times.
+  for (const id of ["c1", "c2"]) {
+    r.runs.push(run({
+      method: "eagle",
+      k: 3,
+      drafterWeights: "q8",
+      promptId: id,
+      wallTimeMs: 250,
+      drafted: 120,
+      accepted: 90,
+      meanAcceptedLength: 2.5,
+      draftForwards: 120,
+      targetStepMs: 4,
+      draftStepMs: 0.5,
+    }));
+  }
+  const f32Head = { method: "eagle", k: 3, temperature: 0, kind: "code" } as const;
+  // An absent drafter precision is the target's: the q8-head runs are not pooled into it.
+  assert.equal(summarize(r, f32Head)?.runs, 2);
+  assert.equal(summarize(r, { ...f32Head, drafterWeights: "q8" })?.runs, 2);
+  assert.deepEqual(sweepSettings(r, "eagle").map(settingName), [
+    "chain K=3",
+    "chain K=3, q8 head",
+    "8-node tree",
+  ]);
+  const top = bestSetting(r, "eagle");
+  assert.equal(top?.name, "chain K=3, q8 head");
+  assert.equal(top?.filter.drafterWeights, "q8");
+  assert.equal(settingName({ method: "speculative", k: 3, drafterWeights: "q4" }), "K=3, q4 draft");
+  assert.equal(settingName({ method: "medusa", tree: 4, drafterWeights: "f32" }), "4-node tree");
+  // c of a quantized drafter: its runs' drafter call over their target step (0.5 / 4).
+  assert.equal(speedupModel(r, { ...f32Head, drafterWeights: "q8" })?.c, 0.125);
+  assert.equal(speedupModel(r, f32Head)?.c, 0.2);
 });

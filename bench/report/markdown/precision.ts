@@ -75,9 +75,12 @@ export function precisionSection(results: BenchmarkResults): string[] {
   if (rows.length === 0) return [...out, "Not run."];
   out.push(
     'The target, the draft and the heads loaded with `weights: "f32" | "q8" | "q4"` ' +
-      "(block-wise MatMulNBits weights; the Medusa and EAGLE heads follow the target). " +
+      "(block-wise MatMulNBits weights). " +
       "Each method at its fastest " +
-      "setting measured at that precision (f32: the sweeps above; q8 and q4: draft-target at the " +
+      "setting measured at that precision (f32: the sweeps above, and each drafting method's " +
+      "best setting again with its drafter (draft, Medusa heads, EAGLE head) at q8 and q4 while " +
+      "the target stays f32, named `q8 draft` / `q8 heads` / `q8 head`: a cheaper drafter " +
+      "changes only what is proposed; q8 and q4: the drafters at the target's precision, draft-target at the " +
       "f32 best K and its neighbours, Medusa at 4 nodes and the f32 best tree, prompt lookup at " +
       "K = 2, 3, 5 and its f32 best, EAGLE at its f32 best and the 4-node tree). Speedup is over autoregressive decoding at the same precision; " +
       "lossless means equal to the autoregressive output at the same precision.",
