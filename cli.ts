@@ -49,7 +49,11 @@ export type {
   StageRunner,
 } from "./lib/cli/models.ts";
 export { MEASURED_DEFAULTS } from "./lib/cli/measured_defaults.ts";
-export type { MeasuredDefaults, SpeculativeMethod } from "./lib/cli/measured_defaults.ts";
+export type {
+  DrafterPrecision,
+  MeasuredDefaults,
+  SpeculativeMethod,
+} from "./lib/cli/measured_defaults.ts";
 export { ProgressBar } from "./lib/util/progress_bar.ts";
 export type { ProgressBarOptions, ProgressSink } from "./lib/util/progress_bar.ts";
 export { OpenAIServer } from "./lib/server/openai_server.ts";

@@ -61,11 +61,13 @@ export interface CausalLMOptions {
   /** Quantization details, for measurements (defaults are the measured best). */
   quantization?: QuantizationOptions;
   /**
-   * The kernel of f32 projections: `packed` (specdec's `PackedLinear` op over weights stored
-   * in column panels: one pass over the weights serves up to 8 rows, so verifying a few draft
-   * tokens costs little more than one token, and a row's result never depends on how many
-   * rows its forward carries) or `gemm` (ONNX Runtime's Gemm). Default: `packed` at f32 on the
-   * CPU, `gemm` on CUDA; q8/q4 projections always run `MatMulNBits`.
+   * The projections' kernel: `packed` (specdec's `PackedLinear` over f32 weights stored in
+   * column panels, or `PackedLinearQ` over q8/q4 weights in the same panels: one pass over the
+   * weights serves up to 8 rows, so verifying a few draft tokens costs little more than one
+   * token, and a row's result never depends on how many rows its forward carries) or `gemm`
+   * (ONNX Runtime's Gemm at f32, MatMulNBits at q8/q4). Default: `packed` on the CPU, `gemm` on
+   * CUDA. A tied LM head at q8/q4 stays MatMulNBits (measured faster for one row, no second
+   * copy); quantization options other than symmetric blocks of 32 use MatMulNBits.
    */
   linear?: LinearKernel;
   /**
@@ -131,10 +133,7 @@ export class CausalLM implements LanguageModel, Disposable {
   readonly attention: AttentionKind;
   /** Whether one-token forwards run padded to two rows ({@linkcode CausalLMOptions.batchInvariant}). */
   readonly batchInvariant: boolean;
-  /**
-   * The kernel of the f32 projections ({@linkcode CausalLMOptions.linear}); `gemm` at q8/q4,
-   * where the projections run `MatMulNBits` and only an f32 LM head would use it.
-   */
+  /** The projections' kernel ({@linkcode CausalLMOptions.linear}). */
   readonly linear: LinearKernel;
 
   /** @ignore */
@@ -180,6 +179,11 @@ export class CausalLM implements LanguageModel, Disposable {
       throw new TypeError("dir must be a non-empty string");
     }
     checkWeightsOption(options.weights, "weights");
+    if (options.linear !== undefined && options.linear !== "packed" && options.linear !== "gemm") {
+      throw new TypeError(
+        `linear must be "packed" or "gemm", got ${JSON.stringify(options.linear)}`,
+      );
+    }
     dir = await resolveModelPath(dir, "model"); // a folder, or a hub id fetched into the HF cache
     const config = await readModelConfig(dir);
     const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);
@@ -215,11 +219,6 @@ export class CausalLM implements LanguageModel, Disposable {
       (options.cudaDevice !== undefined || (quantized && config.slidingWindow === undefined)
         ? "tree"
         : "gqa");
-    if (options.linear !== undefined && options.linear !== "packed" && options.linear !== "gemm") {
-      throw new TypeError(
-        `linear must be "packed" or "gemm", got ${JSON.stringify(options.linear)}`,
-      );
-    }
     const linear = options.linear ?? (options.cudaDevice === undefined ? "packed" : "gemm");
     const slots = maxLength + (invariant ? 1 : 0); // + the padding row's slot
     const { session, shapes: graph, cache } = await openDecoderSession(dir, config, {
@@ -263,7 +262,7 @@ export class CausalLM implements LanguageModel, Disposable {
       attention === "tree",
       maxLength,
       invariant,
-      (options.weights ?? "f32") === "f32" ? linear : "gemm",
+      linear,
     );
   }
 

@@ -48,7 +48,36 @@ int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int6
  */
 void sd_pl_pack(const float *w, int64_t n, int64_t k, int w_in_out, float *wp);
 
+/*
+ * Block-quantized weights (`specdec.PackedLinearQ`): symmetric blocks of SD_PL_QBLOCK inputs
+ * per output column, value = (code - zero point) * scale, in the same column panels:
+ *   codes  [panels, kblocks * SD_PL_QBLOCK, row_bytes] u8, row_bytes = 32 * bits / 8:
+ *          8-bit: byte j = column j as a signed int8 (zero point 0, i.e. the unsigned code - 128);
+ *          4-bit: byte j = column j in the low nibble, column j + 16 in the high one (value
+ *          nibble - 8); inputs past k hold value 0
+ *   scales [panels, kblocks, 32] f32 (0 past column n)
+ */
+#define SD_PL_QBLOCK 32
+
+/* Blocks of SD_PL_QBLOCK inputs covering k. */
+static inline int64_t sd_plq_blocks(int64_t k) { return (k + SD_PL_QBLOCK - 1) / SD_PL_QBLOCK; }
+
+/* Code bytes per input row of a panel. */
+static inline int64_t sd_plq_row_bytes(int bits) { return SD_PL_PANEL * bits / 8; }
+
+/*
+ * y[r, c] = sum_k x[r, k] * (value[c, k] * scale[c, k / 32]) (+ bias[c]), k in increasing order
+ * (each weight dequantized to f32 first, then one multiply-add per k), the same for every row
+ * count. Shapes as above; bits 4 or 8. Returns SD_OK or SD_INVALID_ARGUMENT (message in err).
+ */
+int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
+                   const float *scales, int bits, int64_t n, const float *bias, float *y,
+                   sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err, size_t err_cap);
+
 /* The op `PackedLinear` for the CPU execution provider (static storage, never NULL). */
 const OrtCustomOp *sd__packed_linear_op(void);
+
+/* The op `PackedLinearQ` for the CPU execution provider (static storage, never NULL). */
+const OrtCustomOp *sd__packed_linear_q_op(void);
 
 #endif /* SPECDEC_PACKED_LINEAR_H */

@@ -1,12 +1,13 @@
 /*
- * packed_linear_op.c: the ONNX Runtime custom op `specdec.PackedLinear` (CPU, float32).
+ * packed_linear_op.c: the ONNX Runtime custom ops `specdec.PackedLinear` and `PackedLinearQ` (CPU).
  *
  * Inputs:  0 X [..., K] f32
  *          1 W packed [ceil(N / 32), K, 32] f32 (packed_linear.h; an initializer)
  *          2 B [N] f32 (optional)
  * Output:  0 Y [..., N] f32 = X W^T + B, rows in the order of X's leading dimensions.
  * Attribute: N (output width, required, >= 1).
- * Registered in the "specdec" domain beside TreeAttention (tree_attention_op.c).
+ * Registered in the "specdec" domain beside TreeAttention (tree_attention_op.c), with
+ * PackedLinearQ: the same over block-quantized weights (packed_linear.h, packed_linear_q.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,7 +178,129 @@ static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
   return NULL;
 }
 
-static OrtCustomOp g_op;
+/* ---- PackedLinearQ: X [..., K] f32, codes [P, KB * 32, 32 * bits / 8] u8, scales [P, KB, 32]
+   f32, bias [N] f32 (optional); attributes N, bits (4 or 8) ---------------------------------- */
+
+typedef struct plq_kernel {
+  const OrtApi *api;
+  int64_t n, bits;
+} plq_kernel;
+
+static const char *ORT_API_CALL plq_name(const OrtCustomOp *op) {
+  (void)op;
+  return "PackedLinearQ";
+}
+
+static ONNXTensorElementDataType ORT_API_CALL plq_input_type(const OrtCustomOp *op, size_t i) {
+  (void)op;
+  return i == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+
+static size_t ORT_API_CALL plq_input_count(const OrtCustomOp *op) {
+  (void)op;
+  return 4;
+}
+
+static OrtCustomOpInputOutputCharacteristic ORT_API_CALL plq_input_kind(const OrtCustomOp *op,
+                                                                        size_t i) {
+  (void)op;
+  return i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+}
+
+static OrtStatus *ORT_API_CALL plq_create(const OrtCustomOp *op, const OrtApi *api,
+                                          const OrtKernelInfo *info, void **kernel) {
+  (void)op;
+  *kernel = NULL;
+  int64_t n = 0, bits = 0;
+  OrtStatus *st = api->KernelInfoGetAttribute_int64(info, "N", &n);
+  if (st == NULL) st = api->KernelInfoGetAttribute_int64(info, "bits", &bits);
+  if (st != NULL) {
+    api->ReleaseStatus(st);
+    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: attributes N and bits are required");
+  }
+  if (n < 1 || (bits != 4 && bits != 8)) {
+    return pl_status(api, ORT_INVALID_ARGUMENT,
+                     "PackedLinearQ: N must be >= 1 and bits 4 or 8, got N = %lld, bits = %lld",
+                     (long long)n, (long long)bits);
+  }
+  plq_kernel *k = malloc(sizeof *k);
+  if (k == NULL) return pl_status(api, ORT_FAIL, "PackedLinearQ: out of memory");
+  k->api = api;
+  k->n = n;
+  k->bits = bits;
+  *kernel = k;
+  return NULL;
+}
+
+static OrtStatus *ORT_API_CALL plq_compute(void *state, OrtKernelContext *ctx) {
+  const plq_kernel *kn = state;
+  const OrtApi *api = kn->api;
+  pl_view x, c, sc, b;
+  OrtStatus *st = pl_input(api, ctx, 0, &x);
+  if (st == NULL) st = pl_input(api, ctx, 1, &c);
+  if (st == NULL) st = pl_input(api, ctx, 2, &sc);
+  if (st == NULL) st = pl_input(api, ctx, 3, &b);
+  if (st != NULL) return st;
+  const int64_t K = x.dims[x.rank - 1], N = kn->n, P = sd_pl_panels(N);
+  const int64_t KB = sd_plq_blocks(K), RB = sd_plq_row_bytes((int)kn->bits);
+  if (c.rank != 3 || c.dims[0] != P || c.dims[1] != KB * SD_PL_QBLOCK || c.dims[2] != RB) {
+    return pl_status(api, ORT_INVALID_ARGUMENT,
+                     "PackedLinearQ: codes must be [%lld, %lld, %lld] for N = %lld, K = %lld and "
+                     "%lld bits",
+                     (long long)P, (long long)(KB * SD_PL_QBLOCK), (long long)RB, (long long)N,
+                     (long long)K, (long long)kn->bits);
+  }
+  if (sc.rank != 3 || sc.dims[0] != P || sc.dims[1] != KB || sc.dims[2] != SD_PL_PANEL) {
+    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: scales must be [%lld, %lld, %d]",
+                     (long long)P, (long long)KB, SD_PL_PANEL);
+  }
+  if (b.value != NULL && (b.rank != 1 || b.dims[0] != N)) {
+    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: B must be [N] = [%lld]",
+                     (long long)N);
+  }
+  int64_t rows = 1, out_dims[PL_MAX_RANK];
+  for (size_t d = 0; d + 1 < x.rank; d++) {
+    rows *= x.dims[d];
+    out_dims[d] = x.dims[d];
+  }
+  out_dims[x.rank - 1] = N;
+  OrtValue *out = NULL;
+  float *y = NULL;
+  st = api->KernelContext_GetOutput(ctx, 0, out_dims, x.rank, &out);
+  if (st == NULL) st = api->GetTensorMutableData(out, (void **)&y);
+  if (st != NULL) return st;
+  if (rows == 0) return NULL;
+  pl_parallel pc = {api, ctx};
+  char err[256] = "";
+  if (sd_plq_forward(x.data, rows, K, (const uint8_t *)c.data, sc.data, (int)kn->bits, N,
+                     b.value != NULL ? b.data : NULL, y, pl_parallel_for, &pc, err,
+                     sizeof err) != SD_OK) {
+    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: %s", err);
+  }
+  return NULL;
+}
+
+static OrtCustomOp g_op, g_op_q;
+
+const OrtCustomOp *sd__packed_linear_q_op(void) {
+  if (g_op_q.version == 0) { /* filled under the registration lock (tree_attention_op.c) */
+    OrtCustomOp *o = &g_op_q;
+    o->GetName = plq_name;
+    o->GetExecutionProviderType = pl_provider;
+    o->GetInputType = plq_input_type;
+    o->GetInputTypeCount = plq_input_count;
+    o->GetOutputType = pl_type;
+    o->GetOutputTypeCount = pl_output_count;
+    o->GetInputCharacteristic = plq_input_kind;
+    o->GetOutputCharacteristic = pl_output_kind;
+    o->GetInputMemoryType = pl_input_memory;
+    o->KernelDestroy = pl_destroy;
+    o->CreateKernelV2 = plq_create;
+    o->KernelComputeV2 = plq_compute;
+    o->version = ORT_API_VERSION;
+  }
+  return &g_op_q;
+}
 
 const OrtCustomOp *sd__packed_linear_op(void) {
   if (g_op.version == 0) { /* filled under the registration lock (tree_attention_op.c) */

@@ -532,6 +532,7 @@ sd_status sd__register_tree_attention(const OrtApi *api, OrtSessionOptions *so, 
     st = api->CreateCustomOpDomain("specdec", &domain);
     for (int i = 0; i < n && st == NULL; i++) st = api->CustomOpDomain_Add(domain, &g_ops[i].base);
     if (st == NULL) st = api->CustomOpDomain_Add(domain, sd__packed_linear_op());
+    if (st == NULL) st = api->CustomOpDomain_Add(domain, sd__packed_linear_q_op());
     if (st == NULL) {
       g_domain = domain;
     } else if (domain != NULL) {

@@ -3,6 +3,8 @@
  * double-precision reference, over widths that do and do not fill whole panels, one to many
  * rows (several row blocks), with and without bias, serial and through a parallel runner; and
  * its batch invariance: a row's output is bit for bit the same whatever the number of rows.
+ * The same for PackedLinearQ (packed_linear_q.c) at 4 and 8 bits against the dequantized
+ * weights, with inputs that do not fill whole blocks.
  */
 #include <math.h>
 #include <stdint.h>
@@ -87,12 +89,87 @@ static void check_case(int64_t rows, int64_t k, int64_t n, int with_bias, int in
   free(y1);
 }
 
+/* Value of weight (column c, input j) in the packed quantized layout. */
+static float q_value(const uint8_t *codes, const float *scales, int bits, int64_t k, int64_t c,
+                     int64_t j) {
+  const int64_t p = c / SD_PL_PANEL, col = c % SD_PL_PANEL, kb = sd_plq_blocks(k);
+  const int64_t rb = sd_plq_row_bytes(bits);
+  const uint8_t *row = codes + (p * kb * SD_PL_QBLOCK + j) * rb;
+  int v;
+  if (bits == 8) {
+    v = (int8_t)row[col];
+  } else {
+    v = (col < 16 ? row[col] & 15 : row[col - 16] >> 4) - 8;
+  }
+  return (float)v * scales[(p * kb + j / SD_PL_QBLOCK) * SD_PL_PANEL + col];
+}
+
+static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_bias) {
+  const int64_t P = sd_pl_panels(n), KB = sd_plq_blocks(k), RB = sd_plq_row_bytes(bits);
+  const size_t n_codes = (size_t)(P * KB * SD_PL_QBLOCK * RB), n_scales = (size_t)(P * KB * 32);
+  uint8_t *codes = malloc(n_codes);
+  float *scales = malloc(sizeof(float) * n_scales);
+  float *x = malloc(sizeof(float) * (size_t)(rows * k));
+  float *b = malloc(sizeof(float) * (size_t)n);
+  float *y = malloc(sizeof(float) * (size_t)(rows * n));
+  float *y1 = malloc(sizeof(float) * (size_t)n);
+  for (size_t i = 0; i < n_codes; i++) codes[i] = (uint8_t)(frand() * 127.5f + 128.0f);
+  for (size_t i = 0; i < n_scales; i++) scales[i] = 0.01f + 0.01f * (frand() + 1.0f);
+  /* inputs past k hold value 0 (as the packer writes them) */
+  for (int64_t p = 0; p < P; p++) {
+    for (int64_t j = k; j < KB * SD_PL_QBLOCK; j++) {
+      memset(codes + (p * KB * SD_PL_QBLOCK + j) * RB, bits == 8 ? 0 : 0x88, (size_t)RB);
+    }
+  }
+  for (int64_t i = 0; i < rows * k; i++) x[i] = frand();
+  for (int64_t i = 0; i < n; i++) b[i] = frand();
+  char err[128] = "";
+  int st = sd_plq_forward(x, rows, k, codes, scales, bits, n, with_bias ? b : NULL, y,
+                          reverse_for, &(int){0}, err, sizeof err);
+  CHECK(st == SD_OK, "q%d rows %lld k %lld n %lld: status %d (%s)", bits, (long long)rows,
+        (long long)k, (long long)n, st, err);
+  double worst = 0.0;
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t c = 0; c < n; c++) {
+      double ref = with_bias ? b[c] : 0.0;
+      for (int64_t j = 0; j < k; j++) ref += (double)x[r * k + j] * q_value(codes, scales, bits, k, c, j);
+      const double e = fabs(ref - y[r * n + c]) / (1.0 + fabs(ref));
+      if (e > worst) worst = e;
+    }
+  }
+  CHECK(worst < 1e-5, "q%d rows %lld k %lld n %lld: relative error %g", bits, (long long)rows,
+        (long long)k, (long long)n, worst);
+  int same = 1;
+  for (int64_t r = 0; r < rows; r++) {
+    st = sd_plq_forward(x + r * k, 1, k, codes, scales, bits, n, with_bias ? b : NULL, y1, NULL,
+                        NULL, err, sizeof err);
+    if (st != SD_OK || memcmp(y1, y + r * n, sizeof(float) * (size_t)n) != 0) same = 0;
+  }
+  CHECK(same, "q%d rows %lld k %lld n %lld: a row alone differs from the same row among %lld",
+        bits, (long long)rows, (long long)k, (long long)n, (long long)rows);
+  free(codes);
+  free(scales);
+  free(x);
+  free(b);
+  free(y);
+  free(y1);
+}
+
 int main(void) {
   const int64_t row_counts[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 64, 65, 130};
   const int64_t widths[][2] = {{1, 1}, {7, 5}, {32, 16}, {33, 40}, {64, 96}, {100, 31}};
   for (size_t r = 0; r < sizeof row_counts / sizeof row_counts[0]; r++) {
     for (size_t s = 0; s < sizeof widths / sizeof widths[0]; s++) {
       check_case(row_counts[r], widths[s][0], widths[s][1], (int)((r + s) % 2), (int)(s % 2));
+    }
+  }
+  const int64_t q_rows[] = {1, 2, 3, 4, 5, 8, 9, 70};
+  const int64_t q_widths[][2] = {{32, 32}, {40, 70}, {64, 150}, {96, 33}, {20, 200}};
+  for (size_t r = 0; r < sizeof q_rows / sizeof q_rows[0]; r++) {
+    for (size_t s = 0; s < sizeof q_widths / sizeof q_widths[0]; s++) {
+      for (int bits = 4; bits <= 8; bits += 4) {
+        check_case_q(q_rows[r], q_widths[s][0], q_widths[s][1], bits, (int)((r + s) % 2));
+      }
     }
   }
   /* bad arguments: a message, nothing written */
@@ -107,6 +184,10 @@ int main(void) {
   CHECK(sd_pl_forward(&one, 0, 1, &one, 1, NULL, &out, NULL, NULL, err, sizeof err) == SD_OK &&
             out == 42.0f,
         "zero rows: nothing to do");
+  uint8_t code = 0;
+  CHECK(sd_plq_forward(&one, 1, 1, &code, &one, 3, 1, NULL, &out, NULL, NULL, err, sizeof err) ==
+            SD_INVALID_ARGUMENT && out == 42.0f,
+        "bits 3 must be refused");
   printf("packed_linear_test: %d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { GraphBuilder } from "../../lib/model/onnx/graph_builder.ts";
 import { projection, weightPlan } from "../../lib/model/graph/_layers.ts";
-import { packPanels } from "../../lib/model/graph/pack_panels.ts";
+import { packPanels, packQuantizedPanels } from "../../lib/model/graph/pack_panels.ts";
+import { quantizeBlockwise } from "../../lib/model/graph/quantize_blockwise.ts";
 import { Environment } from "../../lib/runtime/environment.ts";
 import { Session } from "../../lib/runtime/session.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
@@ -123,5 +124,71 @@ Deno.test("CausalLM.load refuses an unknown linear kernel before reading the che
     () => CausalLM.load(`${ROOT}models/tiny-target`, { linear: "int8" as any }),
     (e: Error) =>
       e instanceof TypeError && /linear must be "packed" or "gemm", got "int8"/.test(e.message),
+  );
+});
+
+Deno.test("PackedLinearQ equals MatMulNBits with f32 activations on the same codes (q8, q4; rows 1-9)", async () => {
+  using env = new Environment({ logLevel: 3 });
+  for (const weights of ["q8", "q4"] as const) {
+    for (const [n, k] of [[40, 64], [70, 96], [33, 50]] as const) {
+      const w = values(n * k, n * k + 1);
+      const b = values(n, 7);
+      const run = async (linear: "packed" | "gemm", S: number, x: Float32Array) => {
+        const g = new GraphBuilder("plq");
+        g.input("x", "float32", ["S", k]);
+        // accuracy level 0: MatMulNBits with f32 activations, the numerics PackedLinearQ keeps
+        const plan = {
+          ...weightPlan({ maxLength: 1, weights, linear, quantization: { accuracyLevel: 0 } }),
+          external: false,
+        };
+        const bias = g.initializer("b", b, [n]);
+        g.output(
+          g.op("Identity", [projection(g, "x", "w", w, n, k, bias, plan)], {}, "", "y"),
+          "float32",
+          ["S", n],
+        );
+        using session = await Session.fromBytes(
+          env,
+          g.toModel({ "": 21, "com.microsoft": 1, specdec: 1 }),
+          { intraOpThreads: 2, customOps: true },
+        );
+        const y = new Float32Array(S * n);
+        await session.run({ x: { dtype: "float32", dims: [S, k], data: x } }, {
+          y: { dtype: "float32", dims: [S, n], data: y },
+        });
+        return y;
+      };
+      for (const S of [1, 2, 5, 9]) {
+        const x = values(S * k, 31 + S);
+        const packed = await run("packed", S, x);
+        const nbits = await run("gemm", S, x);
+        let worst = 0;
+        for (let i = 0; i < S * n; i++) {
+          worst = Math.max(worst, Math.abs(packed[i]! - nbits[i]!) / (1 + Math.abs(nbits[i]!)));
+        }
+        assert.ok(worst < 1e-4, `${weights} n ${n} k ${k} S ${S}: relative difference ${worst}`);
+        const one = await run("packed", 1, x.subarray(0, k));
+        assert.deepEqual(
+          one,
+          packed.subarray(0, n),
+          `${weights} n ${n} k ${k} S ${S}: row 0 alone`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("packQuantizedPanels refuses zero points and other block sizes", () => {
+  const w = values(32 * 64, 3);
+  assert.throws(
+    () => packQuantizedPanels(quantizeBlockwise(w, 32, 64, { bits: 4, zeroPoints: true })),
+    /symmetric blocks of 32 needed, got block 32 with zero points/,
+  );
+  assert.throws(
+    () =>
+      packQuantizedPanels(
+        quantizeBlockwise(w, 32, 64, { bits: 8, blockSize: 64, zeroPoints: false }),
+      ),
+    /symmetric blocks of 32 needed, got block 64/,
   );
 });

@@ -62,16 +62,17 @@ export interface BuildOptions {
   /** Quantization details (defaults: block 32, symmetric, accuracy level 4, quantized embedding and LM head). */
   quantization?: QuantizationOptions;
   /**
-   * The kernel of f32 projections (default `gemm`): `packed` stores each weight in column
-   * panels for `specdec.PackedLinear` (the session needs the specdec custom ops), whose
-   * verification forwards of a few rows cost little more than one row; `gemm` is ONNX `Gemm`.
+   * The projections' kernel (default `gemm`): `packed` stores each weight in column panels for
+   * `specdec.PackedLinear` (f32) or `specdec.PackedLinearQ` (q8/q4 with symmetric blocks of 32)
+   * (the session needs the specdec custom ops), whose verification forwards of a few rows cost
+   * little more than one row; `gemm` is ONNX `Gemm` (f32) or `MatMulNBits` (q8/q4).
    */
   linear?: LinearKernel;
   /** Write external weights here as they are made (a prepared-model cache file). */
   sink?: ExternalSink;
 }
 
-/** The kernel of f32 projections ({@linkcode BuildOptions.linear}). */
+/** The projections' kernel ({@linkcode BuildOptions.linear}). */
 export type LinearKernel = "packed" | "gemm";
 
 /** Details of block-wise quantization (for measurements; the defaults are the measured best). */

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { QuantizedWeight } from "./quantize_blockwise.ts";
+
 /** Output columns per panel of `specdec.PackedLinear` (`SD_PL_PANEL` in native/src/packed_linear.h). */
 export const PANEL = 32;
 
@@ -44,4 +46,71 @@ export function packPanels(
     }
   }
   return out;
+}
+
+/** A block-quantized weight in the panels of `specdec.PackedLinearQ`. */
+export interface PackedQuantized {
+  /** Codes `[ceil(n / 32), kBlocks * 32, 32 * bits / 8]` u8 (see {@linkcode packQuantizedPanels}). */
+  codes: Uint8Array;
+  /** Scales `[ceil(n / 32), kBlocks, 32]` f32, 0 past column `n`. */
+  scales: Float32Array;
+}
+
+/**
+ * Repacks symmetric block-quantized weights from `MatMulNBits`' layout (blocks of 32) into the
+ * 32-column panels of `specdec.PackedLinearQ`: for panel `p`, input `j` and column `c`,
+ * 8-bit byte `c` holds the signed value `code - 128`; 4-bit byte `c < 16` holds column `c` in
+ * its low nibble and column `c + 16` in its high one, each the unsigned code (value
+ * `code - 8`). Columns past `n` are zero-valued with scale 0; inputs past `k` keep the
+ * quantizer's zero values.
+ *
+ * @param q Weight quantized by `quantizeBlockwise` with block size 32 and no zero points.
+ * @returns The packed codes and scales.
+ * @throws {RangeError} When `q` has zero points or another block size.
+ */
+export function packQuantizedPanels(q: QuantizedWeight): PackedQuantized {
+  if (q.zeroPoints !== undefined || q.blockSize !== PANEL) {
+    throw new RangeError(
+      `packQuantizedPanels: symmetric blocks of ${PANEL} needed, got block ${q.blockSize}${
+        q.zeroPoints ? " with zero points" : ""
+      }`,
+    );
+  }
+  const { n, kBlocks, bits } = q;
+  const panels = Math.ceil(n / PANEL);
+  const rows = kBlocks * PANEL; // inputs, padded to whole blocks
+  const rowBytes = (PANEL * bits) / 8;
+  const blob = (PANEL * bits) / 8; // bytes of one block of one column in q.codes
+  const codes = new Uint8Array(panels * rows * rowBytes); // [panels, rows, rowBytes] u8
+  const scales = new Float32Array(panels * kBlocks * PANEL); // [panels, kBlocks, 32] f32
+  // The code of column c, input j (unsigned, MatMulNBits layout: [n, kBlocks, blob]).
+  const code = (c: number, j: number): number => {
+    const at = (c * kBlocks + Math.floor(j / PANEL)) * blob;
+    const e = j % PANEL;
+    if (bits === 8) return q.codes[at + e]!;
+    const byte = q.codes[at + (e >> 1)]!;
+    return e % 2 === 0 ? byte & 15 : byte >> 4;
+  };
+  for (let p = 0; p < panels; p++) {
+    for (let b = 0; b < kBlocks; b++) {
+      for (let c = 0; c < PANEL && p * PANEL + c < n; c++) {
+        scales[(p * kBlocks + b) * PANEL + c] = q.scales[(p * PANEL + c) * kBlocks + b]!;
+      }
+    }
+    for (let j = 0; j < rows; j++) {
+      const at = (p * rows + j) * rowBytes;
+      if (bits === 8) {
+        for (let c = 0; c < PANEL; c++) {
+          const col = p * PANEL + c;
+          codes[at + c] = col < n ? (code(col, j) - 128) & 255 : 0;
+        }
+      } else {
+        for (let c = 0; c < 16; c++) {
+          const lo = p * PANEL + c, hi = lo + 16;
+          codes[at + c] = (lo < n ? code(lo, j) : 8) | ((hi < n ? code(hi, j) : 8) << 4);
+        }
+      }
+    }
+  }
+  return { codes, scales };
 }
