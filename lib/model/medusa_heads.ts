@@ -119,10 +119,10 @@ export class MedusaHeads implements PredictionHeads, Disposable {
     const K = positive(c, "medusa_num_heads", path);
     const H = positive(c, "hidden_size", path);
     const V = positive(c, "vocab_size", path);
-    const layers = c.medusa_num_layers ?? 1;
-    if (layers !== 1) {
+    const layers = (c.medusa_num_layers ?? 1) as number;
+    if (!Number.isInteger(layers) || layers < 1 || layers > 8) {
       throw new SpecDecError(
-        `Unsupported Medusa config ${path}: medusa_num_layers ${layers} (supported: 1)`,
+        `Unsupported Medusa config ${path}: medusa_num_layers ${layers} (supported: 1 to 8)`,
         StatusCode.IO,
       );
     }
@@ -155,7 +155,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       : bw.float32(embedName, [V, H]); // [V, H] f32
     const heads = await SafeTensors.open(`${dir}/model.safetensors`);
     const graph = buildMedusaGraph(
-      { numHeads: K, hiddenSize: H, vocabSize: V },
+      { numHeads: K, hiddenSize: H, vocabSize: V, numLayers: layers },
       heads,
       lmHead,
       options.weights ?? "f32",

@@ -3,6 +3,9 @@ import { MedusaHeads } from "../../lib/model/medusa_heads.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
 import { SpecDecError } from "../../lib/runtime/errors.ts";
 import { committedReferences, randomReference } from "./_reference.ts";
+import { SafeTensors } from "../../lib/model/safetensors.ts";
+import { randomTensor, writeSafetensors } from "./_eagle_fixture.ts";
+import { Prng } from "../../lib/sampling/prng.ts";
 
 const LLAMA = randomReference("llama");
 
@@ -72,4 +75,68 @@ Deno.test("MedusaHeads reject bad input", async () => {
   const err = await assertRejects(() => MedusaHeads.load(dir), SpecDecError, "do not fit");
   assertEquals(err.message.includes("hidden 32") && err.message.includes("hidden 64"), true);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("MedusaHeads with two residual blocks per head match a direct computation", async () => {
+  // The committed one-block heads, plus a random second block per head.
+  const one = await SafeTensors.open(`${LLAMA.dir}/medusa/model.safetensors`);
+  const base = await SafeTensors.open(`${LLAMA.dir}/model.safetensors`);
+  const K = 3, H = 64, V = 256;
+  const prng = new Prng(11);
+  const tensors: Record<string, { data: Float32Array; shape: number[] }> = {};
+  for (let k = 0; k < K; k++) {
+    for (const part of ["weight", "bias"]) {
+      const name = `medusa_head.${k}.0.linear.${part}`;
+      tensors[name] = { data: one.float32(name), shape: part === "weight" ? [H, H] : [H] };
+    }
+    tensors[`medusa_head.${k}.1.linear.weight`] = randomTensor(prng, [H, H], 0.2);
+    tensors[`medusa_head.${k}.1.linear.bias`] = randomTensor(prng, [H], 0.2);
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({
+        medusa_num_heads: K,
+        medusa_num_layers: 2,
+        hidden_size: H,
+        vocab_size: V,
+        shares_base_lm_head: true,
+        base_model: LLAMA.dir,
+      }),
+    );
+    await writeSafetensors(`${dir}/model.safetensors`, tensors);
+    using heads = await MedusaHeads.load(dir, { threads: 1 });
+    const h = new Float32Array(H).map((_, i) => Math.sin(i)); // [H] f32
+    const logits = await heads.forward(h);
+    const lmHead = base.float32("model.embed_tokens.weight"); // [V, H] (tied)
+    const block = (x: Float64Array, k: number, j: number): Float64Array => {
+      const w = tensors[`medusa_head.${k}.${j}.linear.weight`]!.data;
+      const b = tensors[`medusa_head.${k}.${j}.linear.bias`]!.data;
+      return x.map((xi, o) => {
+        let y = b[o]!;
+        for (let i = 0; i < H; i++) y += w[o * H + i]! * x[i]!;
+        return xi + y / (1 + Math.exp(-y));
+      });
+    };
+    let worst = 0;
+    for (let k = 0; k < K; k++) {
+      const hk = block(block(Float64Array.from(h), k, 0), k, 1);
+      for (let v = 0; v < V; v++) {
+        let ref = 0;
+        for (let i = 0; i < H; i++) ref += lmHead[v * H + i]! * hk[i]!;
+        worst = Math.max(worst, Math.abs(ref - logits[k * V + v]!));
+      }
+    }
+    if (!(worst <= 1e-3)) throw new Error(`two-block head logits differ by ${worst}`);
+    // medusa_num_layers outside 1..8 is refused, naming the file.
+    const bad = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({ ...bad, medusa_num_layers: 0 }),
+    );
+    await assertRejects(() => MedusaHeads.load(dir), SpecDecError, "medusa_num_layers 0");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

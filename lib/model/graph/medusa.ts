@@ -1,6 +1,6 @@
 /**
  * Builds the small ONNX graph of Medusa-1 heads that share the base LM head:
- * `h_k = h + silu(h W_k^T + b_k)`, `logits_k = h_k · lm_head^T`.
+ * `h_k = h + silu(h W_k^T + b_k)` (once per residual block), `logits_k = h_k · lm_head^T`.
  *
  * A second graph rather than extra outputs of the base graph: the decoder
  * needs head logits for one hidden state per step (the last accepted token),
@@ -28,6 +28,8 @@ export interface MedusaShape {
   hiddenSize: number;
   /** Vocabulary size V. */
   vocabSize: number;
+  /** Residual blocks per head (default 1, Medusa-1's layout). */
+  numLayers?: number;
 }
 
 /** A built heads graph. */
@@ -42,7 +44,8 @@ export interface MedusaGraph {
  * Emits the heads graph.
  *
  * @param shape Head count and widths.
- * @param heads Head weights (`medusa_head.{k}.0.linear.weight` `[H, H]`, `.bias` `[H]`).
+ * @param heads Head weights (`medusa_head.{k}.{j}.linear.weight` `[H, H]`, `.bias` `[H]`, for
+ *   block j of head k).
  * @param lmHead The base LM head `[V, H]` f32 (shared, referenced).
  * @param weights Precision of the blocks and the LM head copy (default f32).
  * @returns The model bytes and external weights.
@@ -67,7 +70,28 @@ export function buildMedusaGraph(
   const kh = g.initializer("shape_kh", new BigInt64Array([BigInt(K), BigInt(H)]), [2]);
   const blocks = projection(g, h, "blocks.weight", concatRows(ws), K * H, H, b, plan); // [1, K*H]
   const y = g.op("Reshape", [blocks, kh]); // [K, H]
-  const hk = g.op("Add", [h, g.op("Mul", [y, g.op("Sigmoid", [y])])]); // [K, H]
+  let hk = g.op("Add", [h, g.op("Mul", [y, g.op("Sigmoid", [y])])]); // [K, H]
+  // Further blocks: each head its own input now, so one projection per head.
+  const L = shape.numLayers ?? 1;
+  for (let j = 1; j < L; j++) {
+    const rows = K === 1
+      ? [hk]
+      : g.node("Split", [hk], Array.from({ length: K }, () => g.fresh("head")), {
+        axis: 0,
+        num_outputs: K,
+      });
+    const outs = rows.map((x, k) => {
+      const w = heads.float32(`medusa_head.${k}.${j}.linear.weight`, [H, H]);
+      const bk = g.initializer(
+        `blocks.${j}.${k}.bias`,
+        heads.float32(`medusa_head.${k}.${j}.linear.bias`, [H]),
+        [H],
+      );
+      const yk = projection(g, x, `blocks.${j}.${k}.weight`, w, H, H, bk, plan); // [1, H]
+      return g.op("Add", [x, g.op("Mul", [yk, g.op("Sigmoid", [yk])])]); // [1, H]
+    });
+    hk = K === 1 ? outs[0]! : g.op("Concat", outs, { axis: 0 }); // [K, H]
+  }
   const logits = projection(g, hk, "lm_head.weight", lmHead, V, H, undefined, plan); // [K, V]
   g.op("Identity", [logits], {}, "", "logits");
   g.output("logits", "float32", [K, V]);
