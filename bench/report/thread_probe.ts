@@ -114,6 +114,7 @@ export async function probeThreads(
         model: options.target,
         draft: options.draft,
         ...setting,
+        draftWeights: "f32", // the f32 draft, not the CLI's measured drafter precision
       }, quiet);
       try {
         const ids = parts.tokenizer.encode(options.text);
