@@ -47,6 +47,7 @@ import { readPromptFixtures } from "./read_prompt_fixtures.ts";
 import { renderReport } from "./render_report.ts";
 import type {
   BenchmarkResults,
+  Precision,
   PrecisionCost,
   RunRecord,
   RuntimeSetting,
@@ -215,6 +216,23 @@ async function main(): Promise<number> {
   let prompts: BenchPrompt[];
   let cost: BenchmarkResults["cost"];
   let best: PlanSettings;
+  // V(g) of the same weights on ONNX Runtime's kernels (Gemm / MatMulNBits), for comparison.
+  const gemmCost = (weights: Precision): Promise<PrecisionCost> =>
+    stage(`timing V(g) with ONNX Runtime's kernels (${weights})`, async () => {
+      using target = await CausalLM.load(options.target, {
+        weights,
+        linear: "gemm",
+        threads: request.dual.threads,
+        spinning: request.dual.spinning,
+      });
+      const verifyMs = await measureVerifyCurve(
+        target,
+        contextIds(prompts, PRECISION_CONTEXT_TOKENS),
+        Array.from({ length: PRECISION_MAX_VERIFY }, (_, i) => i + 1),
+        timingReps,
+      );
+      return { weights, verifyMs, linear: "gemm" };
+    });
   const models = loaded.models;
   const methodRuntime: NonNullable<BenchmarkResults["settings"]["methodRuntime"]> = {
     ar: probed.single,
@@ -270,6 +288,7 @@ async function main(): Promise<number> {
         }),
     );
     costs.push(f32.cost);
+    costs.push(await gemmCost("f32"));
   } finally {
     loaded.close();
   }
@@ -320,6 +339,7 @@ async function main(): Promise<number> {
       );
     });
     costs.push({ weights, verifyMs: gqa, attention: "gqa" });
+    costs.push(await gemmCost(weights));
   }
 
   const peers = await runPeers(

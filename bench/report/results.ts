@@ -235,6 +235,11 @@ export interface PrecisionCost {
    * comparison row: q8/q4 default to TreeAttention, this times GroupQueryAttention).
    */
   attention?: "gqa" | "tree";
+  /**
+   * `gemm` for a comparison row whose projections ran ONNX Runtime's kernels (Gemm at f32,
+   * MatMulNBits at q8/q4) instead of the default PackedLinear / PackedLinearQ.
+   */
+  linear?: "gemm";
 }
 
 /** What the precision phase measured besides its runs. */

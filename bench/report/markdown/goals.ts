@@ -124,7 +124,7 @@ function precisionGoals(results: BenchmarkResults): string[] {
   const p = results.precision;
   if (p === undefined) return [];
   const out: string[] = [];
-  const f32 = p.costs.find((c) => c.weights === "f32");
+  const f32 = p.costs.find((c) => c.weights === "f32" && !c.attention && !c.linear);
   const one = f32?.verifyMs["1"];
   if (f32 !== undefined && one !== undefined && one > 0) {
     for (const [g, limit] of GOAL_V) {

@@ -25,8 +25,10 @@ export function precisionCostTable(results: BenchmarkResults): string[] {
     "Time of a g-token target forward after a context of real prompt tokens, divided by a " +
       "one-token forward at the same precision (fastest of the repetitions). Quantized weights " +
       "make one token cheaper and extra verified tokens relatively dearer: the precision rows " +
-      "below pick K and trees per precision. q8 and q4 run specdec's TreeAttention op (exact " +
-      "trees); a row marked GroupQueryAttention times the same weights with ONNX Runtime's op.",
+      "below pick K and trees per precision. The projections run specdec's PackedLinear (f32) and " +
+      "PackedLinearQ (q8, q4) ops; a row marked Gemm or MatMulNBits times the same weights on " +
+      "ONNX Runtime's kernels. q8 and q4 run specdec's TreeAttention op (exact trees); a row " +
+      "marked GroupQueryAttention times the same weights with ONNX Runtime's op.",
   );
   out.push("");
   out.push(`| Weights | 1-token forward ms | ${sizes.map((g) => `V(${g})`).join(" | ")} |`);
@@ -37,7 +39,9 @@ export function precisionCostTable(results: BenchmarkResults): string[] {
       const ms = c.verifyMs[String(g)];
       return ms !== undefined && one !== undefined && one > 0 ? formatNumber.fixed(ms / one) : "-";
     };
-    const label = c.attention === "gqa"
+    const label = c.linear === "gemm"
+      ? `${c.weights} (${c.weights === "f32" ? "Gemm" : "MatMulNBits"})`
+      : c.attention === "gqa"
       ? `${c.weights} (GroupQueryAttention)`
       : c.attention === "tree"
       ? `${c.weights} (TreeAttention)`
