@@ -6,7 +6,7 @@
  */
 
 import { formatNumber } from "../../../mod.ts";
-import { bestSetting } from "../best_setting.ts";
+import { bestSetting, drafterSuffix } from "../best_setting.ts";
 import type { BenchmarkResults, BenchMethod } from "../results.ts";
 import { dynamicVerdict } from "./dynamic_k.ts";
 import { SPECULATIVE_METHODS } from "./headline.ts";
@@ -33,18 +33,26 @@ export function defaultsSection(results: BenchmarkResults): string[] {
   const pl = bestSetting(results, "lookup");
   const eg = bestSetting(results, "eagle");
   if (dt !== undefined) {
-    out.push(`- Draft-target: K = ${dt.filter.k} (${r(dt.speedup)}, best of the K sweep).`);
+    out.push(
+      `- Draft-target: K = ${dt.filter.k}${drafterSuffix(dt.filter)} (${
+        r(dt.speedup)
+      }, best of the K sweep and the quantized drafts).`,
+    );
   }
   if (md !== undefined) {
     out.push(
-      `- Medusa: the ${md.filter.tree}-node tree (${r(md.speedup)}, best of the tree sweep).`,
+      `- Medusa: the ${md.filter.tree}-node tree${drafterSuffix(md.filter)} (${
+        r(md.speedup)
+      }, best of the tree sweep and the quantized heads).`,
     );
   }
   const verdict = dynamicVerdict(results);
   if (verdict !== undefined) out.push(`- Draft-target schedule: ${verdict.short}`);
   if (pl !== undefined) out.push(`- Prompt lookup: K = ${pl.filter.k} (${r(pl.speedup)}).`);
   if (eg !== undefined) {
-    out.push(`- EAGLE: ${eg.name} (${r(eg.speedup)}, best of the EAGLE sweep).`);
+    out.push(
+      `- EAGLE: ${eg.name} (${r(eg.speedup)}, best of the EAGLE sweep and the quantized heads).`,
+    );
   }
   const all = [["draft-target", dt], ["Medusa", md], ["prompt lookup", pl], ["EAGLE", eg]] as const;
   const winner = all.filter((x) => x[1]?.speedup !== undefined)

@@ -31,7 +31,9 @@ export function speedupModelSection(results: BenchmarkResults): string[] {
       (c.eagleStepMs !== undefined
         ? " EAGLE: c = head row time / target step, charged for the head forwards per step " +
           "measured in the runs (h), S = E / (h·c + V); E from α for chains, τ for trees."
-        : ""),
+        : "") +
+      " Rows with a quantized drafter (`q8 draft`, `q8 heads`, `q8 head`) take c from their own " +
+      "runs: the mean drafter call over the mean target step inside the decoding loop.",
   );
   out.push("");
   out.push(

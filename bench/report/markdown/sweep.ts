@@ -7,7 +7,7 @@
  */
 
 import { formatNumber } from "../../../mod.ts";
-import { settingName, sweepSettings } from "../best_setting.ts";
+import { drafterSuffix, settingName, sweepSettings } from "../best_setting.ts";
 import type { BenchmarkResults, BenchMethod, RunFilter } from "../results.ts";
 import { speedupModel } from "../speedup_model.ts";
 import { matches, summarize } from "../summarize.ts";
@@ -59,7 +59,7 @@ export function sweepSection(
     if (s === undefined || m === undefined) continue;
     const name = method === "eagle"
       ? settingName(filter)
-      : String(method === "medusa" ? filter.tree : filter.k);
+      : String(method === "medusa" ? filter.tree : filter.k) + drafterSuffix(filter);
     const cCell = method === "eagle"
       ? `${f.fixed(m.c, 3)} × ${f.fixed(m.draftSteps)}`
       : f.fixed(m.c, 3);
