@@ -1,35 +1,40 @@
 import assert from "node:assert/strict";
 import { sessionOptions } from "../../lib/cli/models.ts";
 import { MEASURED_DEFAULTS } from "../../lib/cli/measured_defaults.ts";
+import type { WeightPrecision } from "../../lib/model/graph/quantize_blockwise.ts";
+
+// The drafters' precision at an f32 target without --draft-weights: the measured table's.
+const T = MEASURED_DEFAULTS.f32;
+const dw = (p: WeightPrecision | undefined) => (p !== undefined ? { weights: p } : {});
 
 Deno.test("sessionOptions() gives the draft and Medusa heads draftThreads, else threads", () => {
   assert.deepEqual(
     sessionOptions({ model: "t", draft: "d", threads: 2, draftThreads: 1, spinning: false }),
     {
       target: { threads: 2, spinning: false },
-      draft: { threads: 1, spinning: false, batchInvariant: false },
-      heads: { threads: 1 },
-      eagle: { threads: 1 },
+      draft: { threads: 1, spinning: false, batchInvariant: false, ...dw(T.speculative.drafter) },
+      heads: { threads: 1, ...dw(T.medusa.drafter) },
+      eagle: { threads: 1, ...dw(T.eagle.drafter) },
     },
   );
   assert.deepEqual(sessionOptions({ model: "t", draft: "d", threads: 3, maxLength: 256 }), {
     target: { threads: 3, maxLength: 256 },
-    draft: { threads: 3, maxLength: 256, batchInvariant: false },
-    heads: { threads: 3 },
-    eagle: { threads: 3 },
+    draft: { threads: 3, maxLength: 256, batchInvariant: false, ...dw(T.speculative.drafter) },
+    heads: { threads: 3, ...dw(T.medusa.drafter) },
+    eagle: { threads: 3, ...dw(T.eagle.drafter) },
   });
   // draftThreads without threads: the target keeps the runtime's default.
   assert.deepEqual(sessionOptions({ model: "t", medusa: "h", draftThreads: 1 }), {
     target: {},
-    draft: { threads: 1, batchInvariant: false },
-    heads: { threads: 1 },
-    eagle: { threads: 1 },
+    draft: { threads: 1, batchInvariant: false, ...dw(T.speculative.drafter) },
+    heads: { threads: 1, ...dw(T.medusa.drafter) },
+    eagle: { threads: 1, ...dw(T.eagle.drafter) },
   });
   assert.deepEqual(sessionOptions({ model: "t" }), {
     target: {},
-    draft: { batchInvariant: false },
-    heads: {},
-    eagle: {},
+    draft: { batchInvariant: false, ...dw(T.speculative.drafter) },
+    heads: { ...dw(T.medusa.drafter) },
+    eagle: { ...dw(T.eagle.drafter) },
   });
   // Precision: --draft-weights sets every drafter's (draft, Medusa heads, EAGLE head).
   assert.deepEqual(sessionOptions({ model: "t", weights: "q4", draftWeights: "q8" }), {
