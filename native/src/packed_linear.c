@@ -113,6 +113,15 @@ __attribute__((target("arch=x86-64-v3"))) static void item_v3(void *usr, size_t 
 #endif
 static void item_base(void *usr, size_t item) { item_body(usr, item); }
 
+int sd_pl_cpu_level(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return 4;
+  if (__builtin_cpu_supports("x86-64-v3")) return 3;
+#endif
+  return 0;
+}
+
 static int fail(char *err, size_t cap, const char *msg) {
   if (err != NULL && cap > 0) snprintf(err, cap, "%s", msg);
   return SD_INVALID_ARGUMENT;
@@ -138,11 +147,11 @@ int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int6
   void (*run_item)(void *, size_t) = item_base;
   jb.chunk = 3; /* 16 vector registers: 3 rows x 2 + 2 weight vectors */
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) {
+  const int level = sd_pl_cpu_level();
+  if (level >= 4) {
     run_item = item_v4;
     jb.chunk = SD_PL_CHUNK; /* 32 registers: 8 rows x 2 + 2 */
-  } else if (__builtin_cpu_supports("x86-64-v3")) {
+  } else if (level == 3) {
     run_item = item_v3;
   }
 #endif

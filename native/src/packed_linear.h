@@ -27,6 +27,9 @@
 /* At most this many rows share one pass over a panel. */
 #define SD_PL_CHUNK 8
 
+/* The kernels' CPU variant: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 and FMA), else 0. */
+int sd_pl_cpu_level(void);
+
 /* Number of panels of N output columns. */
 static inline int64_t sd_pl_panels(int64_t n) { return (n + SD_PL_PANEL - 1) / SD_PL_PANEL; }
 

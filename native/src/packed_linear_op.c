@@ -137,6 +137,29 @@ static void pl_parallel_for(void *ctx, void (*fn)(void *usr, size_t i), size_t t
   for (size_t i = 0; i < total; i++) fn(usr, i);
 }
 
+/*
+ * Checks the optional bias [N] and creates the output [..., N] of input X's leading dimensions;
+ * *rows is their product.
+ */
+static OrtStatus *pl_output(const OrtApi *api, OrtKernelContext *ctx, const char *op,
+                            const pl_view *x, const pl_view *b, int64_t N, float **y,
+                            int64_t *rows) {
+  if (b->value != NULL && (b->rank != 1 || b->dims[0] != N)) {
+    return pl_status(api, ORT_INVALID_ARGUMENT, "%s: B must be [N] = [%lld]", op, (long long)N);
+  }
+  int64_t n_rows = 1, out_dims[PL_MAX_RANK];
+  for (size_t d = 0; d + 1 < x->rank; d++) {
+    n_rows *= x->dims[d];
+    out_dims[d] = x->dims[d];
+  }
+  out_dims[x->rank - 1] = N;
+  OrtValue *out = NULL;
+  OrtStatus *st = api->KernelContext_GetOutput(ctx, 0, out_dims, x->rank, &out);
+  if (st == NULL) st = api->GetTensorMutableData(out, (void **)y);
+  if (st == NULL) *rows = n_rows;
+  return st;
+}
+
 static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
   const pl_kernel *kn = state;
   const OrtApi *api = kn->api;
@@ -153,22 +176,10 @@ static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
                      (long long)sd_pl_panels(N), (long long)K, SD_PL_PANEL, SD_PL_PANEL,
                      SD_PL_PANEL, (long long)N, (long long)K);
   }
-  if (b.value != NULL && (b.rank != 1 || b.dims[0] != N)) {
-    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: B must be [N] = [%lld]",
-                     (long long)N);
-  }
-  int64_t rows = 1, out_dims[PL_MAX_RANK];
-  for (size_t d = 0; d + 1 < x.rank; d++) {
-    rows *= x.dims[d];
-    out_dims[d] = x.dims[d];
-  }
-  out_dims[x.rank - 1] = N;
-  OrtValue *out = NULL;
+  int64_t rows = 0;
   float *y = NULL;
-  st = api->KernelContext_GetOutput(ctx, 0, out_dims, x.rank, &out);
-  if (st == NULL) st = api->GetTensorMutableData(out, (void **)&y);
-  if (st != NULL) return st;
-  if (rows == 0) return NULL;
+  st = pl_output(api, ctx, "PackedLinear", &x, &b, N, &y, &rows);
+  if (st != NULL || rows == 0) return st;
   pl_parallel pc = {api, ctx};
   char err[256] = "";
   if (sd_pl_forward(x.data, rows, K, w.data, N, b.value != NULL ? b.data : NULL, y,
@@ -254,22 +265,10 @@ static OrtStatus *ORT_API_CALL plq_compute(void *state, OrtKernelContext *ctx) {
     return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: scales must be [%lld, %lld, %d]",
                      (long long)P, (long long)KB, SD_PL_PANEL);
   }
-  if (b.value != NULL && (b.rank != 1 || b.dims[0] != N)) {
-    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: B must be [N] = [%lld]",
-                     (long long)N);
-  }
-  int64_t rows = 1, out_dims[PL_MAX_RANK];
-  for (size_t d = 0; d + 1 < x.rank; d++) {
-    rows *= x.dims[d];
-    out_dims[d] = x.dims[d];
-  }
-  out_dims[x.rank - 1] = N;
-  OrtValue *out = NULL;
+  int64_t rows = 0;
   float *y = NULL;
-  st = api->KernelContext_GetOutput(ctx, 0, out_dims, x.rank, &out);
-  if (st == NULL) st = api->GetTensorMutableData(out, (void **)&y);
-  if (st != NULL) return st;
-  if (rows == 0) return NULL;
+  st = pl_output(api, ctx, "PackedLinearQ", &x, &b, N, &y, &rows);
+  if (st != NULL || rows == 0) return st;
   pl_parallel pc = {api, ctx};
   char err[256] = "";
   if (sd_plq_forward(x.data, rows, K, (const uint8_t *)c.data, sc.data, (int)kn->bits, N,

@@ -212,11 +212,11 @@ int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes
   void (*run_item)(void *, size_t) = item_q_base;
   jb.chunk = 3;
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) {
+  const int level = sd_pl_cpu_level();
+  if (level >= 4) {
     run_item = item_q_v4;
     jb.chunk = SD_PL_CHUNK;
-  } else if (__builtin_cpu_supports("x86-64-v3")) {
+  } else if (level == 3) {
     run_item = item_q_v3;
   }
 #endif

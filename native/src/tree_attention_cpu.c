@@ -69,44 +69,7 @@ typedef struct job {
 #define HALF2 ((v16i){2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3})
 #define HALF1 ((v16i){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
 
-/* out = a . b over D elements in one fixed order: lane l of 16 sums d = l, l + 32, ... and
-   d = l + 16, l + 48, ... in two accumulators, added; the lanes combine pairwise (l += l + 8,
-   then + 4, + 2, + 1); the tail (D % 32) follows in order. A macro: no vector crosses a function
-   boundary. */
-#define DOT(out, a, b, D)                                                                     \
-  do {                                                                                        \
-    v16 s_ = {0}, t_ = {0};                                                                   \
-    int32_t d_ = 0;                                                                           \
-    for (; d_ + 2 * LANES <= (D); d_ += 2 * LANES) {                                          \
-      v16 x_, y_, u_, w_;                                                                     \
-      LOAD16(x_, (a) + d_);                                                                   \
-      LOAD16(y_, (b) + d_);                                                                   \
-      LOAD16(u_, (a) + d_ + LANES);                                                           \
-      LOAD16(w_, (b) + d_ + LANES);                                                           \
-      s_ += x_ * y_;                                                                          \
-      t_ += u_ * w_;                                                                          \
-    }                                                                                         \
-    s_ += t_;                                                                                 \
-    s_ += __builtin_shuffle(s_, HALF8);                                                       \
-    s_ += __builtin_shuffle(s_, HALF4);                                                       \
-    s_ += __builtin_shuffle(s_, HALF2);                                                       \
-    s_ += __builtin_shuffle(s_, HALF1);                                                       \
-    float r_ = s_[0];                                                                         \
-    for (; d_ < (D); d_++) r_ += (a)[d_] * (b)[d_];                                           \
-    (out) = r_;                                                                               \
-  } while (0)
-
-/* Two-vector shuffles that combine pairs of lanes of two slots' sums at once (see DOT16). */
-#define LO8 ((v16i){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23})
-#define HI8 ((v16i){8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31})
-#define LO4 ((v16i){0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27})
-#define HI4 ((v16i){4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31})
-#define LO2 ((v16i){0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29})
-#define HI2 ((v16i){2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31})
-#define LO1 ((v16i){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
-#define HI1 ((v16i){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
-
-/* The 16 lanes of DOT before its lane reduction (D % 32 == 0: DOT has no scalar tail). */
+/* The 16 lanes of a dot product before their reduction: the whole 32-element blocks of D. */
 #define DOT_LANES(out, a, b, D)                                                               \
   do {                                                                                        \
     v16 s_ = {0}, t_ = {0};                                                                   \
@@ -121,6 +84,33 @@ typedef struct job {
     }                                                                                         \
     (out) = s_ + t_;                                                                          \
   } while (0)
+
+/* out = a . b over D elements in one fixed order: lane l of 16 sums d = l, l + 32, ... and
+   d = l + 16, l + 48, ... in two accumulators, added (DOT_LANES); the lanes combine pairwise
+   (l += l + 8, then + 4, + 2, + 1); the tail (D % 32) follows in order. A macro: no vector
+   crosses a function boundary. */
+#define DOT(out, a, b, D)                                                                     \
+  do {                                                                                        \
+    v16 l_;                                                                                   \
+    DOT_LANES(l_, (a), (b), (D));                                                             \
+    l_ += __builtin_shuffle(l_, HALF8);                                                       \
+    l_ += __builtin_shuffle(l_, HALF4);                                                       \
+    l_ += __builtin_shuffle(l_, HALF2);                                                       \
+    l_ += __builtin_shuffle(l_, HALF1);                                                       \
+    float r_ = l_[0];                                                                         \
+    for (int32_t e_ = (D) / (2 * LANES) * (2 * LANES); e_ < (D); e_++) r_ += (a)[e_] * (b)[e_]; \
+    (out) = r_;                                                                               \
+  } while (0)
+
+/* Two-vector shuffles that combine pairs of lanes of two slots' sums at once (see DOT16). */
+#define LO8 ((v16i){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23})
+#define HI8 ((v16i){8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31})
+#define LO4 ((v16i){0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27})
+#define HI4 ((v16i){4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31})
+#define LO2 ((v16i){0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29})
+#define HI2 ((v16i){2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31})
+#define LO1 ((v16i){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#define HI1 ((v16i){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
 
 /* Pairs the lanes of two vectors by `lo` / `hi` and adds them (one level of DOT16). */
 #define COMBINE(out, x, y, lo, hi) (out) = __builtin_shuffle((x), (y), lo) + __builtin_shuffle((x), (y), hi)

@@ -6,19 +6,9 @@ import { quantizeBlockwise } from "../../lib/model/graph/quantize_blockwise.ts";
 import { Environment } from "../../lib/runtime/environment.ts";
 import { Session } from "../../lib/runtime/session.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
+import { values } from "./_values.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) / 2 ** 31) - 1;
-  });
-}
 
 Deno.test("packPanels: 32-column panels, zero padded, the same from either layout", () => {
   const n = 40, k = 3;

@@ -10,19 +10,9 @@ import { Session } from "../../lib/runtime/session.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
 import { MedusaHeads } from "../../lib/model/medusa_heads.ts";
 import { SpecDecError } from "../../lib/runtime/errors.ts";
+import { values } from "./_values.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) / 2 ** 31) - 1;
-  });
-}
 
 // Asymmetric blocks round every value to the nearest step; symmetric blocks map the largest
 // magnitude to code 0 and may clip the other side's extreme by up to one step.
