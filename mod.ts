@@ -22,7 +22,7 @@ export {
 export type { DType, DTypeData, Tensor, TensorData } from "./lib/runtime/tensor.ts";
 export { kvKeep } from "./lib/runtime/kv_keep.ts";
 export type { KvLayout } from "./lib/runtime/kv_keep.ts";
-export { cudaAvailable, nativeVersions } from "./lib/runtime/library.ts";
+export { cpuKernelLevel, cudaAvailable, nativeVersions } from "./lib/runtime/library.ts";
 export type { NativeVersions } from "./lib/runtime/library.ts";
 
 // --- model (lib/model) ---

@@ -20,6 +20,7 @@ import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_block
 import type { LinearKernel, QuantizationOptions } from "./graph/decoder_graph.ts";
 import { usesCustomOps } from "./graph/_layers.ts";
 import { BLOCKING_ROWS } from "./_blocking_rows.ts";
+import { cpuKernelLevel } from "../runtime/library.ts";
 
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
@@ -65,8 +66,8 @@ export interface CausalLMOptions {
    * column panels, or `PackedLinearQ` over q8/q4 weights in the same panels: one pass over the
    * weights serves up to 8 rows, so verifying a few draft tokens costs little more than one
    * token, and a row's result never depends on how many rows its forward carries) or `gemm`
-   * (ONNX Runtime's Gemm at f32, MatMulNBits at q8/q4). Default: `packed` on the CPU, `gemm` on
-   * CUDA. A tied LM head at q8/q4 stays MatMulNBits (measured faster for one row, no second
+   * (ONNX Runtime's Gemm at f32, MatMulNBits at q8/q4). Default: `packed` on CPUs with AVX-512
+   * (`cpuKernelLevel()` 4), `gemm` elsewhere and on CUDA. A tied LM head at q8/q4 stays MatMulNBits (measured faster for one row, no second
    * copy); quantization options other than symmetric blocks of 32 use MatMulNBits.
    */
   linear?: LinearKernel;
@@ -219,7 +220,11 @@ export class CausalLM implements LanguageModel, Disposable {
       (options.cudaDevice !== undefined || (quantized && config.slidingWindow === undefined)
         ? "tree"
         : "gqa");
-    const linear = options.linear ?? (options.cudaDevice === undefined ? "packed" : "gemm");
+    // specdec's packed kernels where their AVX-512 variant runs; ONNX Runtime's elsewhere (the
+    // AVX2 and portable variants are correct but far slower: the AVX2 one, forced on this
+    // project's AVX-512 machine, ran 8 rows 26x slower).
+    const linear = options.linear ??
+      (options.cudaDevice === undefined && cpuKernelLevel() >= 4 ? "packed" : "gemm");
     const slots = maxLength + (invariant ? 1 : 0); // + the padding row's slot
     const { session, shapes: graph, cache } = await openDecoderSession(dir, config, {
       maxLength,

@@ -129,3 +129,20 @@ export function nativeVersions(): NativeVersions {
 export function cudaAvailable(): boolean {
   return loadLibrary().symbols.sd_cuda_available() === 1;
 }
+
+/**
+ * The CPU variant of specdec's PackedLinear kernels: 4 with AVX-512 (x86-64-v4), where they are
+ * fast and models use them by default; 3 (AVX2) or 0 (portable), where they are correct but
+ * slower than ONNX Runtime's own kernels, which models use instead. `SPECDEC_CPU_LEVEL` caps it.
+ *
+ * @example
+ * ```ts
+ * import { cpuKernelLevel } from "@specdec/specdec";
+ * if (![0, 3, 4].includes(cpuKernelLevel())) throw new Error("unexpected");
+ * ```
+ *
+ * @returns 4, 3 or 0.
+ */
+export function cpuKernelLevel(): number {
+  return loadLibrary().symbols.sd_cpu_kernel_level();
+}

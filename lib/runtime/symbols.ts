@@ -12,6 +12,7 @@ export const symbols = {
   sd_version: { parameters: [], result: "pointer" }, // const char *(void)
   sd_ort_version: { parameters: [], result: "pointer" }, // const char *(void)
   sd_cuda_available: { parameters: [], result: "i32" }, // int32_t(void)
+  sd_cpu_kernel_level: { parameters: [], result: "i32" }, // int32_t(void)
   sd_dtype_size: { parameters: ["i32"], result: "i32" }, // int32_t(int32_t dtype)
 
   // ---- environment ----

@@ -111,6 +111,10 @@ SD_API const char *sd_ort_version(void);
  * process loaded; `deno task setup:gpu`). Else 0. Never fails. */
 SD_API int32_t sd_cuda_available(void);
 
+/* The CPU variant of the PackedLinear kernels: 4 (AVX-512, x86-64-v4: the fast one), 3 (AVX2 and
+ * FMA), 0 (portable); at most the digit in SPECDEC_CPU_LEVEL when set. Never fails. */
+SD_API int32_t sd_cpu_kernel_level(void);
+
 /* Size in bytes of one element of `dtype`, or 0 for an unknown or unsupported dtype. */
 SD_API int32_t sd_dtype_size(int32_t dtype);
 

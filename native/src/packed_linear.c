@@ -11,6 +11,7 @@
 #include "packed_linear.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "specdec.h"
@@ -114,12 +115,19 @@ __attribute__((target("arch=x86-64-v3"))) static void item_v3(void *usr, size_t 
 static void item_base(void *usr, size_t item) { item_body(usr, item); }
 
 int sd_pl_cpu_level(void) {
+  int level = 0;
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) return 4;
-  if (__builtin_cpu_supports("x86-64-v3")) return 3;
+  if (__builtin_cpu_supports("x86-64-v4")) {
+    level = 4;
+  } else if (__builtin_cpu_supports("x86-64-v3")) {
+    level = 3;
+  }
 #endif
-  return 0;
+  /* SPECDEC_CPU_LEVEL caps it (tests run every variant the CPU has; 0: the portable one). */
+  const char *cap = getenv("SPECDEC_CPU_LEVEL");
+  if (cap != NULL && cap[0] >= '0' && cap[0] <= '9' && cap[0] - '0' < level) level = cap[0] - '0';
+  return level;
 }
 
 static int fail(char *err, size_t cap, const char *msg) {

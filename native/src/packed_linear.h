@@ -27,7 +27,10 @@
 /* At most this many rows share one pass over a panel. */
 #define SD_PL_CHUNK 8
 
-/* The kernels' CPU variant: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 and FMA), else 0. */
+/*
+ * The kernels' CPU variant: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 and FMA), else 0 (portable),
+ * at most the digit in SPECDEC_CPU_LEVEL when that is set (for tests of every variant).
+ */
 int sd_pl_cpu_level(void);
 
 /* Number of panels of N output columns. */

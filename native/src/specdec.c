@@ -19,6 +19,7 @@
 
 #include "_shim.h"
 #include "custom_ops.h"
+#include "packed_linear.h"
 #include "onnxruntime_c_api.h"
 #include "specdec.h"
 
@@ -149,6 +150,8 @@ static int cuda_provider_path(char *out, size_t cap) {
   struct stat st;
   return stat(out, &st) == 0 && S_ISREG(st.st_mode);
 }
+
+int32_t sd_cpu_kernel_level(void) { return sd_pl_cpu_level(); }
 
 int32_t sd_cuda_available(void) {
   if (ort() == NULL) return 0;

@@ -6,6 +6,7 @@
  * The same for PackedLinearQ (packed_linear_q.c) at 4 and 8 bits against the dequantized
  * weights, with inputs that do not fill whole blocks.
  */
+#define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,7 +156,22 @@ static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_
   free(y1);
 }
 
+/* Every kernel variant this CPU runs: AVX-512, AVX2, portable (SPECDEC_CPU_LEVEL caps it). */
+static void check_all(void);
+
 int main(void) {
+  const char *levels[] = {"9", "3", "0"};
+  for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
+    setenv("SPECDEC_CPU_LEVEL", levels[l], 1);
+    printf("packed_linear_test: kernel variant %d\n", sd_pl_cpu_level());
+    check_all();
+  }
+  unsetenv("SPECDEC_CPU_LEVEL");
+  printf("packed_linear_test: %d checks, %d failures\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
+
+static void check_all(void) {
   const int64_t row_counts[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 64, 65, 130};
   const int64_t widths[][2] = {{1, 1}, {7, 5}, {32, 16}, {33, 40}, {64, 96}, {100, 31}};
   for (size_t r = 0; r < sizeof row_counts / sizeof row_counts[0]; r++) {
@@ -188,6 +204,4 @@ int main(void) {
   CHECK(sd_plq_forward(&one, 1, 1, &code, &one, 3, 1, NULL, &out, NULL, NULL, err, sizeof err) ==
             SD_INVALID_ARGUMENT && out == 42.0f,
         "bits 3 must be refused");
-  printf("packed_linear_test: %d checks, %d failures\n", g_checks, g_failures);
-  return g_failures == 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@ import { quantizeBlockwise } from "../../lib/model/graph/quantize_blockwise.ts";
 import { Environment } from "../../lib/runtime/environment.ts";
 import { Session } from "../../lib/runtime/session.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
+import { cpuKernelLevel } from "../../lib/runtime/library.ts";
 import { values } from "./_values.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -73,13 +74,25 @@ Deno.test("f32 CausalLM runs PackedLinear by default, close to Gemm, and with Tr
   const prompt = [5, 17, 99, 3, 250, 41];
   const next = [7, 8, 9, 10];
   using packed = await CausalLM.load(dir, { maxLength: 16, threads: 2, cache: false });
+  {
+    // Without the AVX-512 variant, models default to ONNX Runtime's kernels.
+    Deno.env.set("SPECDEC_CPU_LEVEL", "3");
+    try {
+      assert.ok(cpuKernelLevel() <= 3);
+      using avx2 = await CausalLM.load(dir, { maxLength: 16, threads: 1, cache: false });
+      assert.equal(avx2.linear, "gemm");
+    } finally {
+      Deno.env.delete("SPECDEC_CPU_LEVEL");
+    }
+  }
   using gemm = await CausalLM.load(dir, {
     maxLength: 16,
     threads: 2,
     linear: "gemm",
     cache: false,
   });
-  assert.equal(packed.linear, "packed");
+  // The default: packed where the kernels' AVX-512 variant runs (cpuKernelLevel() 4).
+  assert.equal(packed.linear, cpuKernelLevel() >= 4 ? "packed" : "gemm");
   assert.equal(gemm.linear, "gemm");
   const a = (await packed.prefill(prompt)).logits, b = (await gemm.prefill(prompt)).logits;
   let worst = 0;
