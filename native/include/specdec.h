@@ -112,7 +112,8 @@ SD_API const char *sd_ort_version(void);
 SD_API int32_t sd_cuda_available(void);
 
 /* The CPU variant of the PackedLinear kernels: 4 (AVX-512, x86-64-v4: the fast one), 3 (AVX2 and
- * FMA), 0 (portable); at most the digit in SPECDEC_CPU_LEVEL when set. Never fails. */
+ * FMA), 0 (portable); at most the digit in SPECDEC_CPU_LEVEL when set, read again by each call
+ * (the kernels then use this level). Never fails. */
 SD_API int32_t sd_cpu_kernel_level(void);
 
 /* Size in bytes of one element of `dtype`, or 0 for an unknown or unsupported dtype. */

@@ -26,6 +26,20 @@
 sd_status sd__register_tree_attention(const OrtApi *api, OrtSessionOptions *so, char *err,
                                       size_t err_cap);
 
+/* An OrtStatus with a printf-style message (at most 511 bytes). */
+OrtStatus *sd__ort_status(const OrtApi *api, OrtErrorCode code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The context of sd__ort_parallel_for: the kernel's ONNX Runtime API and context. */
+typedef struct sd__ort_parallel {
+  const OrtApi *api;
+  OrtKernelContext *ctx;
+} sd__ort_parallel;
+
+/* Runs fn(usr, i) for i in [0, total) over ONNX Runtime's intra-op threads (ctx: an
+   sd__ort_parallel); on this thread when the pool is unavailable. */
+void sd__ort_parallel_for(void *ctx, void (*fn)(void *usr, size_t i), size_t total, void *usr);
+
 /* Number of usable CUDA devices. Default (weak): 0. Must not fail or abort without a GPU. */
 int32_t sd__cuda_device_count(void);
 

@@ -10,6 +10,7 @@
  */
 #include "packed_linear.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,11 @@ __attribute__((target("arch=x86-64-v3"))) static void item_v3(void *usr, size_t 
 #endif
 static void item_base(void *usr, size_t item) { item_body(usr, item); }
 
-int sd_pl_cpu_level(void) {
+/* The level the kernels dispatch on: -1 until first read, then cached (a per-call getenv and CPU
+   query would sit on the path of every projection). */
+static _Atomic int g_level = -1;
+
+int sd_pl_refresh_cpu_level(void) {
   int level = 0;
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -127,7 +132,13 @@ int sd_pl_cpu_level(void) {
   /* SPECDEC_CPU_LEVEL caps it (tests run every variant the CPU has; 0: the portable one). */
   const char *cap = getenv("SPECDEC_CPU_LEVEL");
   if (cap != NULL && cap[0] >= '0' && cap[0] <= '9' && cap[0] - '0' < level) level = cap[0] - '0';
+  atomic_store_explicit(&g_level, level, memory_order_relaxed);
   return level;
+}
+
+int sd_pl_cpu_level(void) {
+  const int level = atomic_load_explicit(&g_level, memory_order_relaxed);
+  return level >= 0 ? level : sd_pl_refresh_cpu_level();
 }
 
 static int fail(char *err, size_t cap, const char *msg) {

@@ -29,9 +29,11 @@
 
 /*
  * The kernels' CPU variant: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 and FMA), else 0 (portable),
- * at most the digit in SPECDEC_CPU_LEVEL when that is set (for tests of every variant).
+ * at most the digit in SPECDEC_CPU_LEVEL when that is set (for tests of every variant). Read once
+ * and cached; sd_pl_refresh_cpu_level reads the CPU and SPECDEC_CPU_LEVEL again (thread-safe).
  */
 int sd_pl_cpu_level(void);
+int sd_pl_refresh_cpu_level(void);
 
 /* Number of panels of N output columns. */
 static inline int64_t sd_pl_panels(int64_t n) { return (n + SD_PL_PANEL - 1) / SD_PL_PANEL; }

@@ -9,11 +9,11 @@
  * Registered in the "specdec" domain beside TreeAttention (tree_attention_op.c), with
  * PackedLinearQ: the same over block-quantized weights (packed_linear.h, packed_linear_q.c).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "custom_ops.h"
 #include "packed_linear.h"
 #include "specdec.h"
 
@@ -24,14 +24,6 @@ typedef struct pl_kernel {
   int64_t n;
 } pl_kernel;
 
-static OrtStatus *pl_status(const OrtApi *api, OrtErrorCode code, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return api->CreateStatus(code, msg);
-}
 
 static const char *ORT_API_CALL pl_name(const OrtCustomOp *op) {
   (void)op;
@@ -86,11 +78,11 @@ static OrtStatus *ORT_API_CALL pl_create(const OrtCustomOp *op, const OrtApi *ap
   OrtStatus *st = api->KernelInfoGetAttribute_int64(info, "N", &n);
   if (st != NULL) {
     api->ReleaseStatus(st);
-    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: attribute N is required");
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: attribute N is required");
   }
-  if (n < 1) return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: N must be >= 1, got %lld", (long long)n);
+  if (n < 1) return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: N must be >= 1, got %lld", (long long)n);
   pl_kernel *k = malloc(sizeof *k);
-  if (k == NULL) return pl_status(api, ORT_FAIL, "PackedLinear: out of memory");
+  if (k == NULL) return sd__ort_status(api, ORT_FAIL, "PackedLinear: out of memory");
   k->api = api;
   k->n = n;
   *kernel = k;
@@ -115,7 +107,7 @@ static OrtStatus *pl_input(const OrtApi *api, const OrtKernelContext *ctx, size_
   st = api->GetTensorTypeAndShape(v->value, &info);
   if (st == NULL) st = api->GetDimensionsCount(info, &v->rank);
   if (st == NULL && (v->rank < 1 || v->rank > PL_MAX_RANK)) {
-    st = pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: input %zu has rank %zu (1..%d)", i,
+    st = sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: input %zu has rank %zu (1..%d)", i,
                    v->rank, PL_MAX_RANK);
   }
   if (st == NULL) st = api->GetDimensions(info, v->dims, v->rank);
@@ -124,18 +116,6 @@ static OrtStatus *pl_input(const OrtApi *api, const OrtKernelContext *ctx, size_
   return st;
 }
 
-typedef struct pl_parallel {
-  const OrtApi *api;
-  OrtKernelContext *ctx;
-} pl_parallel;
-
-static void pl_parallel_for(void *ctx, void (*fn)(void *usr, size_t i), size_t total, void *usr) {
-  pl_parallel *pc = ctx;
-  OrtStatus *st = pc->api->KernelContext_ParallelFor(pc->ctx, fn, total, 0, usr);
-  if (st == NULL) return;
-  pc->api->ReleaseStatus(st); /* no pool: run here (the call runs nothing when it fails) */
-  for (size_t i = 0; i < total; i++) fn(usr, i);
-}
 
 /*
  * Checks the optional bias [N] and creates the output [..., N] of input X's leading dimensions;
@@ -145,7 +125,7 @@ static OrtStatus *pl_output(const OrtApi *api, OrtKernelContext *ctx, const char
                             const pl_view *x, const pl_view *b, int64_t N, float **y,
                             int64_t *rows) {
   if (b->value != NULL && (b->rank != 1 || b->dims[0] != N)) {
-    return pl_status(api, ORT_INVALID_ARGUMENT, "%s: B must be [N] = [%lld]", op, (long long)N);
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "%s: B must be [N] = [%lld]", op, (long long)N);
   }
   int64_t n_rows = 1, out_dims[PL_MAX_RANK];
   for (size_t d = 0; d + 1 < x->rank; d++) {
@@ -170,7 +150,7 @@ static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
   if (st != NULL) return st;
   const int64_t K = x.dims[x.rank - 1], N = kn->n;
   if (w.rank != 3 || w.dims[0] != sd_pl_panels(N) || w.dims[1] != K || w.dims[2] != SD_PL_PANEL) {
-    return pl_status(api, ORT_INVALID_ARGUMENT,
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                      "PackedLinear: W must be [%lld, %lld, %d] (ceil(N / %d), K, %d) for N = %lld "
                      "and X's last dimension K = %lld",
                      (long long)sd_pl_panels(N), (long long)K, SD_PL_PANEL, SD_PL_PANEL,
@@ -180,11 +160,11 @@ static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
   float *y = NULL;
   st = pl_output(api, ctx, "PackedLinear", &x, &b, N, &y, &rows);
   if (st != NULL || rows == 0) return st;
-  pl_parallel pc = {api, ctx};
+  sd__ort_parallel pc = {api, ctx};
   char err[256] = "";
   if (sd_pl_forward(x.data, rows, K, w.data, N, b.value != NULL ? b.data : NULL, y,
-                    pl_parallel_for, &pc, err, sizeof err) != SD_OK) {
-    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: %s", err);
+                    sd__ort_parallel_for, &pc, err, sizeof err) != SD_OK) {
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: %s", err);
   }
   return NULL;
 }
@@ -227,15 +207,15 @@ static OrtStatus *ORT_API_CALL plq_create(const OrtCustomOp *op, const OrtApi *a
   if (st == NULL) st = api->KernelInfoGetAttribute_int64(info, "bits", &bits);
   if (st != NULL) {
     api->ReleaseStatus(st);
-    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: attributes N and bits are required");
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: attributes N and bits are required");
   }
   if (n < 1 || (bits != 4 && bits != 8)) {
-    return pl_status(api, ORT_INVALID_ARGUMENT,
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                      "PackedLinearQ: N must be >= 1 and bits 4 or 8, got N = %lld, bits = %lld",
                      (long long)n, (long long)bits);
   }
   plq_kernel *k = malloc(sizeof *k);
-  if (k == NULL) return pl_status(api, ORT_FAIL, "PackedLinearQ: out of memory");
+  if (k == NULL) return sd__ort_status(api, ORT_FAIL, "PackedLinearQ: out of memory");
   k->api = api;
   k->n = n;
   k->bits = bits;
@@ -255,26 +235,26 @@ static OrtStatus *ORT_API_CALL plq_compute(void *state, OrtKernelContext *ctx) {
   const int64_t K = x.dims[x.rank - 1], N = kn->n, P = sd_pl_panels(N);
   const int64_t KB = sd_plq_blocks(K), RB = sd_plq_row_bytes((int)kn->bits);
   if (c.rank != 3 || c.dims[0] != P || c.dims[1] != KB * SD_PL_QBLOCK || c.dims[2] != RB) {
-    return pl_status(api, ORT_INVALID_ARGUMENT,
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                      "PackedLinearQ: codes must be [%lld, %lld, %lld] for N = %lld, K = %lld and "
                      "%lld bits",
                      (long long)P, (long long)(KB * SD_PL_QBLOCK), (long long)RB, (long long)N,
                      (long long)K, (long long)kn->bits);
   }
   if (sc.rank != 3 || sc.dims[0] != P || sc.dims[1] != KB || sc.dims[2] != SD_PL_PANEL) {
-    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: scales must be [%lld, %lld, %d]",
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: scales must be [%lld, %lld, %d]",
                      (long long)P, (long long)KB, SD_PL_PANEL);
   }
   int64_t rows = 0;
   float *y = NULL;
   st = pl_output(api, ctx, "PackedLinearQ", &x, &b, N, &y, &rows);
   if (st != NULL || rows == 0) return st;
-  pl_parallel pc = {api, ctx};
+  sd__ort_parallel pc = {api, ctx};
   char err[256] = "";
   if (sd_plq_forward(x.data, rows, K, (const uint8_t *)c.data, sc.data, (int)kn->bits, N,
-                     b.value != NULL ? b.data : NULL, y, pl_parallel_for, &pc, err,
+                     b.value != NULL ? b.data : NULL, y, sd__ort_parallel_for, &pc, err,
                      sizeof err) != SD_OK) {
-    return pl_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: %s", err);
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: %s", err);
   }
   return NULL;
 }

@@ -151,7 +151,7 @@ static int cuda_provider_path(char *out, size_t cap) {
   return stat(out, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int32_t sd_cpu_kernel_level(void) { return sd_pl_cpu_level(); }
+int32_t sd_cpu_kernel_level(void) { return sd_pl_refresh_cpu_level(); }
 
 int32_t sd_cuda_available(void) {
   if (ort() == NULL) return 0;

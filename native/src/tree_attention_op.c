@@ -24,7 +24,6 @@
  */
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,15 +77,6 @@ typedef struct ta_kernel {
   ONNXTensorElementDataType type;
   int cuda;
 } ta_kernel;
-
-static OrtStatus *status_of(const OrtApi *api, OrtErrorCode code, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return api->CreateStatus(code, msg);
-}
 
 /* ---- schema callbacks ----------------------------------------------------------------- */
 
@@ -155,7 +145,7 @@ static OrtStatus *attr_int(const OrtApi *api, const OrtKernelInfo *info, const c
   if (st == NULL) return NULL;
   api->ReleaseStatus(st);
   if (fallback < -1000) {
-    return status_of(api, ORT_INVALID_ARGUMENT, "TreeAttention: attribute %s is required", name);
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "TreeAttention: attribute %s is required", name);
   }
   *out = fallback;
   return NULL;
@@ -189,33 +179,33 @@ static OrtStatus *ORT_API_CALL op_create(const OrtCustomOp *op, const OrtApi *ap
   if (st == NULL) st = attr_float(api, info, "softcap", 0.0f, &softcap);
   if (st != NULL) return st;
   if (k.num_heads < 1 || k.kv_num_heads < 1 || k.num_heads % k.kv_num_heads != 0) {
-    return status_of(api, ORT_INVALID_ARGUMENT,
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                      "TreeAttention: num_heads (%lld) must be a positive multiple of kv_num_heads "
                      "(%lld)",
                      (long long)k.num_heads, (long long)k.kv_num_heads);
   }
   if (k.do_rotary != 0 && k.do_rotary != 1) {
-    return status_of(api, ORT_INVALID_ARGUMENT, "TreeAttention: do_rotary must be 0 or 1, got %lld",
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "TreeAttention: do_rotary must be 0 or 1, got %lld",
                      (long long)k.do_rotary);
   }
   if (interleaved != 0) {
-    return status_of(api, ORT_NOT_IMPLEMENTED,
+    return sd__ort_status(api, ORT_NOT_IMPLEMENTED,
                      "TreeAttention: rotary_interleaved=1 is not supported (rotate-half only)");
   }
   if (window != -1) {
-    return status_of(api, ORT_NOT_IMPLEMENTED,
+    return sd__ort_status(api, ORT_NOT_IMPLEMENTED,
                      "TreeAttention: local_window_size must be -1 (no sliding window), got %lld",
                      (long long)window);
   }
   if (softcap != 0.0f) {
-    return status_of(api, ORT_NOT_IMPLEMENTED, "TreeAttention: softcap must be 0, got %g",
+    return sd__ort_status(api, ORT_NOT_IMPLEMENTED, "TreeAttention: softcap must be 0, got %g",
                      (double)softcap);
   }
   if (!(k.scale >= 0.0f) || isinf(k.scale)) {
-    return status_of(api, ORT_INVALID_ARGUMENT, "TreeAttention: scale must be finite and >= 0");
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "TreeAttention: scale must be finite and >= 0");
   }
   ta_kernel *out = malloc(sizeof *out);
-  if (out == NULL) return status_of(api, ORT_FAIL, "TreeAttention: out of memory");
+  if (out == NULL) return sd__ort_status(api, ORT_FAIL, "TreeAttention: out of memory");
   *out = k;
   *kernel = out;
   return NULL;
@@ -243,7 +233,7 @@ static OrtStatus *view_input(const OrtApi *api, const OrtKernelContext *ctx, siz
   if (st == NULL) st = api->GetTensorElementType(info, &v->type);
   if (st == NULL) st = api->GetDimensionsCount(info, &v->rank);
   if (st == NULL && v->rank > SD_MAX_RANK) {
-    st = status_of(api, ORT_INVALID_ARGUMENT, "TreeAttention: input %s has rank %zu (> %d)",
+    st = sd__ort_status(api, ORT_INVALID_ARGUMENT, "TreeAttention: input %s has rank %zu (> %d)",
                    INPUT_NAMES[index], v->rank, SD_MAX_RANK);
   }
   if (st == NULL) st = api->GetDimensions(info, v->dims, v->rank);
@@ -272,7 +262,7 @@ static const char *shape_str(const tensor_view *v, char *buf, size_t cap) {
 static OrtStatus *bad_shape(const OrtApi *api, size_t index, const tensor_view *v,
                             const char *expected) {
   char buf[128];
-  return status_of(api, ORT_INVALID_ARGUMENT, "TreeAttention: input %s must be %s, got shape %s",
+  return sd__ort_status(api, ORT_INVALID_ARGUMENT, "TreeAttention: input %s must be %s, got shape %s",
                    INPUT_NAMES[index], expected, shape_str(v, buf, sizeof buf));
 }
 
@@ -282,21 +272,6 @@ static int is_shape(const tensor_view *v, size_t rank, const int64_t *dims) {
     if (dims[d] >= 0 && v->dims[d] != dims[d]) return 0;
   }
   return 1;
-}
-
-/* sd_ta_parallel_for over ONNX Runtime's intra-op threads (one thread when that fails). */
-typedef struct ort_parallel {
-  const OrtApi *api;
-  OrtKernelContext *ctx;
-} ort_parallel;
-
-static void ort_parallel_for(void *ctx, void (*fn)(void *usr, size_t i), size_t total,
-                             void *usr) {
-  ort_parallel *pc = ctx;
-  OrtStatus *st = pc->api->KernelContext_ParallelFor(pc->ctx, fn, total, 0, usr);
-  if (st == NULL) return;
-  pc->api->ReleaseStatus(st); /* no pool: run here (the call runs nothing when it fails) */
-  for (size_t i = 0; i < total; i++) fn(usr, i);
 }
 
 static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *ctx) {
@@ -313,7 +288,7 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
   const int64_t B = q->dims[0], S = q->dims[1];
   const int packed = in[IN_KEY].value == NULL && in[IN_VALUE].value == NULL;
   if (!packed && (in[IN_KEY].value == NULL || in[IN_VALUE].value == NULL)) {
-    return status_of(api, ORT_INVALID_ARGUMENT,
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                      "TreeAttention: key and value must both be given, or both absent (packed QKV)");
   }
   const int64_t heads_in_q = packed ? H + 2 * Hkv : H;
@@ -324,7 +299,7 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
   }
   const int64_t D = q->dims[2] / heads_in_q;
   if (B < 1 || S < 1 || S > SD_TA_MAX_SEQ) {
-    return status_of(api, ORT_INVALID_ARGUMENT,
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                      "TreeAttention: query needs batch >= 1 and 1..%d new tokens, got [%lld, %lld]",
                      SD_TA_MAX_SEQ, (long long)B, (long long)S);
   }
@@ -343,14 +318,14 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
   const int32_t T = *(const int32_t *)total->data;
   int32_t past_lens[256]; /* the CUDA kernels take at most 64 (SD_CUDA_MAX_BATCH) */
   if (B > (int64_t)(sizeof past_lens / sizeof past_lens[0])) {
-    return status_of(api, ORT_INVALID_ARGUMENT, "TreeAttention: batch %lld exceeds %zu",
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "TreeAttention: batch %lld exceeds %zu",
                      (long long)B, sizeof past_lens / sizeof past_lens[0]);
   }
   int32_t max_total = 0;
   for (int64_t b = 0; b < B; b++) {
     const int32_t sk = ((const int32_t *)seqlens->data)[b];
     if ((int64_t)sk + 1 < S || sk + 1 > T) {
-      return status_of(api, ORT_INVALID_ARGUMENT,
+      return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                        "TreeAttention: seqlens_k[%lld] must be in %lld..%d (S - 1 .. "
                        "total_sequence_length - 1), got %d",
                        (long long)b, (long long)(S - 1), T - 1, sk);
@@ -361,7 +336,7 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
   const tensor_view *pk = &in[IN_PAST_KEY], *pv = &in[IN_PAST_VALUE];
   int64_t past_L = 0;
   if ((pk->value == NULL) != (pv->value == NULL)) {
-    return status_of(api, ORT_INVALID_ARGUMENT,
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                      "TreeAttention: past_key and past_value must both be given or both absent");
   }
   if (pk->value != NULL) {
@@ -374,7 +349,7 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
   }
   for (int64_t b = 0; b < B; b++) {
     if (past_lens[b] > past_L) {
-      return status_of(api, ORT_INVALID_ARGUMENT,
+      return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                        "TreeAttention: seqlens_k[%lld] implies %d cached tokens but past_key holds "
                        "%lld",
                        (long long)b, past_lens[b], (long long)past_L);
@@ -406,7 +381,7 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
   if (k->do_rotary) {
     const tensor_view *c = &in[IN_COS], *s = &in[IN_SIN];
     if (c->value == NULL || s->value == NULL) {
-      return status_of(api, ORT_INVALID_ARGUMENT,
+      return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                        "TreeAttention: do_rotary=1 needs inputs cos_cache and sin_cache");
     }
     if (c->rank != 2 || c->dims[1] < 1 || 2 * c->dims[1] > D) {
@@ -444,7 +419,7 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
       shape.bias_len = (int32_t)m->dims[3];
       shape.bias_batch_stride = m->dims[0] == B && B > 1 ? S * m->dims[3] : 0;
     } else {
-      return status_of(api, ORT_INVALID_ARGUMENT,
+      return sd__ort_status(api, ORT_INVALID_ARGUMENT,
                        "TreeAttention: input tree_mask must be u8, bool or the attention type "
                        "(ONNX type %d), got ONNX type %d",
                        (int)k->type, (int)m->type);
@@ -471,15 +446,15 @@ static OrtStatus *ORT_API_CALL op_compute(void *kernel_state, OrtKernelContext *
     st = api->KernelContext_GetGPUComputeStream(ctx, &stream);
     if (st != NULL) return st;
     if (sd_cuda_tree_attention == NULL) {
-      return status_of(api, ORT_FAIL, "TreeAttention: the CUDA kernels are not built in");
+      return sd__ort_status(api, ORT_FAIL, "TreeAttention: the CUDA kernels are not built in");
     }
     status = sd_cuda_tree_attention(&shape, past_lens, &t, NULL, 0, stream, err, sizeof err);
   } else {
-    ort_parallel pc = {api, ctx};
-    status = sd_ta_cpu_forward(&shape, past_lens, &t, ort_parallel_for, &pc, err, sizeof err);
+    sd__ort_parallel pc = {api, ctx};
+    status = sd_ta_cpu_forward(&shape, past_lens, &t, sd__ort_parallel_for, &pc, err, sizeof err);
   }
   if (status != SD_OK) {
-    return status_of(api, status == SD_INVALID_ARGUMENT ? ORT_INVALID_ARGUMENT : ORT_FAIL,
+    return sd__ort_status(api, status == SD_INVALID_ARGUMENT ? ORT_INVALID_ARGUMENT : ORT_FAIL,
                      "TreeAttention: %s", err);
   }
   return NULL;

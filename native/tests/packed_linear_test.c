@@ -163,7 +163,7 @@ int main(void) {
   const char *levels[] = {"9", "3", "0"};
   for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
     setenv("SPECDEC_CPU_LEVEL", levels[l], 1);
-    printf("packed_linear_test: kernel variant %d\n", sd_pl_cpu_level());
+    printf("packed_linear_test: kernel variant %d\n", sd_pl_refresh_cpu_level());
     check_all();
   }
   unsetenv("SPECDEC_CPU_LEVEL");

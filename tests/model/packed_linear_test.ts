@@ -83,6 +83,7 @@ Deno.test("f32 CausalLM runs PackedLinear by default, close to Gemm, and with Tr
       assert.equal(avx2.linear, "gemm");
     } finally {
       Deno.env.delete("SPECDEC_CPU_LEVEL");
+      cpuKernelLevel(); // read again: the kernels dispatch on the cached level
     }
   }
   using gemm = await CausalLM.load(dir, {
