@@ -14,6 +14,14 @@ import { sampleCategorical } from "../sampling/sample_categorical.ts";
 import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
 import { chainPositions, checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
+import { SpeculationTree } from "../tree/speculation_tree.ts";
+import { TreeVerifier } from "../tree/tree_verifier.ts";
+import {
+  type LookupBranch,
+  type LookupBranchConfig,
+  lookupBranchDraft,
+  resolveLookupBranch,
+} from "./lookup_branch.ts";
 
 /** Prefills need the last position's logits only. */
 const LAST = { logits: "last" } as const;
@@ -24,7 +32,7 @@ export const MAX_SPECULATIVE_TOKENS = 32;
 export type SpeculationSchedule = "constant" | "heuristic";
 
 /** Configuration of {@linkcode DraftTargetDecoder}. */
-export interface SpeculativeDecodingConfig extends DecodingConfig {
+export interface SpeculativeDecodingConfig extends DecodingConfig, LookupBranchConfig {
   /**
    * K, tokens drafted per step (the starting K with the heuristic schedule), `1..32`; default 3,
    * the best K of `deno task bench:report` on the bundled models (`results/REPORT.md`).
@@ -105,6 +113,9 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
   readonly maxSpeculativeTokens: number;
   /** Draft-confidence early-stop threshold (0 = off). */
   readonly confidenceThreshold: number;
+  /** The prompt-lookup branch ({@linkcode LookupBranchConfig}; `tokens` 0: none). */
+  readonly lookup: LookupBranch;
+  #verifier: TreeVerifier;
 
   /**
    * Creates the decoder; checks both models, the tokenizer(s) and every config parameter.
@@ -169,6 +180,12 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     this.minSpeculativeTokens = minK;
     this.maxSpeculativeTokens = maxK;
     this.confidenceThreshold = ct;
+    this.lookup = resolveLookupBranch(config);
+    this.#verifier = new TreeVerifier({
+      temperature: this.processor.temperature,
+      topK: this.processor.topK,
+      topP: this.processor.topP,
+    });
   }
 
   /** The smaller of the two KV capacities. */
@@ -202,6 +219,7 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     let pending = this._choose(row(pre.logits, v, -1), run.prng);
     await rec.prefill(() => draft.prefill(run.promptIds, LAST), true);
     let draftBacklog: number[] = [pending]; // accepted tokens the draft has not seen yet
+    const context = this.lookup.tokens > 0 ? [...run.promptIds, pending] : []; // lookup branch
     yield [pending];
 
     let k = this.numSpeculativeTokens;
@@ -248,43 +266,82 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
       }
       const kUsed = drafts.length;
 
-      // 2. verify [pending, d1..dK] in one target forward
-      const ids = [pending, ...drafts];
-      const out = await rec.target(() => target.forward(ids, chainPositions(p0, ids.length)));
-      let accepted: number;
+      // 2. verify [pending, d1..dK] (and the lookup branch, if any) in one target forward
+      let accepted: number; // accepted drafts
+      let onChain: number; // of them, along the draft's own chain
+      let tokens: number[];
       let next: number;
-      if (greedy) {
-        accepted = 0;
-        while (accepted < kUsed && argmax(row(out.logits, v, accepted)) === drafts[accepted]) {
-          accepted++;
-        }
-        next = argmax(row(out.logits, v, accepted));
-      } else {
-        const p: Float64Array[] = [];
-        for (let i = 0; i <= kUsed; i++) p.push(this.processor.probs(row(out.logits, v, i)));
-        const verdict = acceptChain(p, q, drafts, run.prng);
-        accepted = verdict.accepted;
-        next = verdict.token;
+      let verified: number;
+      let offered = kUsed;
+      const branch = this.lookup.tokens > 0 ? new SpeculationTree(pending) : undefined;
+      if (branch !== undefined) {
+        if (kUsed > 0) branch.addCandidate(drafts); // nodes 1..kUsed
+        const room2 = Math.min(room - kUsed, run.remaining() - 1); // new nodes, tokens left
+        const copied = lookupBranchDraft(context, this.lookup, room2);
+        if (copied.length > 0) branch.addCandidate(copied);
       }
-      rec.step(kUsed, accepted, ids.length);
-
-      // 3. keep the accepted prefix in both caches
-      target.rewind(p0 + 1 + accepted);
-      if (kUsed === 0) {
-        draftBacklog = [...draftBacklog, next];
-      } else if (accepted === kUsed) {
-        // the draft saw pending..d_{K-1}; d_K and next are still to be fed
-        draftBacklog = [drafts[kUsed - 1]!, next];
+      if (branch !== undefined && branch.size > kUsed + 1) {
+        const t = branch;
+        const ids = t.getTokens();
+        const chain = t.maxDepth === t.size - 1;
+        const out = await rec.target(() =>
+          target.forward(ids, t.getPositions(p0), chain ? {} : { treeMask: t.getAttentionMask() })
+        );
+        const verdict = this.#verifier.verify(
+          t,
+          out.logits,
+          run.prng,
+          greedy ? undefined : (n) => (n <= kUsed ? q[n - 1]! : null),
+        );
+        const path = verdict.path;
+        accepted = path.length;
+        onChain = 0;
+        while (onChain < Math.min(accepted, kUsed) && path[onChain] === onChain + 1) onChain++;
+        tokens = verdict.tokens;
+        next = verdict.nextToken;
+        verified = ids.length;
+        offered = t.maxDepth;
+        if (chain) target.rewind(p0 + 1 + accepted);
+        else target.keep([p0, ...path.map((n) => p0 + n)]);
       } else {
-        draft.rewind(p0 + 1 + accepted);
-        draftBacklog = [next];
+        const ids = [pending, ...drafts];
+        const out = await rec.target(() => target.forward(ids, chainPositions(p0, ids.length)));
+        if (greedy) {
+          accepted = 0;
+          while (accepted < kUsed && argmax(row(out.logits, v, accepted)) === drafts[accepted]) {
+            accepted++;
+          }
+          next = argmax(row(out.logits, v, accepted));
+        } else {
+          const p: Float64Array[] = [];
+          for (let i = 0; i <= kUsed; i++) p.push(this.processor.probs(row(out.logits, v, i)));
+          const verdict = acceptChain(p, q, drafts, run.prng);
+          accepted = verdict.accepted;
+          next = verdict.token;
+        }
+        onChain = accepted;
+        tokens = drafts.slice(0, accepted);
+        verified = ids.length;
+        target.rewind(p0 + 1 + accepted);
+      }
+      rec.step(offered, accepted, verified);
+
+      // 3. keep what the draft has seen of the accepted path; the rest is its backlog
+      if (kUsed === 0) {
+        draftBacklog = [...draftBacklog, ...tokens, next];
+      } else {
+        // the draft saw pending..d_{K-1} at slots p0..p0+K-1 (d_K never went in)
+        const seen = Math.min(onChain, kUsed - 1);
+        if (seen < kUsed - 1) draft.rewind(p0 + 1 + seen);
+        draftBacklog = [...tokens.slice(seen), next];
       }
       pending = next;
-      yield [...drafts.slice(0, accepted), next];
+      if (this.lookup.tokens > 0) context.push(...tokens, next);
+      yield [...tokens, next];
 
       // 4. schedule
       if (this.schedule === "heuristic" && kUsed > 0) {
-        k = accepted === kUsed
+        k = onChain === kUsed
           ? Math.min(this.maxSpeculativeTokens, k + 2)
           : Math.max(this.minSpeculativeTokens, k - 1);
       }

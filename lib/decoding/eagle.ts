@@ -19,6 +19,12 @@ import { argmax } from "../sampling/argmax.ts";
 import type { Prng } from "../sampling/prng.ts";
 import { sampleCategorical } from "../sampling/sample_categorical.ts";
 import { SpeculationTree } from "../tree/speculation_tree.ts";
+import {
+  type LookupBranch,
+  type LookupBranchConfig,
+  lookupBranchDraft,
+  resolveLookupBranch,
+} from "./lookup_branch.ts";
 import { TreeVerifier } from "../tree/tree_verifier.ts";
 import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
 import { checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
@@ -90,7 +96,7 @@ export function eagleTreeShape(nodes: number): EagleTreeShape {
 }
 
 /** Configuration of {@linkcode EagleDecoder}. */
-export interface EagleConfig extends DecodingConfig {
+export interface EagleConfig extends DecodingConfig, LookupBranchConfig {
   /**
    * Chain: tokens drafted per step, `1..16` (default 2). Tree: the depth limit (default
    * {@linkcode eagleTreeShape}'s for the size).
@@ -211,6 +217,8 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
   readonly treeCandidates: EagleTreeCandidates;
   /** The verifier (greedy, or exact recursive rejection). */
   readonly verifier: TreeVerifier;
+  /** The prompt-lookup branch ({@linkcode LookupBranchConfig}; `tokens` 0: none). */
+  readonly lookup: LookupBranch;
 
   /**
    * Creates the decoder; checks the target, the head, the tokenizer and the config.
@@ -258,6 +266,7 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
       );
     }
     this.treeCandidates = this.processor.greedy ? "top-k" : candidates;
+    this.lookup = resolveLookupBranch(config);
     this.verifier = new TreeVerifier({
       temperature: this.processor.temperature,
       topK: this.processor.topK,
@@ -301,6 +310,7 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     );
     yield [pending];
     const backlog: Backlog = { ids: [], features: [] };
+    const context = this.lookup.tokens > 0 ? [...prompt, pending] : []; // for the lookup branch
     for (;;) {
       const P = m.kvLength; // the root (pending) goes to slot P
       if (P + 1 > m.maxLength) return;
@@ -330,6 +340,7 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
           ? await this.#growTree(pending, P, root.logits, rootFeature, room, depth, run)
           : await this.#growChain(pending, P, root.logits, rootFeature, depth, run);
         head.rewind(P); // drop the expansion rows: they hold guessed features
+        this.#addLookup(step, context, Math.min(depth, room - (step.tree.size - 1)));
       }
       const tree = step.tree;
       const ids = tree.getTokens();
@@ -357,8 +368,18 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
       for (const n of verdict.path) backlog.features.push(row(out.hidden, hs, n));
       backlog.ids.push(...verdict.tokens, verdict.nextToken);
       pending = verdict.nextToken;
+      if (this.lookup.tokens > 0) context.push(...verdict.tokens, pending);
       yield [...verdict.tokens, pending];
     }
+  }
+
+  /** Adds the prompt-lookup branch (if any); a chain the branch leaves becomes a tree. */
+  #addLookup(step: StepDraft, context: readonly number[], room: number): void {
+    const draft = lookupBranchDraft(context, this.lookup, room);
+    if (draft.length === 0) return;
+    const t = step.tree;
+    t.addCandidate(draft);
+    if (t.maxDepth < t.size - 1) step.chain = false;
   }
 
   /** K tokens, each from the head's previous row: argmax, or a sample (with its q) when sampling. */

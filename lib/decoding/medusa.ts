@@ -18,9 +18,15 @@ import {
 import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
 import { checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
+import {
+  type LookupBranch,
+  type LookupBranchConfig,
+  lookupBranchDraft,
+  resolveLookupBranch,
+} from "./lookup_branch.ts";
 
 /** Configuration of {@linkcode MedusaDecoder}. */
-export interface MedusaConfig extends DecodingConfig {
+export interface MedusaConfig extends DecodingConfig, LookupBranchConfig {
   /** Heads used (the tree's depth limit), `1..heads.numHeads`; default all. */
   numHeads?: number;
   /**
@@ -89,6 +95,8 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
   readonly numCandidatesPerHead: number;
   /** The verifier (acceptance rule and sampling). */
   readonly verifier: TreeVerifier;
+  /** The prompt-lookup branch ({@linkcode LookupBranchConfig}; `tokens` 0: none). */
+  readonly lookup: LookupBranch;
   /** A root-only tree, used when the cache has no room for the full tree. */
   readonly #rootOnly = new SpeculationTree();
 
@@ -156,6 +164,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     }
     if (config.posteriorAlpha !== undefined) verifierOptions.posteriorAlpha = config.posteriorAlpha;
     this.verifier = new TreeVerifier(verifierOptions);
+    this.lookup = resolveLookupBranch(config);
     this.baseModel = baseModel;
     this.heads = heads;
     this.tree = tree;
@@ -219,12 +228,13 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     if (pre.hidden === undefined) throw new TypeError("baseModel did not return hidden states");
     let pending = this._choose(row(pre.logits, v, -1), run.prng);
     let hidden = row(pre.hidden, hs, -1).slice(); // [hiddenSize] f32
+    const context = this.lookup.tokens > 0 ? [...run.promptIds, pending] : []; // lookup branch
     yield [pending];
     for (;;) {
       const p0 = m.kvLength;
       if (p0 + 1 > m.maxLength) return;
       const full = p0 + this.tree.size <= m.maxLength && run.remaining() > 1;
-      const tree = full ? this.tree : this.#rootOnly;
+      let tree = full ? this.tree : this.#rootOnly;
       tree.setToken(0, pending);
       if (full) {
         const h = hidden;
@@ -235,9 +245,15 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
           tree.setToken(n, top[c.length - 1]![c[c.length - 1]!]!);
         }
       }
-      const ids = tree.getTokens();
+      if (this.lookup.tokens > 0) {
+        const room = Math.min(m.maxLength - p0 - tree.size, run.remaining() - 1);
+        const copied = lookupBranchDraft(context, this.lookup, room);
+        if (copied.length > 0) tree = withCandidate(tree, copied);
+      }
+      const t = tree;
+      const ids = t.getTokens();
       const out = await rec.target(() =>
-        m.forward(ids, tree.getPositions(p0), { treeMask: tree.getAttentionMask(), hidden: true })
+        m.forward(ids, t.getPositions(p0), { treeMask: t.getAttentionMask(), hidden: true })
       );
       if (out.hidden === undefined) throw new TypeError("baseModel did not return hidden states");
       const verdict = this.verifier.verify(tree, out.logits, run.prng);
@@ -247,7 +263,18 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
       const last = verdict.path.length > 0 ? verdict.path[verdict.path.length - 1]! : 0;
       hidden = row(out.hidden, hs, last).slice();
       pending = verdict.nextToken;
+      if (this.lookup.tokens > 0) context.push(...verdict.tokens, pending);
       yield [...verdict.tokens, pending];
     }
   }
+}
+
+/** A copy of `tree` (tokens set) with one more candidate path (the shape trees stay as built). */
+function withCandidate(tree: SpeculationTree, ids: readonly number[]): SpeculationTree {
+  const out = new SpeculationTree(tree.token(0));
+  for (const path of tree.getRetrievePaths()) {
+    out.addCandidate(path.slice(1).map((n) => tree.token(n)));
+  }
+  out.addCandidate(ids);
+  return out;
 }

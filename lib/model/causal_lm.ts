@@ -20,7 +20,7 @@ import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_block
 import type { LinearKernel, QuantizationOptions } from "./graph/decoder_graph.ts";
 import { usesCustomOps } from "./graph/_layers.ts";
 import { BLOCKING_ROWS } from "./_blocking_rows.ts";
-import { cpuKernelLevel } from "../runtime/library.ts";
+import { resolveLinearKernel } from "./_linear_kernel.ts";
 
 /** Options of {@linkcode CausalLM.load}. */
 export interface CausalLMOptions {
@@ -180,11 +180,7 @@ export class CausalLM implements LanguageModel, Disposable {
       throw new TypeError("dir must be a non-empty string");
     }
     checkWeightsOption(options.weights, "weights");
-    if (options.linear !== undefined && options.linear !== "packed" && options.linear !== "gemm") {
-      throw new TypeError(
-        `linear must be "packed" or "gemm", got ${JSON.stringify(options.linear)}`,
-      );
-    }
+    const linear = resolveLinearKernel(options.linear, options.cudaDevice === undefined);
     dir = await resolveModelPath(dir, "model"); // a folder, or a hub id fetched into the HF cache
     const config = await readModelConfig(dir);
     const maxLength = options.maxLength ?? Math.min(1024, config.maxPositionEmbeddings);
@@ -220,11 +216,6 @@ export class CausalLM implements LanguageModel, Disposable {
       (options.cudaDevice !== undefined || (quantized && config.slidingWindow === undefined)
         ? "tree"
         : "gqa");
-    // specdec's packed kernels where their AVX-512 variant runs; ONNX Runtime's elsewhere (the
-    // AVX2 and portable variants are correct but far slower: the AVX2 one, forced on this
-    // project's AVX-512 machine, ran 8 rows 26x slower).
-    const linear = options.linear ??
-      (options.cudaDevice === undefined && cpuKernelLevel() >= 4 ? "packed" : "gemm");
     const slots = maxLength + (invariant ? 1 : 0); // + the padding row's slot
     const { session, shapes: graph, cache } = await openDecoderSession(dir, config, {
       maxLength,

@@ -295,3 +295,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test("EagleHeads with packed projections equal the Gemm / MatMulNBits head (f32, q8, q4)", async () => {
+  using base = await CausalLM.load(TINY, { maxLength: 64, threads: 1 });
+  const ids = [5, 17, 300, 42, 7];
+  const pre = await base.prefill(ids, { hidden: true });
+  for (const weights of ["f32", "q8", "q4"] as const) {
+    using gemm = await EagleHeads.load(`${TINY}/eagle`, {
+      maxLength: 64,
+      threads: 1,
+      weights,
+      linear: "gemm",
+    });
+    using packed = await EagleHeads.load(`${TINY}/eagle`, {
+      maxLength: 64,
+      threads: 1,
+      weights,
+      linear: "packed",
+    });
+    for (const head of [gemm, packed]) head.reset();
+    const pos = [0, 1, 2, 3, 4];
+    const a = await gemm.forward(ids, pre.hidden!, pos);
+    const b = await packed.forward(ids, pre.hidden!, pos);
+    // MatMulNBits takes int8 activations for several rows; the packed kernel keeps them f32
+    const tol = weights === "f32" ? 1e-3 : 0.15;
+    const dl = maxAbsDiff(a.logits, b.logits);
+    if (!(dl <= tol)) throw new Error(`${weights}: logits differ by ${dl}`);
+    const one = await packed.forward([9], b.hidden.slice(4 * H), [5]);
+    assertEquals(one.logits.length, V);
+  }
+  await assertRejects(
+    () => EagleHeads.load(`${TINY}/eagle`, { linear: "fast" as never }),
+    TypeError,
+    "linear",
+  );
+});

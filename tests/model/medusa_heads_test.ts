@@ -140,3 +140,20 @@ Deno.test("MedusaHeads with two residual blocks per head match a direct computat
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("MedusaHeads with packed projections equal the Gemm / MatMulNBits heads (f32, q8, q4)", async () => {
+  const dir = `${new URL("../../", import.meta.url).pathname}models/tiny-target/medusa`;
+  const H = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).hidden_size as number;
+  const hidden = new Float32Array(H).map((_, i) => Math.sin(i) * 2); // [H] f32
+  for (const weights of ["f32", "q8", "q4"] as const) {
+    using gemm = await MedusaHeads.load(dir, { threads: 1, weights, linear: "gemm" });
+    using packed = await MedusaHeads.load(dir, { threads: 1, weights, linear: "packed" });
+    const d = maxAbsDiff(await gemm.forward(hidden), await packed.forward(hidden));
+    if (!(d <= (weights === "f32" ? 1e-3 : 0.15))) throw new Error(`${weights}: differ by ${d}`);
+  }
+  await assertRejects(
+    () => MedusaHeads.load(dir, { linear: "fast" as never }),
+    TypeError,
+    "linear",
+  );
+});

@@ -20,7 +20,7 @@
 import { GraphBuilder } from "../onnx/graph_builder.ts";
 import type { AttentionShared } from "./_attention.ts";
 import { emitLlamaBlock, graphRotaryTables } from "./_llama_block.ts";
-import { declareDecoderInputs, type WeightSource } from "./decoder_graph.ts";
+import { declareDecoderInputs, type LinearKernel, type WeightSource } from "./decoder_graph.ts";
 import type { AttentionKind } from "./_attention.ts";
 import type { ExternalTensor } from "../onnx/graph_builder.ts";
 import { optionalWeight, projection, rmsNorm, rotaryCaches, weightPlan } from "./_layers.ts";
@@ -59,6 +59,8 @@ export interface EagleBuildOptions {
   rotary?: "attention" | "graph";
   /** Precision of the projections and the LM head copy (default f32: the LM head is shared). */
   weights?: WeightPrecision;
+  /** The projections' kernel (default `gemm`); an f32 LM head always stays the shared Gemm. */
+  linear?: LinearKernel;
 }
 
 /** A built EAGLE head graph. */
@@ -101,7 +103,11 @@ export function buildEagleGraph(
     attentionBias: inp.bias,
     ...(inAttention ? { rotary: { positionIds: inp.positions, cos: cosName, sin: sinName } } : {}),
   };
-  const plan = weightPlan({ maxLength: options.maxLength, weights: options.weights ?? "f32" });
+  const plan = weightPlan({
+    maxLength: options.maxLength,
+    weights: options.weights ?? "f32",
+    linear: options.linear ?? "gemm",
+  });
   const embedName = g.initializer("embed_tokens.weight", embed, [V, H], { external: true });
   const e = g.op("Gather", [embedName, inp.ids], { axis: 0 }); // [S, H] f32
   const cat = g.op("Concat", [e, features], { axis: 1 }); // [S, 2H] f32
@@ -142,6 +148,6 @@ export function buildEagleGraph(
   }
   g.output("logits", "float32", ["R", V]);
   const opsets: Record<string, number> = { "": 21, "com.microsoft": 1 };
-  if (options.attention === "tree") opsets["specdec"] = 1;
+  if (options.attention === "tree" || plan.linear === "packed") opsets["specdec"] = 1;
   return { model: g.toModel(opsets), externals: g.externals };
 }

@@ -6,8 +6,9 @@
  * needs head logits for one hidden state per step (the last accepted token),
  * while the base forward runs over every tree node; heads inside the base
  * graph would project all S rows through K heads and the `[V, H]` LM head.
- * All K blocks run as one `[K·H, H]` Gemm and the K LM-head products as one
- * `[K, H] · [H, V]` Gemm.
+ * All K blocks run as one `[K·H, H]` projection and the K LM-head products as one
+ * `[K, H] · [H, V]` projection (Gemm, or specdec's packed kernels with `linear: "packed"`; an
+ * f32 LM head always stays the base's matrix under Gemm, so it is never copied).
  *
  * Input `hidden` `[1, H]` f32; output `logits` `[K, V]` f32.
  *
@@ -16,7 +17,7 @@
 
 import { GraphBuilder } from "../onnx/graph_builder.ts";
 import type { ExternalTensor } from "../onnx/graph_builder.ts";
-import type { WeightSource } from "./decoder_graph.ts";
+import type { LinearKernel, WeightSource } from "./decoder_graph.ts";
 import { concatRows, projection, weightPlan } from "./_layers.ts";
 import type { WeightPrecision } from "./quantize_blockwise.ts";
 
@@ -48,6 +49,7 @@ export interface MedusaGraph {
  *   block j of head k).
  * @param lmHead The base LM head `[V, H]` f32 (shared, referenced).
  * @param weights Precision of the blocks and the LM head copy (default f32).
+ * @param linear The projections' kernel (default `gemm`).
  * @returns The model bytes and external weights.
  */
 export function buildMedusaGraph(
@@ -55,8 +57,9 @@ export function buildMedusaGraph(
   heads: WeightSource,
   lmHead: Float32Array,
   weights: WeightPrecision = "f32",
+  linear: LinearKernel = "gemm",
 ): MedusaGraph {
-  const plan = weightPlan({ maxLength: 1, weights });
+  const plan = weightPlan({ maxLength: 1, weights, linear });
   const { numHeads: K, hiddenSize: H, vocabSize: V } = shape;
   const g = new GraphBuilder("medusa");
   const h = g.input("hidden", "float32", [1, H]);
@@ -92,8 +95,12 @@ export function buildMedusaGraph(
     });
     hk = K === 1 ? outs[0]! : g.op("Concat", outs, { axis: 0 }); // [K, H]
   }
-  const logits = projection(g, hk, "lm_head.weight", lmHead, V, H, undefined, plan); // [K, V]
+  // an f32 LM head stays the base's matrix under Gemm: a packed copy would double its memory
+  const headPlan = plan.precision === "f32" ? { ...plan, linear: "gemm" as const } : plan;
+  const logits = projection(g, hk, "lm_head.weight", lmHead, V, H, undefined, headPlan); // [K, V]
   g.op("Identity", [logits], {}, "", "logits");
   g.output("logits", "float32", [K, V]);
-  return { model: g.toModel(), externals: g.externals };
+  const opsets: Record<string, number> = { "": 21, "com.microsoft": 1 };
+  if (plan.linear === "packed") opsets["specdec"] = 1;
+  return { model: g.toModel(opsets), externals: g.externals };
 }
