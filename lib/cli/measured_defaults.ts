@@ -20,19 +20,31 @@ export interface DrafterPrecision {
   readonly drafter?: WeightPrecision;
 }
 
+/**
+ * The prompt-lookup branch where the report measured it faster (absent: none): up to `lookup`
+ * tokens copied from the context join each step's draft (`lookupTokens` of the decoders).
+ */
+export interface LookupBranchDefault {
+  /** Most tokens the branch copies per step. */
+  readonly lookup?: number;
+}
+
 /** One precision's defaults, shaped like the report's sweep points (`k`, `tree`). */
 export interface MeasuredDefaults {
-  /** Draft-target: K, draft tokens per step; the draft's precision. */
-  readonly speculative: { readonly k: number } & DrafterPrecision;
-  /** Medusa: the tree's size in nodes (one of the shipped trees); the heads' precision. */
-  readonly medusa: { readonly tree: number } & DrafterPrecision;
+  /** Draft-target: K, draft tokens per step; the draft's precision; the lookup branch. */
+  readonly speculative: { readonly k: number } & DrafterPrecision & LookupBranchDefault;
+  /** Medusa: the tree's size in nodes (one of the shipped trees); the heads' precision; the lookup branch. */
+  readonly medusa: { readonly tree: number } & DrafterPrecision & LookupBranchDefault;
   /** Prompt lookup: K, tokens copied after a match. */
   readonly lookup: { readonly k: number };
   /**
    * EAGLE: a dynamic tree of `tree` draft nodes (depth and branching the decoder's defaults
    * for that size), or a chain of `k` tokens; the head's precision.
    */
-  readonly eagle: ({ readonly tree: number } | { readonly k: number }) & DrafterPrecision;
+  readonly eagle:
+    & ({ readonly tree: number } | { readonly k: number })
+    & DrafterPrecision
+    & LookupBranchDefault;
   /** The fastest of the four at this precision (highest speedup over autoregressive). */
   readonly fastest: SpeculativeMethod;
 }
