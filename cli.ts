@@ -51,6 +51,7 @@ export type {
 export { MEASURED_DEFAULTS } from "./lib/cli/measured_defaults.ts";
 export type {
   DrafterPrecision,
+  LookupBranchDefault,
   MeasuredDefaults,
   SpeculativeMethod,
 } from "./lib/cli/measured_defaults.ts";

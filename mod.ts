@@ -116,6 +116,7 @@ export type {
   PromptLookupConfig,
   PromptLookupDecoderOptions,
 } from "./lib/decoding/prompt_lookup.ts";
+export type { LookupBranch, LookupBranchConfig } from "./lib/decoding/lookup_branch.ts";
 export type {
   ChatPrompt,
   Decoder,

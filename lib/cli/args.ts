@@ -94,8 +94,12 @@ Decoding:
                             a chain of N, or with --tree the tree's depth)
       --tree N              Tree size in nodes: Medusa's (e.g. 4, 8, 16, 64) or
                             EAGLE-2's dynamic tree (1-128)
-                            (--k, --tree default: the benchmark report's best
-                            setting at --weights, e.g. speculative K=4 at f32)
+      --lookup N            Prompt-lookup branch (speculative, medusa, eagle): up
+                            to N tokens, 0-64, copied from an earlier occurrence of
+                            the context's last n-gram join each step's draft,
+                            verified in the same forward (0 = none)
+                            (--k, --tree, --lookup default: the benchmark report's
+                            best setting at --weights)
   -n, --max-new-tokens N    Tokens to generate at most (default: 128)
       --stop TEXT           Stop when TEXT is generated (repeatable; \\n escapes)
       --max-length N        Context in tokens, prompt + generation, up to the
@@ -150,7 +154,9 @@ Serves one model set over an OpenAI-compatible HTTP API:
   GET  /health               { status, running, queued, served, cancelled }
 A request chooses its decoding with the extension field
   "speculation": { "method": "ar" | "speculative" | "medusa" | "eagle" | "lookup",
-                   "k": 3 }
+                   "k": 3, "tree": 8, "lookup": 8 }
+(k: draft tokens per step; tree: Medusa or EAGLE tree nodes; lookup: the
+prompt-lookup branch of speculative, medusa and eagle, 0 = none)
 and gets its acceptance metrics back in "speculation" (non-streaming: the response;
 streaming: the last chunk). Requests run one at a time, in order; a full queue
 answers 503 with Retry-After; a client that disconnects cancels its generation.
@@ -230,6 +236,8 @@ export interface GenerateArgs {
   k: number | undefined;
   /** Tree size in nodes (`--tree`): Medusa's tree, or EAGLE's dynamic tree. */
   tree: number | undefined;
+  /** Prompt-lookup branch tokens (`--lookup`, speculative, medusa, eagle); 0 = none. */
+  lookup: number | undefined;
   /** Sampling temperature (`--temperature`), 0 = greedy (default). */
   temperature: number;
   /** Top-k filter (`--top-k`), 0 = off. */
@@ -399,6 +407,7 @@ function parseGenerate(argv: string[]): CliCommand {
     method: { type: "string" },
     k: { type: "string" },
     tree: { type: "string" },
+    lookup: { type: "string" },
     temperature: { type: "string", short: "t" },
     "top-k": { type: "string" },
     "top-p": { type: "string" },
@@ -446,6 +455,7 @@ function parseGenerate(argv: string[]): CliCommand {
       method: method as DecodingMethod,
       k: int(values.k, "--k", cmd, 1, MAX_K),
       tree: int(values.tree, "--tree", cmd, 1, 256),
+      lookup: int(values.lookup, "--lookup", cmd, 0, 64),
       temperature: num(values.temperature, "--temperature", cmd, 0) ?? 0,
       topK: int(values["top-k"], "--top-k", cmd, 0, Number.MAX_SAFE_INTEGER),
       topP: topP(values["top-p"], cmd),

@@ -87,6 +87,7 @@ export async function generateCommand(
   };
   if (args.k !== undefined) settings.k = args.k;
   if (args.tree !== undefined) settings.tree = args.tree;
+  if (args.lookup !== undefined) settings.lookup = args.lookup;
   if (args.topK !== undefined) settings.topK = args.topK;
   if (args.topP !== undefined) settings.topP = args.topP;
   if (args.seed !== undefined) settings.seed = args.seed;
@@ -236,6 +237,12 @@ async function loadRequest(args: GenerateArgs): Promise<LoadRequest> {
     args.method !== "eagle"
   ) {
     throw new UsageError(`--k is only used by --method speculative, lookup or eagle`, cmd);
+  }
+  if (args.lookup !== undefined && (args.method === "ar" || args.method === "lookup")) {
+    throw new UsageError(
+      `--lookup is only used by --method speculative, medusa or eagle (--method lookup takes --k)`,
+      cmd,
+    );
   }
   return request;
 }

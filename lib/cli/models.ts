@@ -79,6 +79,11 @@ export interface DecoderSettings {
   k?: number;
   /** Tree size in nodes (Medusa; EAGLE: draft nodes of its dynamic tree). */
   tree?: number;
+  /**
+   * Prompt-lookup branch of draft-target, Medusa and EAGLE: most tokens copied from the context
+   * into each step's draft, 0 = none; absent: the measured default.
+   */
+  lookup?: number;
   /** Sampling temperature, 0 = greedy. */
   temperature: number;
   /** Top-k filter, 0 = off. */
@@ -425,6 +430,11 @@ function createDecoder(
   const tokenizer = parts.tokenizer;
   // Absent K / tree: the best setting the benchmark report measured at the target's precision.
   const measured = MEASURED_DEFAULTS[parts.weights ?? "f32"];
+  if (s.lookup !== undefined && s.lookup > 0 && (method === "ar" || method === "lookup")) {
+    throw new TypeError(
+      `the lookup branch is used by the speculative, medusa and eagle methods, not ${method}`,
+    );
+  }
   switch (method) {
     case "ar":
       return {
@@ -439,7 +449,11 @@ function createDecoder(
       if (parts.draft === undefined) {
         throw new TypeError("--method speculative needs a draft model");
       }
-      const config = { ...baseConfig(s), numSpeculativeTokens: s.k ?? measured.speculative.k };
+      const config = {
+        ...baseConfig(s),
+        numSpeculativeTokens: s.k ?? measured.speculative.k,
+        lookupTokens: s.lookup ?? measured.speculative.lookup ?? 0,
+      };
       const d = new DraftTargetDecoder({
         draftModel: parts.draft,
         targetModel: parts.target,
@@ -447,11 +461,18 @@ function createDecoder(
         ...(parts.draftTokenizer !== undefined ? { draftTokenizer: parts.draftTokenizer } : {}),
         config,
       });
-      return { decoder: d, description: `draft-target (K=${d.numSpeculativeTokens})` };
+      return {
+        decoder: d,
+        description: `draft-target (K=${d.numSpeculativeTokens}${branch(d.lookup.tokens)})`,
+      };
     }
     case "medusa": {
       if (parts.heads === undefined) throw new TypeError("--method medusa needs Medusa heads");
-      const config = { ...baseConfig(s), treeWidth: s.tree ?? measured.medusa.tree };
+      const config = {
+        ...baseConfig(s),
+        treeWidth: s.tree ?? measured.medusa.tree,
+        lookupTokens: s.lookup ?? measured.medusa.lookup ?? 0,
+      };
       const d = new MedusaDecoder({
         baseModel: parts.target,
         heads: parts.heads,
@@ -460,19 +481,25 @@ function createDecoder(
       });
       return {
         decoder: d,
-        description: `medusa (${d.numHeads} heads, ${d.tree.size}-node tree)`,
+        description: `medusa (${d.numHeads} heads, ${d.tree.size}-node tree${
+          branch(d.lookup.tokens)
+        })`,
       };
     }
     case "eagle": {
       if (parts.eagle === undefined) throw new TypeError("--method eagle needs an EAGLE head");
-      const config: EagleConfig = { ...baseConfig(s), ...eagleShape(s, measured.eagle) };
+      const config: EagleConfig = {
+        ...baseConfig(s),
+        ...eagleShape(s, measured.eagle),
+        lookupTokens: s.lookup ?? measured.eagle.lookup ?? 0,
+      };
       const d = new EagleDecoder({
         targetModel: parts.target,
         head: parts.eagle,
         tokenizer,
         config,
       });
-      return { decoder: d, description: `eagle (${describeEagle(d)})` };
+      return { decoder: d, description: `eagle (${describeEagle(d)}${branch(d.lookup.tokens)})` };
     }
     case "lookup": {
       const config = { ...baseConfig(s), numSpeculativeTokens: s.k ?? measured.lookup.k };
@@ -494,6 +521,11 @@ function eagleShape(s: DecoderSettings, measured: MeasuredDefaults["eagle"]): Ea
   return "tree" in measured
     ? { treeNodes: measured.tree }
     : { treeNodes: 0, numSpeculativeTokens: measured.k };
+}
+
+/** The lookup branch in a decoder's description (nothing when off). */
+function branch(tokens: number): string {
+  return tokens > 0 ? ` + lookup ${tokens}` : "";
 }
 
 function describeEagle(d: EagleDecoder): string {

@@ -417,6 +417,7 @@ export class OpenAIServer {
     if (r.topK !== undefined) settings.topK = r.topK;
     if (r.k !== undefined) settings.k = r.k;
     if (r.tree !== undefined) settings.tree = r.tree;
+    if (r.lookup !== undefined) settings.lookup = r.lookup;
     let decoder;
     try {
       decoder = this.#models.decoder(method, settings);
@@ -457,6 +458,7 @@ export class OpenAIServer {
       description,
       seed,
       ...(r.k !== undefined ? { k: r.k } : {}),
+      ...(r.lookup !== undefined ? { lookup: r.lookup } : {}),
       metrics: gen.metrics,
     };
   }

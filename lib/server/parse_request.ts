@@ -48,6 +48,8 @@ export interface ParsedRequest {
   k: number | undefined;
   /** `speculation.tree`: Medusa tree size in nodes. */
   tree: number | undefined;
+  /** `speculation.lookup`: prompt-lookup branch tokens (speculative, medusa, eagle), 0..64. */
+  lookup: number | undefined;
 }
 
 /** Server limits a request is checked against. */
@@ -227,6 +229,7 @@ export function parseRequest(
   let method: string | undefined;
   let k: number | undefined;
   let tree: number | undefined;
+  let lookup: number | undefined;
   const spec = b.speculation;
   if (spec !== undefined && spec !== null) {
     if (typeof spec !== "object" || Array.isArray(spec)) {
@@ -245,6 +248,7 @@ export function parseRequest(
     }
     k = optInt(sp, "k", "speculation.k", 1, 32);
     tree = optInt(sp, "tree", "speculation.tree", 1, 256);
+    lookup = optInt(sp, "lookup", "speculation.lookup", 0, 64);
   }
   return {
     kind,
@@ -261,6 +265,7 @@ export function parseRequest(
     method,
     k,
     tree,
+    lookup,
   };
 }
 

@@ -48,6 +48,7 @@ Deno.test("parseCliArgs() reads generate flags and the prompt", () => {
     method: "lookup",
     k: 6,
     tree: undefined,
+    lookup: undefined,
     temperature: 0.7,
     topK: 40,
     topP: 0.9,
@@ -194,6 +195,15 @@ Deno.test("parseCliArgs() rejects bad numbers naming the flag", () => {
     true,
   );
   assert.equal(usage(["demo", "--threads", "0"]), "--threads must be from 1 to 1024, got 0");
+  assert.equal(usage(["generate", "--lookup", "65", "p"]), "--lookup must be from 0 to 64, got 65");
+  assert.equal(usage(["generate", "--lookup", "x", "p"]), "--lookup must be an integer, got 'x'");
+});
+
+Deno.test("parseCliArgs() reads --lookup (0 turns the measured branch off)", () => {
+  for (const [flag, want] of [["8", 8], ["0", 0]] as const) {
+    const cmd = parseCliArgs(["generate", "--method", "eagle", "--lookup", flag, "p"]);
+    assert.equal(cmd.command === "generate" && cmd.args.lookup, want);
+  }
 });
 
 Deno.test("parseCliArgs() rejects bad values and shapes", () => {

@@ -36,7 +36,13 @@ Deno.test({
     const ar = await cli(["--method", "ar", "-n", "24", "--json", PROMPT]);
     assert.equal(ar.code, 0, ar.stderr);
     const want = JSON.parse(ar.stdout).tokens;
-    for (const flags of [["--k", "3"], ["--tree", "6"], ["--tree", "10", "--k", "4"]]) {
+    const shapes = [["--k", "3"], ["--tree", "6"], ["--tree", "10", "--k", "4"], [
+      "--k",
+      "2",
+      "--lookup",
+      "8",
+    ]];
+    for (const flags of shapes) {
       const r = await cli(["--method", "eagle", ...flags, "-n", "24", "--json", PROMPT]);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout).tokens, want, flags.join(" "));
@@ -44,6 +50,12 @@ Deno.test({
     const text = await cli(["--method", "eagle", "--tree", "6", "-n", "8", PROMPT]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stderr, /eagle \(6-node tree, depth \d+, top-\d+\)/);
+    const branch = await cli(["--method", "eagle", "--k", "2", "--lookup", "8", "-n", "8", PROMPT]);
+    assert.equal(branch.code, 0, branch.stderr);
+    assert.match(branch.stderr, /eagle \(chain K=2 \+ lookup 8\)/);
+    const misuse = await cli(["--method", "lookup", "--lookup", "8", PROMPT]);
+    assert.equal(misuse.code, 2, misuse.stderr);
+    assert.match(misuse.stderr, /--lookup is only used by --method speculative, medusa or eagle/);
   },
 });
 

@@ -16,6 +16,7 @@ function client(base: string): OpenAI {
 
 interface Speculation {
   method: string;
+  description: string;
   metrics: { acceptanceRate: number; finishReason: string };
 }
 
@@ -56,6 +57,14 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
         assert.equal(r.speculation.method, method);
         if (method === "speculative") assert.ok(r.speculation.metrics.acceptanceRate > 0);
         texts[method] = r.choices[0]!.text;
+      }
+      for (const method of ["speculative", "medusa", "eagle"]) {
+        const r = await openai.completions.create({
+          ...greedy,
+          speculation: { method, lookup: 8 },
+        } as never) as unknown as OpenAI.Completion & { speculation: Speculation };
+        assert.match(r.speculation.description, /\+ lookup 8/, method);
+        texts[`${method} + lookup 8`] = r.choices[0]!.text;
       }
       arText = texts.ar!;
       assert.ok(arText.length > 0);
@@ -155,6 +164,8 @@ Deno.test("OpenAIServer with the openai client: models, completions, streaming, 
         [{ ...greedy, stream: "yes" }, 400, "stream"],
         [{ ...greedy, speculation: { method: "bogus" } }, 400, "speculation.method"],
         [{ ...greedy, speculation: { k: 0 } }, 400, "speculation.k"],
+        [{ ...greedy, speculation: { lookup: 65 } }, 400, "speculation.lookup"],
+        [{ ...greedy, speculation: { method: "lookup", lookup: 4 } }, 400, "speculation"],
         [{ ...greedy, speculation: "ar" }, 400, "speculation"],
         [{ ...greedy, prompt: "x ".repeat(3000) }, 400, "prompt"],
       ];
