@@ -1,6 +1,7 @@
 /**
  * `deno bench -A bench/decode_bench.ts`: autoregressive vs draft-target vs
- * Medusa vs EAGLE (its default draft shape) vs prompt lookup on the bench checkpoints, the same held-out code
+ * Medusa vs EAGLE (its default draft shape) vs prompt lookup, and draft-target
+ * and EAGLE with a prompt-lookup branch of 8 tokens (`lookupTokens: 8`), on the bench checkpoints, the same held-out code
  * prompts for every method, greedy and temperature 1. One iteration = one
  * generation of `SPECDEC_BENCH_TOKENS` (default 32) tokens; the
  * autoregressive bench of each group is the baseline, so `deno bench` prints
@@ -72,11 +73,16 @@ function decoder(method: string, temperature: number): Decoder | undefined {
     case "autoregressive":
       return new AutoregressiveDecoder({ model, tokenizer, config });
     case "draft-target K=5":
+    case "draft-target K=5 + lookup 8":
       return parts.draft === undefined ? undefined : new DraftTargetDecoder({
         draftModel: parts.draft,
         targetModel: model,
         tokenizer,
-        config: { ...config, numSpeculativeTokens: 5 },
+        config: {
+          ...config,
+          numSpeculativeTokens: 5,
+          ...(method.endsWith("+ lookup 8") ? { lookupTokens: 8 } : {}),
+        },
       });
     case "medusa 8-node tree":
       return parts.heads === undefined ? undefined : new MedusaDecoder({
@@ -86,9 +92,13 @@ function decoder(method: string, temperature: number): Decoder | undefined {
         config: { ...config, treeWidth: 8 },
       });
     case "eagle (default shape)":
-      return parts.eagle === undefined
-        ? undefined
-        : new EagleDecoder({ targetModel: model, head: parts.eagle, tokenizer, config });
+    case "eagle (default shape) + lookup 8":
+      return parts.eagle === undefined ? undefined : new EagleDecoder({
+        targetModel: model,
+        head: parts.eagle,
+        tokenizer,
+        config: method.endsWith("+ lookup 8") ? { ...config, lookupTokens: 8 } : config,
+      });
     case "prompt lookup K=5":
       return new PromptLookupDecoder({
         model,
@@ -105,8 +115,10 @@ for (const temperature of [0, 1]) {
     const method of [
       "autoregressive",
       "draft-target K=5",
+      "draft-target K=5 + lookup 8",
       "medusa 8-node tree",
       "eagle (default shape)",
+      "eagle (default shape) + lookup 8",
       "prompt lookup K=5",
     ]
   ) {

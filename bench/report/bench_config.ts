@@ -32,6 +32,11 @@ export interface BenchConfig {
    * the target's; absent: the target's.
    */
   drafterWeights?: Precision;
+  /**
+   * Prompt-lookup branch of draft-target, Medusa or EAGLE: most tokens copied from the context
+   * per step (the decoders' `lookupTokens`); absent: none.
+   */
+  lookup?: number;
   /** Draft-target K schedule (speculative); absent: `constant`. */
   schedule?: BenchSchedule;
   /** Draft-target confidence threshold of the early stop (speculative); absent: 0, disabled. */
@@ -60,11 +65,13 @@ export interface BenchModels {
  * Human-readable label of a configuration.
  *
  * @param c The configuration.
- * @returns E.g. `draft-target K=3`, `medusa 8 T=1`, `eagle chain K=4`.
+ * @returns E.g. `draft-target K=3`, `medusa 8 T=1`, `eagle chain K=4`,
+ *   `draft-target K=6 q8 drafter + lookup 8`.
  */
 export function configLabel(c: BenchConfig): string {
   const t = (c.temperature > 0 ? ` T=${c.temperature}` : "") +
-    (c.drafterWeights !== undefined ? ` ${c.drafterWeights} drafter` : "");
+    (c.drafterWeights !== undefined ? ` ${c.drafterWeights} drafter` : "") +
+    ((c.lookup ?? 0) > 0 ? ` + lookup ${c.lookup}` : "");
   if (c.method === "speculative") return `draft-target ${settingLabel(c)}${t}`;
   if (c.method === "lookup") return `lookup K=${c.k}${t}`;
   if (c.method === "medusa") return `medusa ${c.tree}${t}`;

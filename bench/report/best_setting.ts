@@ -1,7 +1,8 @@
 /**
  * `bestSetting`: a method's fastest measured setting (K, tree size, EAGLE
- * chain or tree) among one run's sweep points, which the headline, the
- * precision rows, the recommended defaults and the goals all use.
+ * chain or tree, with its drafter precision and lookup branch) among one
+ * run's sweep points, which the headline, the precision rows, the recommended
+ * defaults and the goals all use.
  *
  * @module
  */
@@ -18,13 +19,21 @@ export interface SettingScope {
   weights?: Precision;
   /** Prompt kind (default code: every sweep runs on the code prompts). */
   kind?: PromptKind;
+  /**
+   * `false`: only the runs without a prompt-lookup branch (what the drafter alone reaches);
+   * default `true`, the lookup-branch runs too.
+   */
+  lookupBranch?: boolean;
 }
 
 /** A method's fastest setting in a scope. */
 export interface BestSetting {
-  /** The runs of that setting (method, K / tree, temperature, kind, weights). */
+  /**
+   * The runs of that setting (method, K / tree, temperature, kind, weights; its drafter's
+   * precision and its lookup-branch tokens when it has them).
+   */
   filter: RunFilter;
-  /** Its short name: `K=3`, `8-node tree`, `chain K=4`. */
+  /** Its short name: `K=3`, `8-node tree`, `chain K=4`, `K=6 + lookup 8, q8 draft`. */
   name: string;
   /** Pooled tokens/s. */
   tokensPerSecond: number;
@@ -34,13 +43,14 @@ export interface BestSetting {
 
 /**
  * Short name of a setting: `K=3` (draft-target, prompt lookup), `8-node tree`
- * (Medusa), `chain K=4` or `8-node tree` (EAGLE); empty for autoregressive.
+ * (Medusa), `chain K=4` or `8-node tree` (EAGLE); empty for autoregressive;
+ * then its lookup branch and its drafter's precision: `chain K=3 + lookup 8, q8 head`.
  *
  * @param filter The setting.
  * @returns The name.
  */
 export function settingName(
-  filter: Pick<RunFilter, "method" | "k" | "tree" | "weights" | "drafterWeights">,
+  filter: Pick<RunFilter, "method" | "k" | "tree" | "weights" | "drafterWeights" | "lookup">,
 ): string {
   const base = ((): string => {
     switch (filter.method) {
@@ -54,7 +64,18 @@ export function settingName(
         return `K=${filter.k ?? "?"}`;
     }
   })();
-  return base + drafterSuffix(filter);
+  return base + lookupSuffix(filter) + drafterSuffix(filter);
+}
+
+/**
+ * ` + lookup 8` when the setting has a prompt-lookup branch (8 copied tokens at most per step);
+ * empty otherwise.
+ *
+ * @param filter The setting.
+ * @returns The suffix.
+ */
+export function lookupSuffix(filter: Pick<RunFilter, "lookup">): string {
+  return (filter.lookup ?? 0) > 0 ? ` + lookup ${filter.lookup}` : "";
 }
 
 /**
@@ -79,12 +100,13 @@ export function drafterSuffix(
 
 /**
  * The distinct constant settings a method ran with in a scope (the sweep's
- * points; dynamic-K and early-stop runs are left out): chains by K, then
- * trees by size.
+ * points, the quantized-drafter and the lookup-branch runs; dynamic-K and
+ * early-stop runs are left out): chains by K, then trees by size, each
+ * followed by its drafter precisions and lookup branches.
  *
  * @param results The benchmark results.
  * @param method The method.
- * @param scope Temperature, precision and prompt kind.
+ * @param scope Temperature, precision, prompt kind; whether lookup-branch runs count.
  * @returns One run filter per setting.
  */
 export function sweepSettings(
@@ -97,17 +119,20 @@ export function sweepSettings(
   const seen = new Map<string, RunFilter>();
   for (const r of results.runs) {
     if (!sameScope(r, base) || isVariant(r)) continue;
+    if (scope.lookupBranch === false && (r.lookup ?? 0) > 0) continue;
     const f: RunFilter = { ...base };
     if (r.k !== undefined) f.k = r.k;
     if (r.tree !== undefined && !(method === "eagle" && r.tree === 0)) f.tree = r.tree;
     if (r.drafterWeights !== undefined && r.drafterWeights !== (r.weights ?? "f32")) {
       f.drafterWeights = r.drafterWeights;
     }
-    seen.set(`${f.k ?? ""}/${f.tree ?? ""}/${f.drafterWeights ?? ""}`, f);
+    if (r.lookup !== undefined && r.lookup > 0) f.lookup = r.lookup;
+    seen.set(`${f.k ?? ""}/${f.tree ?? ""}/${f.drafterWeights ?? ""}/${f.lookup ?? ""}`, f);
   }
   return [...seen.values()].sort((a, b) =>
     (a.tree ?? 0) - (b.tree ?? 0) || (a.k ?? 0) - (b.k ?? 0) ||
-    (a.drafterWeights ?? "").localeCompare(b.drafterWeights ?? "")
+    (a.drafterWeights ?? "").localeCompare(b.drafterWeights ?? "") ||
+    (a.lookup ?? 0) - (b.lookup ?? 0)
   );
 }
 
@@ -117,8 +142,10 @@ export function sweepSettings(
  *
  * @param results The benchmark results.
  * @param method The method.
- * @param scope Temperature, precision and prompt kind (default greedy, f32, code).
- * @returns The setting, or `undefined` when the method did not run there.
+ * @param scope Temperature, precision and prompt kind (default greedy, f32, code); whether
+ *   lookup-branch runs count (default yes).
+ * @returns The setting (its `filter.lookup` set when the fastest runs had a lookup branch), or
+ *   `undefined` when the method did not run there.
  *
  * @example The best K of a sweep
  * ```ts

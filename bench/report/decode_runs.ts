@@ -128,6 +128,8 @@ export async function decodeRuns(
       draftForwards: m.draftForwards,
       drafted: m.drafted,
       accepted: m.accepted,
+      steps: m.steps,
+      verifiedTokens: m.verifiedTokens,
       meanAcceptedLength: m.meanAcceptedLength,
       acceptedAtPosition: [...m.acceptedPerPosition],
       checkedAtPosition: checkedPositions(m),
@@ -141,6 +143,7 @@ export async function decodeRuns(
     if (c.drafterWeights !== undefined && c.drafterWeights !== (options.weights ?? "f32")) {
       rec.drafterWeights = c.drafterWeights;
     }
+    if (c.lookup !== undefined && c.lookup > 0) rec.lookup = c.lookup;
     recordSetting(rec, c, decoders[i]!);
     records.push(rec);
   }

@@ -16,10 +16,13 @@
  * REPORT.md and the SVGs from an existing `benchmark_results.json`).
  *
  * The run, in order: the thread probe; at f32 the cost model (c, V) and
- * every method's greedy sweep on the code prompts, then each method at its
- * best swept setting on the prose prompts and with sampling, and V(g) at a
- * 256-token context; at each quantized precision V(g) and every method near
- * its f32 best setting; the transformers peer; the optional sections
+ * every method's greedy sweep on the code prompts, each drafting method's
+ * best swept setting with quantized drafters, then its best so far with a
+ * prompt-lookup branch (8 and 16 tokens), then each method at its overall
+ * best setting on the prose prompts and with sampling, and V(g) at a
+ * 256-token context; at each quantized precision V(g), every method near
+ * its f32 best setting, and each drafting method's best there with a lookup
+ * branch of 8; the transformers peer; the optional sections
  * (`optional_sections.ts`).
  *
  * @module
@@ -57,8 +60,10 @@ import type {
 import {
   drafterConfigs,
   followUpConfigs,
+  lookupBranchConfigs,
   type PlanSettings,
   precisionConfigs,
+  precisionLookupConfigs,
   sweepConfigs,
 } from "./run_plan.ts";
 import { selectPrompts } from "./select_prompts.ts";
@@ -81,15 +86,21 @@ function rel(path: string): string {
   return path.startsWith(`${ROOT}/`) ? path.slice(ROOT.length + 1) : path;
 }
 
-/** Each speculative method's best greedy f32 setting among `runs`, as plan settings. */
-function bestPlan(runs: RunRecord[]): PlanSettings {
+/**
+ * Each speculative method's best greedy setting among `runs` at one precision (default f32), as
+ * plan settings: K / tree, and the drafter's precision and lookup branch when the best had them.
+ */
+function bestPlan(runs: RunRecord[], weights: Precision = "f32"): PlanSettings {
   const plan: PlanSettings = {};
   for (const method of ["speculative", "medusa", "lookup", "eagle"] as const) {
-    const b = bestSetting({ runs }, method);
+    const b = bestSetting({ runs }, method, { weights });
     if (b === undefined) continue;
+    const f = b.filter;
     plan[method] = {
-      ...(b.filter.k !== undefined ? { k: b.filter.k } : {}),
-      ...(b.filter.tree !== undefined ? { tree: b.filter.tree } : {}),
+      ...(f.k !== undefined ? { k: f.k } : {}),
+      ...(f.tree !== undefined ? { tree: f.tree } : {}),
+      ...(f.drafterWeights !== undefined ? { drafterWeights: f.drafterWeights } : {}),
+      ...(f.lookup !== undefined ? { lookup: f.lookup } : {}),
     };
   }
   return plan;
@@ -253,7 +264,10 @@ async function main(): Promise<number> {
     const treeSizes = sweeps.flatMap((c) =>
       c.tree === undefined ? [] : c.method === "eagle" ? [c.tree + 1] : [c.tree]
     );
-    const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, ...treeSizes])];
+    // The lookup-branch runs verify a varying number of tokens per step: V at their mean g is
+    // interpolated between these sizes (costVMean).
+    const verifySizes = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 24, ...treeSizes])]
+      .sort((a, b) => a - b);
     cost = await stage(
       "timing single forwards (c, V)",
       () => measureCost(models, prompts[0]!.ids, verifySizes, timingReps),
@@ -269,11 +283,21 @@ async function main(): Promise<number> {
           onRun,
         }));
     runs.push(...await decode(sweeps, "benchmark runs: sweeps (f32)"));
-    best = bestPlan(runs);
-    runs.push(...await decode(followUpConfigs(best), "benchmark runs: best settings (f32)"));
     runs.push(
-      ...await decode(drafterConfigs(best, options.quick), "benchmark runs: quantized drafters"),
+      ...await decode(
+        drafterConfigs(bestPlan(runs), options.quick),
+        "benchmark runs: quantized drafters",
+      ),
     );
+    // Each drafting method at its best so far (drafter precision included) with a lookup branch.
+    runs.push(
+      ...await decode(
+        lookupBranchConfigs(bestPlan(runs), options.quick),
+        "benchmark runs: lookup branch (f32)",
+      ),
+    );
+    best = bestPlan(runs); // over the sweep, drafter and lookup-branch runs
+    runs.push(...await decode(followUpConfigs(best), "benchmark runs: best settings (f32)"));
     const f32 = await stage(
       `timing V(g) at a ${PRECISION_CONTEXT_TOKENS}-token context (f32)`,
       () =>
@@ -320,6 +344,25 @@ async function main(): Promise<number> {
           }),
       );
       runs.push(...r);
+      // Each drafting method's best at this precision, with a lookup branch.
+      const branch = precisionLookupConfigs(bestPlan(r, weights));
+      runs.push(
+        ...await phase(
+          `benchmark runs: lookup branch (${weights})`,
+          branch,
+          prompts,
+          (onRun) =>
+            decodeRuns(loaded.modelsFor, {
+              prompts,
+              configs: branch,
+              maxNewTokens: options.maxNewTokens,
+              seed: 1234,
+              repeats: options.repeats,
+              weights,
+              onRun,
+            }),
+        ),
+      );
     } finally {
       loaded.close();
     }

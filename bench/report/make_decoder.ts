@@ -33,6 +33,8 @@ export function makeDecoder(
 ): Decoder {
   const config: DecodingConfig = { temperature: c.temperature, maxNewTokens, seed };
   const tokenizer = models.tokenizer;
+  // The prompt-lookup branch of the drafting methods (absent: none).
+  const branch = c.lookup !== undefined && c.lookup > 0 ? { lookupTokens: c.lookup } : {};
   switch (c.method) {
     case "ar":
       return new AutoregressiveDecoder({ model: models.target, tokenizer, config });
@@ -43,6 +45,7 @@ export function makeDecoder(
         tokenizer,
         config: {
           ...config,
+          ...branch,
           numSpeculativeTokens: c.k ?? 5,
           schedule: c.schedule ?? "constant",
           ...(c.confidence !== undefined ? { confidenceThreshold: c.confidence } : {}),
@@ -60,7 +63,7 @@ export function makeDecoder(
         baseModel: models.target,
         heads: models.heads,
         tokenizer,
-        config: { ...config, treeWidth: c.tree ?? 8 },
+        config: { ...config, ...branch, treeWidth: c.tree ?? 8 },
       });
     case "eagle": {
       if (models.eagle === undefined) throw new TypeError("eagle runs need an EAGLE head");
@@ -71,7 +74,7 @@ export function makeDecoder(
         targetModel: models.target,
         head: models.eagle,
         tokenizer,
-        config: { ...config, ...shape },
+        config: { ...config, ...branch, ...shape },
       });
     }
   }

@@ -41,6 +41,12 @@ export interface RunRecord {
    * from `weights` (a cheaper drafter for the same target); absent: `weights`.
    */
   drafterWeights?: Precision;
+  /**
+   * Prompt-lookup branch of a drafting method (draft-target, Medusa, EAGLE): most tokens copied
+   * from the context per step as one more candidate path (the decoders' `lookupTokens`);
+   * absent: no branch.
+   */
+  lookup?: number;
   /** Draft-target K schedule; absent: `constant` (results written before the field existed). */
   schedule?: BenchSchedule;
   /** Draft-target confidence threshold (early stop); absent: 0, disabled. */
@@ -65,6 +71,13 @@ export interface RunRecord {
   drafted: number;
   /** Accepted proposed tokens. */
   accepted: number;
+  /** Target verification forwards after the prefill (absent in results written before it). */
+  steps?: number;
+  /**
+   * Tokens fed to the target over those steps, root included (chain tokens or tree nodes; with a
+   * lookup branch its copied tokens too); absent in results written before it.
+   */
+  verifiedTokens?: number;
   /** Mean tokens emitted per target verification step (τ), as the decoder measured it. */
   meanAcceptedLength: number;
   /** `acceptedAtPosition[i]`: steps whose proposal at position i+1 was accepted. */
@@ -281,6 +294,11 @@ export interface RunFilter {
    */
   drafterWeights?: Precision;
   /**
+   * Lookup-branch tokens; absent: none. Matches like `drafterWeights`: an absent one only the
+   * runs without a lookup branch, so no plain setting pools the lookup-branch runs.
+   */
+  lookup?: number;
+  /**
    * Draft-target K schedule; absent: `constant`. Unlike `k` and `tree`, an
    * absent schedule or confidence does not match every run, only the default
    * one, so the K sweep never pools the dynamic-K or early-stop runs.
@@ -318,9 +336,15 @@ export interface ConfigSummary {
 export interface SpeedupModel {
   /** c: cost of drafting one token / one target step (0 for lookup; heads cost for Medusa and EAGLE). */
   c: number;
-  /** V: cost of the verification forward / one target step. */
+  /**
+   * V: cost of the verification forward / one target step (at the runs' measured mean verified
+   * tokens per step when those vary, as with a lookup branch).
+   */
   v: number;
-  /** E: expected tokens per step: (1 - α^(K+1)) / (1 - α) for chains, measured τ for trees. */
+  /**
+   * E: expected tokens per step: (1 - α^(K+1)) / (1 - α) for chains, measured τ for trees and
+   * lookup-branch runs.
+   */
   e: number;
   /** Draft forwards per target step the model charges c for: K, 1 (Medusa), measured (EAGLE). */
   draftSteps: number;

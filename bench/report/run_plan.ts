@@ -1,9 +1,12 @@
 /**
- * The benchmark's run plan in three phases: the greedy sweeps on the code
- * prompts ({@linkcode sweepConfigs}); the follow-up runs at each method's
- * best swept setting, on prose prompts and with sampling
- * ({@linkcode followUpConfigs}); and the runs of the weight-precision section
- * ({@linkcode precisionConfigs}).
+ * The benchmark's run plan: the greedy sweeps on the code prompts
+ * ({@linkcode sweepConfigs}); the quantized-drafter runs
+ * ({@linkcode drafterConfigs}) and the lookup-branch runs
+ * ({@linkcode lookupBranchConfigs}) at each drafting method's best setting so
+ * far; the follow-up runs at each method's overall best setting, on prose
+ * prompts and with sampling ({@linkcode followUpConfigs}); and the runs of the
+ * weight-precision section ({@linkcode precisionConfigs}, then
+ * {@linkcode precisionLookupConfigs} at each method's best at that precision).
  *
  * @module
  */
@@ -19,8 +22,16 @@ export interface PlanModels {
   eagle: boolean;
 }
 
-/** Each speculative method's chosen setting (its K / tree), absent when it did not run. */
-export type PlanSettings = Partial<Record<BenchMethod, Pick<BenchConfig, "k" | "tree">>>;
+/**
+ * Each speculative method's chosen setting (its K / tree; its drafter's precision and lookup
+ * branch when the chosen runs had them), absent when it did not run.
+ */
+export type PlanSettings = Partial<
+  Record<BenchMethod, Pick<BenchConfig, "k" | "tree" | "drafterWeights" | "lookup">>
+>;
+
+/** The drafting methods: those with a drafter, a quantized drafter and a lookup branch. */
+const DRAFTING = ["speculative", "medusa", "eagle"] as const;
 
 const CODE: PromptKind[] = ["code"];
 
@@ -85,11 +96,11 @@ export function sweepConfigs(quick: boolean, models: PlanModels): BenchConfig[] 
 }
 
 /**
- * Phase 2, f32: every method at its best swept setting on the prose prompts
+ * The follow-up runs, f32: every method at its best setting on the prose prompts
  * (greedy), and autoregressive, draft-target, Medusa and EAGLE with sampling
  * (temperature 1) on the code prompts.
  *
- * @param best Each method's best setting from phase 1.
+ * @param best Each method's overall best setting (sweep, drafter and lookup-branch runs).
  * @returns The configurations.
  */
 export function followUpConfigs(best: PlanSettings): BenchConfig[] {
@@ -105,22 +116,62 @@ export function followUpConfigs(best: PlanSettings): BenchConfig[] {
   return list;
 }
 
+/** A setting's shape only: K and tree, without drafter precision or lookup branch. */
+function shapeOf(s: Pick<BenchConfig, "k" | "tree">): Pick<BenchConfig, "k" | "tree"> {
+  return {
+    ...(s.k !== undefined ? { k: s.k } : {}),
+    ...(s.tree !== undefined ? { tree: s.tree } : {}),
+  };
+}
+
 /**
  * The drafter-precision runs: each drafting method (draft-target, Medusa, EAGLE) at its best
  * f32 setting with the drafter quantized (q8, and q4 unless quick) while the target stays f32.
  * A cheaper drafter changes only what is proposed, never the output.
  *
- * @param best Each method's best f32 setting.
+ * @param best Each method's best f32 setting (its K / tree is taken).
  * @param quick Fewer runs.
  * @returns The configurations.
  */
 export function drafterConfigs(best: PlanSettings, quick: boolean): BenchConfig[] {
   const list: BenchConfig[] = [];
-  for (const method of ["speculative", "medusa", "eagle"] as const) {
+  for (const method of DRAFTING) {
     const s = best[method];
     if (s === undefined) continue;
     for (const drafterWeights of quick ? ["q8"] as const : ["q8", "q4"] as const) {
-      list.push({ method, ...s, drafterWeights, temperature: 0, kinds: CODE });
+      list.push({ method, ...shapeOf(s), drafterWeights, temperature: 0, kinds: CODE });
+    }
+  }
+  return list;
+}
+
+/** Lookup-branch tokens of the f32 lookup-branch runs (`--quick`: the first only). */
+export const LOOKUP_BRANCH_TOKENS: readonly number[] = [8, 16];
+
+/**
+ * The lookup-branch runs, f32 target: each drafting method (draft-target, Medusa, EAGLE) at its
+ * best setting so far, drafter precision included, with a prompt-lookup branch of 8 and 16
+ * tokens (`--quick`: 8), greedy, code prompts. The branch changes only what is proposed.
+ *
+ * @param best Each method's best setting over the sweep and the drafter runs.
+ * @param quick Fewer runs.
+ * @returns The configurations.
+ *
+ * @example Draft-target's best with a q8 draft
+ * ```ts
+ * import { lookupBranchConfigs } from "./run_plan.ts";
+ * const [c] = lookupBranchConfigs({ speculative: { k: 6, drafterWeights: "q8" } }, true);
+ * if (c?.lookup !== 8 || c.drafterWeights !== "q8" || c.k !== 6) throw new Error("unexpected");
+ * ```
+ */
+export function lookupBranchConfigs(best: PlanSettings, quick: boolean): BenchConfig[] {
+  const list: BenchConfig[] = [];
+  for (const method of DRAFTING) {
+    const s = best[method];
+    if (s === undefined) continue;
+    const drafter = s.drafterWeights !== undefined ? { drafterWeights: s.drafterWeights } : {};
+    for (const lookup of quick ? LOOKUP_BRANCH_TOKENS.slice(0, 1) : LOOKUP_BRANCH_TOKENS) {
+      list.push({ method, ...shapeOf(s), ...drafter, lookup, temperature: 0, kinds: CODE });
     }
   }
   return list;
@@ -131,9 +182,10 @@ export function drafterConfigs(best: PlanSettings, quick: boolean): BenchConfig[
  * greedy, on the code prompts: draft-target at the f32 best K and its
  * neighbours (K - 1, K + 1), Medusa at the f32 best tree and 4 nodes, prompt
  * lookup at K = 2, 3, 5 and its f32 best, EAGLE at its f32 best and the 4-node tree;
- * `--quick` keeps the f32 best only.
+ * `--quick` keeps the f32 best only. The drafters run at the target's precision and without a
+ * lookup branch ({@linkcode precisionLookupConfigs} adds that after these runs).
  *
- * @param best Each method's best f32 setting.
+ * @param best Each method's best f32 setting (its K / tree is taken).
  * @param quick Fewer points.
  * @returns The configurations.
  */
@@ -158,12 +210,36 @@ export function precisionConfigs(best: PlanSettings, quick: boolean): BenchConfi
       list.push({ method: "lookup", k, temperature: 0, kinds: CODE });
     }
   }
-  const eagle = best.eagle;
+  const eagle = best.eagle !== undefined ? shapeOf(best.eagle) : undefined;
   if (eagle !== undefined) {
     list.push({ method: "eagle", ...eagle, temperature: 0, kinds: CODE });
     if (!quick && eagle.tree !== 4) {
       list.push({ method: "eagle", tree: 4, temperature: 0, kinds: CODE });
     }
+  }
+  return list;
+}
+
+/**
+ * Phase 3's lookup-branch runs at one quantized precision: each drafting method (draft-target,
+ * Medusa, EAGLE) at its best setting at that precision (from {@linkcode precisionConfigs}'s
+ * runs) with a lookup branch of 8 tokens, greedy, code prompts.
+ *
+ * @param best Each method's best setting at that precision.
+ * @returns The configurations.
+ */
+export function precisionLookupConfigs(best: PlanSettings): BenchConfig[] {
+  const list: BenchConfig[] = [];
+  for (const method of DRAFTING) {
+    const s = best[method];
+    if (s === undefined) continue;
+    list.push({
+      method,
+      ...shapeOf(s),
+      lookup: LOOKUP_BRANCH_TOKENS[0]!,
+      temperature: 0,
+      kinds: CODE,
+    });
   }
   return list;
 }

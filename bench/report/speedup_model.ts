@@ -2,7 +2,8 @@
  * `speedupModel`: the report's model of a speculative step, S = E / (K·c + V),
  * next to the measured speedup: c from the draft (or heads) step, V(g) from
  * timed g-token target forwards, E from the acceptance α (chains) or the
- * measured τ (trees).
+ * measured τ (trees). Runs with a prompt-lookup branch verify a varying number
+ * of tokens per step: their V is at the runs' measured mean g and their E is τ.
  *
  * @module
  */
@@ -28,6 +29,54 @@ export function costV(cost: CostModel, tokens: number): number | undefined {
   const s = sizes[0];
   if (s === undefined || !(base > 0)) return undefined;
   return (cost.verifyMs[String(s)] ?? 0) / base;
+}
+
+/**
+ * V at a fractional g (a mean of verified tokens per step): linear between the
+ * measured sizes around it, extrapolated from the two largest beyond them, and
+ * V(1) = 1 at or below one token.
+ *
+ * @param cost The cost model.
+ * @param g Mean tokens per target forward, `>= 1`.
+ * @returns V(g), or `undefined` without a measured 1-token forward.
+ */
+export function costVMean(cost: CostModel, g: number): number | undefined {
+  const base = cost.verifyMs["1"] ?? cost.targetStepMs;
+  if (!(base > 0)) return undefined;
+  const points = Object.entries(cost.verifyMs).map(([s, ms]) => [Number(s), ms / base] as const)
+    .filter(([s]) => s >= 1).sort((a, b) => a[0] - b[0]);
+  if (points.length === 0 || g <= 1) return 1;
+  const exact = points.find(([s]) => s === g);
+  if (exact !== undefined) return exact[1];
+  let lo = points.findLast(([s]) => s < g);
+  let hi = points.find(([s]) => s > g);
+  if (hi === undefined) {
+    // Beyond the largest measured size: the slope of the last two.
+    hi = points.at(-1)!;
+    lo = points.at(-2);
+    if (lo === undefined) return hi[1] * g / hi[0];
+  }
+  if (lo === undefined) lo = [1, 1];
+  return lo[1] + (hi[1] - lo[1]) * (g - lo[0]) / (hi[0] - lo[0]);
+}
+
+/**
+ * Mean tokens fed to the target per verification step over the runs of `filter`, root
+ * included; `undefined` when a run lacks the counts (results written before them).
+ *
+ * @param results The benchmark results.
+ * @param filter The runs.
+ * @returns The pooled mean g.
+ */
+export function meanVerified(results: BenchmarkResults, filter: RunFilter): number | undefined {
+  let tokens = 0, steps = 0;
+  for (const r of results.runs) {
+    if (!matches(r, filter)) continue;
+    if (r.verifiedTokens === undefined || r.steps === undefined) return undefined;
+    tokens += r.verifiedTokens;
+    steps += r.steps;
+  }
+  return steps > 0 ? tokens / steps : undefined;
 }
 
 /** E = (1 - α^(K+1)) / (1 - α): expected tokens per step with K drafts of acceptance α. */
@@ -80,6 +129,13 @@ export function speedupModel(
     v = costV(cost, k + 1);
     e = expectedTokens(s.alpha ?? 0, k);
     draftSteps = k;
+  }
+  if ((filter.lookup ?? 0) > 0) {
+    // A lookup branch joins the draft when the context has a match, so the verified size varies
+    // step by step and the chain's geometric E does not hold: V at the measured mean g, E = τ.
+    const g = meanVerified(results, filter);
+    if (g !== undefined) v = costVMean(cost, g);
+    e = s.tau;
   }
   if (v === undefined) return undefined;
   if (filter.drafterWeights !== undefined && filter.drafterWeights !== (filter.weights ?? "f32")) {

@@ -28,7 +28,10 @@ export function drafterOf(x: Pick<RunRecord, "weights" | "drafterWeights">): Pre
   return x.drafterWeights ?? x.weights ?? "f32";
 }
 
-/** True when `run` matches `filter` (absent weights / schedule / confidence: only the defaults). */
+/**
+ * True when `run` matches `filter` (absent weights / drafter / lookup branch / schedule /
+ * confidence: only the defaults).
+ */
 export function matches(run: RunRecord, filter: RunFilter): boolean {
   return run.method === filter.method && run.temperature === filter.temperature &&
     (filter.kind === undefined || run.promptKind === filter.kind) &&
@@ -36,6 +39,7 @@ export function matches(run: RunRecord, filter: RunFilter): boolean {
     (filter.tree === undefined || run.tree === filter.tree) &&
     (run.weights ?? "f32") === (filter.weights ?? "f32") &&
     drafterOf(run) === drafterOf(filter) &&
+    (run.lookup ?? 0) === (filter.lookup ?? 0) &&
     (run.schedule ?? "constant") === (filter.schedule ?? "constant") &&
     (run.confidence ?? 0) === (filter.confidence ?? 0);
 }

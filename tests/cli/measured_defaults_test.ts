@@ -122,20 +122,25 @@ for (const weights of ["q8", "q4"] as const) {
 
 /**
  * Each method's table entry is the report's best setting at `weights` (a method the report did
- * not run there: the f32 entry), and `fastest` is the method with the highest speedup.
+ * not run there: the f32 entry), its drafter precision and lookup branch included, and `fastest`
+ * is the method with the highest speedup.
  */
 function checkPrecision(results: BenchmarkResults, weights: WeightPrecision): void {
   const row = MEASURED_DEFAULTS[weights];
   let fastest: { method: SpeculativeMethod; speedup: number } | undefined;
   for (const method of METHODS) {
     const best = bestSetting(results, method, { weights });
-    const entry: { k?: number; tree?: number; drafter?: WeightPrecision } = best === undefined
-      ? MEASURED_DEFAULTS.f32[method]
-      : best.filter.tree !== undefined
-      ? { tree: best.filter.tree }
-      : { k: best.filter.k! };
-    // A drafter faster at another precision than the target's is part of the setting.
+    const entry: { k?: number; tree?: number; drafter?: WeightPrecision; lookup?: number } =
+      best === undefined
+        ? { ...MEASURED_DEFAULTS.f32[method] }
+        : best.filter.tree !== undefined
+        ? { tree: best.filter.tree }
+        : { k: best.filter.k! };
+    // A drafter faster at another precision than the target's is part of the setting, and so is
+    // a lookup branch: each is compared when the report's best or the table has one (results
+    // without lookup-branch runs have no best with a branch, so the table must have none).
     if (best?.filter.drafterWeights !== undefined) entry.drafter = best.filter.drafterWeights;
+    if (best?.filter.lookup !== undefined) entry.lookup = best.filter.lookup;
     assert.deepEqual(
       row[method],
       entry,

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import type { BenchmarkResults, RunRecord } from "../../bench/report/results.ts";
 import { compareGreedy } from "../../bench/report/compare_greedy.ts";
-import { costV, expectedTokens, speedupModel } from "../../bench/report/speedup_model.ts";
+import {
+  costV,
+  costVMean,
+  expectedTokens,
+  meanVerified,
+  speedupModel,
+} from "../../bench/report/speedup_model.ts";
 import { distinct, isVariant, summarize } from "../../bench/report/summarize.ts";
 import {
   isLossless,
@@ -18,7 +24,9 @@ import { parseReportOptions } from "../../bench/report/options.ts";
 import {
   drafterConfigs,
   followUpConfigs,
+  lookupBranchConfigs,
   precisionConfigs,
+  precisionLookupConfigs,
   sweepConfigs,
 } from "../../bench/report/run_plan.ts";
 
@@ -824,4 +832,138 @@ Deno.test("goals: a method short of its speedup says what its step cost and acce
   assert.match(line, /\(best: K=2\): 1\.00x, \*\*not met\*\*\. Short by 50%\./);
   assert.match(line, /Each step costs 2\.00·c \+ V = .* target steps, so 2\.00x needs E ≥ /);
   assert.match(line, /α ≥ [0-9.]+ needed, α = [0-9.]+ reached\)/);
+});
+
+Deno.test("lookup branch: plan, labels, best setting, speedup model and goals", () => {
+  // Plan: each drafting method at its best so far (drafter precision kept) with lookup 8 and 16.
+  const best = {
+    speculative: { k: 6, drafterWeights: "q8" as const },
+    medusa: { tree: 4 },
+    lookup: { k: 5 },
+    eagle: { k: 3, drafterWeights: "q8" as const },
+  };
+  assert.deepEqual(lookupBranchConfigs(best, false).map(configLabel), [
+    "draft-target K=6 q8 drafter + lookup 8",
+    "draft-target K=6 q8 drafter + lookup 16",
+    "medusa 4 + lookup 8",
+    "medusa 4 + lookup 16",
+    "eagle chain K=3 q8 drafter + lookup 8",
+    "eagle chain K=3 q8 drafter + lookup 16",
+  ]);
+  assert.deepEqual(lookupBranchConfigs(best, true).map((c) => c.lookup), [8, 8, 8]);
+  // The overall best (a lookup-branch run) carries into the follow-ups; the precision runs take
+  // only its shape, then each drafting method's best there with lookup 8.
+  const overall = { ...best, speculative: { k: 6, drafterWeights: "q8" as const, lookup: 8 } };
+  assert.ok(
+    followUpConfigs(overall).map(configLabel).includes(
+      "draft-target K=6 T=1 q8 drafter + lookup 8",
+    ),
+  );
+  assert.deepEqual(precisionConfigs(overall, true).map(configLabel), [
+    "autoregressive",
+    "draft-target K=6",
+    "medusa 4",
+    "lookup K=5",
+    "eagle chain K=3",
+  ]);
+  assert.deepEqual(
+    precisionLookupConfigs({ speculative: { k: 5 }, eagle: { tree: 4 } }).map(configLabel),
+    [
+      "draft-target K=5 + lookup 8",
+      "eagle tree 4 + lookup 8",
+    ],
+  );
+  // Labels without a branch are unchanged.
+  assert.equal(
+    configLabel({ method: "medusa", tree: 4, temperature: 0, kinds: ["code"] }),
+    "medusa 4",
+  );
+  assert.equal(
+    settingName({ method: "eagle", k: 3, drafterWeights: "q8", lookup: 8 }),
+    "chain K=3 + lookup 8, q8 head",
+  );
+
+  // Results: Medusa 8 alone 160 tok/s (1.60x); with lookup 8 200 tok/s (2.00x), 12 tokens verified
+  // per step; draft-target K=2 with lookup 8 250 tok/s.
+  const r = synthetic();
+  for (const id of ["c1", "c2"]) {
+    r.runs.push(run({
+      method: "medusa",
+      tree: 8,
+      lookup: 8,
+      promptId: id,
+      wallTimeMs: 500,
+      drafted: 120,
+      accepted: 60,
+      meanAcceptedLength: 2.5,
+      steps: 40,
+      verifiedTokens: 480,
+    }));
+    r.runs.push(run({
+      method: "speculative",
+      k: 2,
+      lookup: 8,
+      promptId: id,
+      wallTimeMs: 400,
+      drafted: 100,
+      accepted: 60,
+      meanAcceptedLength: 2.5,
+      steps: 40,
+      verifiedTokens: 280,
+    }));
+  }
+  // A setting without `lookup` pools only the runs without a branch.
+  assert.equal(summarize(r, { method: "medusa", tree: 8, temperature: 0, kind: "code" })?.runs, 2);
+  const medusa = bestSetting(r, "medusa");
+  assert.equal(medusa?.filter.lookup, 8);
+  assert.equal(medusa?.name, "8-node tree + lookup 8");
+  assert.equal(bestSetting(r, "medusa", { lookupBranch: false })?.name, "8-node tree");
+  assert.equal(bestSetting(r, "speculative")?.name, "K=2 + lookup 8");
+  assert.equal(bestSetting(r, "lookup")?.filter.lookup, undefined);
+  // Speedup model: V at the measured mean g (12, beyond the largest timed size 8: extrapolated
+  // from V(5) = 1.5 and V(8) = 2.0), E = τ.
+  const filter = { method: "medusa", tree: 8, lookup: 8, temperature: 0, kind: "code" } as const;
+  assert.equal(meanVerified(r, filter), 12);
+  assert.ok(Math.abs(costVMean(r.cost, 12)! - (2 + 4 / 6)) < 1e-12);
+  assert.equal(costVMean(r.cost, 4), 1.35); // between V(3) = 1.2 and V(5) = 1.5
+  assert.equal(costVMean(r.cost, 8), 2);
+  const m = speedupModel(r, filter);
+  assert.ok(m !== undefined);
+  assert.equal(m.e, 2.5);
+  assert.ok(Math.abs(m.v - (2 + 4 / 6)) < 1e-12);
+  assert.equal(m.measured, 2);
+  // Draft-target with a branch: mean g = 7 (interpolated), E = τ, still K draft forwards.
+  const dt = speedupModel(r, {
+    method: "speculative",
+    k: 2,
+    lookup: 8,
+    temperature: 0,
+    kind: "code",
+  });
+  assert.ok(Math.abs(dt!.v - (1.5 + (2 - 1.5) * 2 / 3)) < 1e-12);
+  assert.equal(dt?.e, 2.5);
+  assert.equal(dt?.draftSteps, 2);
+  // Rendering: sweep rows, headline, defaults and goals name the branch; Medusa's goal shows
+  // what the heads alone reach.
+  const md = renderReport(r);
+  assert.match(md, /\| 8 \+ lookup 8 \| 200\.0 \|/);
+  assert.match(md, /\| 2 \+ lookup 8 \| 250\.0 \|/);
+  assert.ok(md.includes("| Medusa (best: 8-node tree + lookup 8) | 200.0 |"), md);
+  assert.match(
+    md,
+    /- Medusa: the 8-node tree \+ lookup 8 \(2\.00x, best of the tree sweep, the quantized heads and the lookup branch\)\./,
+  );
+  const goal = md.split("\n").find((l) => l.startsWith("- Medusa ≥"));
+  assert.equal(
+    goal,
+    "- Medusa ≥ 1.60x autoregressive (best: 8-node tree + lookup 8): 2.00x, **met**. " +
+      "Heads alone (best: 8-node tree): 1.60x, **met**.",
+  );
+  assert.match(
+    md,
+    /- Draft-target ≥ 2\.00x autoregressive \(best: K=2 \+ lookup 8\): 2\.50x, \*\*met\*\*\./,
+  );
+  const { speedup } = renderCharts(r);
+  assert.ok(speedup.includes("Medusa 8 +L8"), speedup);
+  assert.ok(speedup.includes("DT K=2 +L8"), speedup);
 });

@@ -6,7 +6,7 @@
  */
 
 import { formatNumber } from "../../../mod.ts";
-import { bestSetting, drafterSuffix } from "../best_setting.ts";
+import { bestSetting, drafterSuffix, lookupSuffix } from "../best_setting.ts";
 import type { BenchmarkResults, BenchMethod } from "../results.ts";
 import { dynamicVerdict } from "./dynamic_k.ts";
 import { SPECULATIVE_METHODS } from "./headline.ts";
@@ -32,18 +32,23 @@ export function defaultsSection(results: BenchmarkResults): string[] {
   const md = bestSetting(results, "medusa");
   const pl = bestSetting(results, "lookup");
   const eg = bestSetting(results, "eagle");
+  // What each best was chosen from: the sweep, the quantized drafters, the lookup branch.
+  const from = (m: BenchMethod, sweep: string, drafters: string): string =>
+    results.runs.some((x) => x.method === m && (x.lookup ?? 0) > 0 && !x.weights)
+      ? `best of ${sweep}, ${drafters} and the lookup branch`
+      : `best of ${sweep} and ${drafters}`;
   if (dt !== undefined) {
     out.push(
-      `- Draft-target: K = ${dt.filter.k}${drafterSuffix(dt.filter)} (${
+      `- Draft-target: K = ${dt.filter.k}${lookupSuffix(dt.filter)}${drafterSuffix(dt.filter)} (${
         r(dt.speedup)
-      }, best of the K sweep and the quantized drafts).`,
+      }, ${from("speculative", "the K sweep", "the quantized drafts")}).`,
     );
   }
   if (md !== undefined) {
     out.push(
-      `- Medusa: the ${md.filter.tree}-node tree${drafterSuffix(md.filter)} (${
-        r(md.speedup)
-      }, best of the tree sweep and the quantized heads).`,
+      `- Medusa: the ${md.filter.tree}-node tree${lookupSuffix(md.filter)}${
+        drafterSuffix(md.filter)
+      } (${r(md.speedup)}, ${from("medusa", "the tree sweep", "the quantized heads")}).`,
     );
   }
   const verdict = dynamicVerdict(results);
@@ -51,7 +56,9 @@ export function defaultsSection(results: BenchmarkResults): string[] {
   if (pl !== undefined) out.push(`- Prompt lookup: K = ${pl.filter.k} (${r(pl.speedup)}).`);
   if (eg !== undefined) {
     out.push(
-      `- EAGLE: ${eg.name} (${r(eg.speedup)}, best of the EAGLE sweep and the quantized heads).`,
+      `- EAGLE: ${eg.name} (${r(eg.speedup)}, ${
+        from("eagle", "the EAGLE sweep", "the quantized heads")
+      }).`,
     );
   }
   const all = [["draft-target", dt], ["Medusa", md], ["prompt lookup", pl], ["EAGLE", eg]] as const;

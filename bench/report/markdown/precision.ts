@@ -77,12 +77,15 @@ export function precisionSection(results: BenchmarkResults): string[] {
     'The target, the draft and the heads loaded with `weights: "f32" | "q8" | "q4"` ' +
       "(block-wise MatMulNBits weights). " +
       "Each method at its fastest " +
-      "setting measured at that precision (f32: the sweeps above, and each drafting method's " +
+      "setting measured at that precision (f32: the sweeps above, each drafting method's " +
       "best setting again with its drafter (draft, Medusa heads, EAGLE head) at q8 and q4 while " +
       "the target stays f32, named `q8 draft` / `q8 heads` / `q8 head`: a cheaper drafter " +
-      "changes only what is proposed; q8 and q4: the drafters at the target's precision, draft-target at the " +
+      "changes only what is proposed, and its best so far with a prompt-lookup branch " +
+      "(`+ lookup 8`: up to 8 tokens copied from the context join each step's draft as one more " +
+      "path, verified in the same target forward); q8 and q4: the drafters at the target's precision, draft-target at the " +
       "f32 best K and its neighbours, Medusa at 4 nodes and the f32 best tree, prompt lookup at " +
-      "K = 2, 3, 5 and its f32 best, EAGLE at its f32 best and the 4-node tree). Speedup is over autoregressive decoding at the same precision; " +
+      "K = 2, 3, 5 and its f32 best, EAGLE at its f32 best and the 4-node tree, then each " +
+      "drafting method's best at that precision with a lookup branch of 8). Speedup is over autoregressive decoding at the same precision; " +
       "lossless means equal to the autoregressive output at the same precision.",
   );
   out.push("");

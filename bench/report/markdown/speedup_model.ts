@@ -33,7 +33,11 @@ export function speedupModelSection(results: BenchmarkResults): string[] {
           "measured in the runs (h), S = E / (h·c + V); E from α for chains, τ for trees."
         : "") +
       " Rows with a quantized drafter (`q8 draft`, `q8 heads`, `q8 head`) take c from their own " +
-      "runs: the mean drafter call over the mean target step inside the decoding loop.",
+      "runs: the mean drafter call over the mean target step inside the decoding loop." +
+      " Rows with a prompt-lookup branch (`+ lookup 8`: up to 8 tokens copied from an earlier " +
+      "occurrence of the context's last n-gram join the step's draft as one more path) verify a " +
+      "varying number of tokens per step: their V is at the runs' measured mean tokens per " +
+      "verification forward (interpolated between the timed sizes) and their E is the measured τ.",
   );
   out.push("");
   out.push(

@@ -1,13 +1,13 @@
 /**
  * `sweepSection`: one method's sweep table (draft-target and prompt lookup
- * K, Medusa tree sizes, EAGLE shapes) with the speedup model beside each
- * measurement.
+ * K, Medusa tree sizes, EAGLE shapes; the quantized-drafter and lookup-branch
+ * rows beside their setting) with the speedup model beside each measurement.
  *
  * @module
  */
 
 import { formatNumber } from "../../../mod.ts";
-import { drafterSuffix, settingName, sweepSettings } from "../best_setting.ts";
+import { drafterSuffix, lookupSuffix, settingName, sweepSettings } from "../best_setting.ts";
 import type { BenchmarkResults, BenchMethod, RunFilter } from "../results.ts";
 import { speedupModel } from "../speedup_model.ts";
 import { matches, summarize } from "../summarize.ts";
@@ -59,7 +59,8 @@ export function sweepSection(
     if (s === undefined || m === undefined) continue;
     const name = method === "eagle"
       ? settingName(filter)
-      : String(method === "medusa" ? filter.tree : filter.k) + drafterSuffix(filter);
+      : String(method === "medusa" ? filter.tree : filter.k) + lookupSuffix(filter) +
+        drafterSuffix(filter);
     const cCell = method === "eagle"
       ? `${f.fixed(m.c, 3)} × ${f.fixed(m.draftSteps)}`
       : f.fixed(m.c, 3);

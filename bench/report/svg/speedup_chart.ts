@@ -32,6 +32,25 @@ interface Bar {
   predicted: number | undefined;
 }
 
+/** Draft-target's or Medusa's lookup-branch bars (EAGLE's are among its settings). */
+function lookupBranchBars(results: BenchmarkResults, method: "speculative" | "medusa"): Bar[] {
+  const bars: Bar[] = [];
+  for (const filter of sweepSettings(results, method)) {
+    if ((filter.lookup ?? 0) === 0) continue;
+    const m = speedupModel(results, filter);
+    if (m === undefined) continue;
+    const shape = method === "speculative" ? `DT K=${filter.k}` : `Medusa ${filter.tree}`;
+    const drafter = filter.drafterWeights !== undefined ? ` ${filter.drafterWeights}` : "";
+    bars.push({
+      label: `${shape}${drafter} +L${filter.lookup}`,
+      method,
+      value: m.measured,
+      predicted: m.predicted,
+    });
+  }
+  return bars;
+}
+
 /**
  * Draws the speedup chart.
  *
@@ -49,12 +68,15 @@ export function speedupChart(results: BenchmarkResults): string {
       const short = method === "speculative" ? "DT" : "PL";
       bars.push({ label: `${short} K=${k}`, method, value: m.measured, predicted: m.predicted });
     }
+    if (method === "speculative") bars.push(...lookupBranchBars(results, method));
   }
   for (const filter of sweepSettings(results, "eagle")) {
     const m = speedupModel(results, filter);
     if (m === undefined) continue;
     bars.push({
-      label: filter.tree !== undefined ? `EAGLE tree ${filter.tree}` : `EAGLE K=${filter.k}`,
+      label: (filter.tree !== undefined ? `EAGLE tree ${filter.tree}` : `EAGLE K=${filter.k}`) +
+        (filter.drafterWeights !== undefined ? ` ${filter.drafterWeights}` : "") +
+        ((filter.lookup ?? 0) > 0 ? ` +L${filter.lookup}` : ""),
       method: "eagle",
       value: m.measured,
       predicted: m.predicted,
@@ -70,6 +92,7 @@ export function speedupChart(results: BenchmarkResults): string {
       predicted: m.predicted,
     });
   }
+  bars.push(...lookupBranchBars(results, "medusa"));
 
   const methods = [...new Set(bars.map((b) => b.method))];
   const legend: LegendItem[] = methods.map((method) => ({
