@@ -173,6 +173,14 @@ export function lookupBranchConfigs(best: PlanSettings, quick: boolean): BenchCo
     for (const lookup of quick ? LOOKUP_BRANCH_TOKENS.slice(0, 1) : LOOKUP_BRANCH_TOKENS) {
       list.push({ method, ...shapeOf(s), ...drafter, lookup, temperature: 0, kinds: CODE });
     }
+    // A branch adds verified rows, so a shorter chain may now win (probe: draft-target K=4 +
+    // lookup 8 beat K=6 + lookup 8): chains also run shorter with 8 (draft-target K - 2, EAGLE
+    // K - 1: its head forwards are dearer than the draft's).
+    const chain = method === "speculative" || (method === "eagle" && s.tree === undefined);
+    const shorter = s.k === undefined ? 0 : s.k - (method === "speculative" ? 2 : 1);
+    if (!quick && chain && shorter >= 2) {
+      list.push({ method, k: shorter, ...drafter, lookup: 8, temperature: 0, kinds: CODE });
+    }
   }
   return list;
 }

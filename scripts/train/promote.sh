@@ -3,7 +3,8 @@
 # It does not commit: compare the figures with the committed ones first (git diff models/).
 #
 #   scripts/train/promote.sh eagle [best|last]     runs/bench-target-eagle/<which> -> models/bench-target/eagle
-#   scripts/train/promote.sh medusa [best|last]    runs/bench-target-medusa/<which> -> models/bench-target/medusa
+#   scripts/train/promote.sh medusa [best|last] [RUN]  RUN/<which> (default runs/bench-target-medusa)
+#                                                  -> models/bench-target/medusa
 #   scripts/train/promote.sh draft [best|last]     runs/bench-draft-distill/<which> -> models/bench-draft
 #   scripts/train/promote.sh finish                fixtures (reference), check, card
 #
@@ -26,7 +27,7 @@ case "$what" in
     nice -n 19 $py $train agreement --target bench-target --eagle
     ;;
   medusa)
-    copy "runs/bench-target-medusa/$which" models/bench-target/medusa config.json model.safetensors train_summary.json
+    copy "${3:-runs/bench-target-medusa}/$which" models/bench-target/medusa config.json model.safetensors train_summary.json
     nice -n 19 $py $train agreement --target bench-target --medusa
     ;;
   draft)
