@@ -51,24 +51,25 @@ export interface MeasuredDefaults {
 
 /**
  * Each method's best measured setting per weight precision: what `generate`, `demo` and
- * `serve` use when no `--k` / `--tree` (or request `speculation.k` / `tree`) is given, and
- * which method the demo shows.
+ * `serve` use when no `--k` / `--tree` / `--lookup` (or request `speculation.k` / `tree` /
+ * `lookup`) is given, and which method the demo shows.
  *
- * Source: `deno task bench:report` of 2026-11-30 08:35 UTC (`results/benchmark_results.json`,
+ * Source: `deno task bench:report` of 2026-11-30 10:52 UTC (`results/benchmark_results.json`,
  * "Recommended defaults" in `results/REPORT.md`): bench pair (`models/bench-target`,
  * `models/bench-draft`, its `medusa/` and `eagle/` heads), greedy, 8 held-out code prompts x 128
  * tokens, 2 cores. Speedups are over autoregressive decoding at the same precision.
  *
- * - f32, from the sweeps and the quantized-drafter runs: draft-target K=6 with a q8 draft (2.24x;
- *   K 1-8 swept, then the best K with q8 and q4 drafts), Medusa 4-node tree with q8 heads (1.11x;
- *   4, 8, 16, 64), prompt lookup K=5 (2.02x; K 2, 3, 5, 8), EAGLE chain K=3 with a q8 head
- *   (1.99x; chains K 2-5, trees 4, 8, 16). Fastest: draft-target.
- * - q8, from the precision section: draft-target K=5 (1.44x; K 5, 6, 7), Medusa 4-node tree
- *   (0.88x; 4), prompt lookup K=3 (1.64x; K 2, 3, 5), EAGLE chain K=3 (1.38x; chain K=3 and the
- *   4-node tree). Fastest: prompt lookup.
- * - q4, from the precision section: draft-target K=6 (1.44x; K 5, 6, 7), Medusa 4-node tree
- *   (0.96x; 4), prompt lookup K=3 (1.85x; K 2, 3, 5), EAGLE chain K=3 (1.44x; chain K=3 and the
- *   4-node tree). Fastest: prompt lookup.
+ * - f32, from the sweeps, the quantized-drafter runs and the lookup-branch runs: draft-target K=3
+ *   with a q8 draft and a lookup branch of 8 (1.94x; K 1-8 swept, the best K with q8 and q4
+ *   drafts, then branches of 8 and 16 at K=5 and 8 at K=3), Medusa 4-node tree with q4 heads and
+ *   a branch of 16 (1.74x; heads alone 1.15x), prompt lookup K=5 (1.82x; K 2, 3, 5, 8), EAGLE
+ *   chain K=3 with a q8 head and a branch of 16 (1.99x; without the branch 1.76x). Fastest: EAGLE.
+ * - q8, from the precision section: draft-target K=3 (1.56x), Medusa 4-node tree + lookup 8
+ *   (1.43x), prompt lookup K=3 (1.64x), EAGLE chain K=3 + lookup 8 (1.56x). Fastest: prompt
+ *   lookup.
+ * - q4, from the precision section: draft-target K=3 + lookup 8 (1.47x), Medusa 4-node tree +
+ *   lookup 8 (1.42x), prompt lookup K=3 (1.69x), EAGLE chain K=3 + lookup 8 (1.45x). Fastest:
+ *   prompt lookup.
  *
  * At q8 and q4 the report sweeps fewer points than at f32 (around the f32 best); a method the
  * report has no measurement for at a precision takes its f32 value.
@@ -86,24 +87,24 @@ export interface MeasuredDefaults {
  */
 export const MEASURED_DEFAULTS: Readonly<Record<WeightPrecision, MeasuredDefaults>> = {
   f32: {
-    speculative: { k: 6, drafter: "q8" },
-    medusa: { tree: 4, drafter: "q8" },
+    speculative: { k: 3, drafter: "q8", lookup: 8 },
+    medusa: { tree: 4, drafter: "q4", lookup: 16 },
     lookup: { k: 5 },
-    eagle: { k: 3, drafter: "q8" },
-    fastest: "speculative",
+    eagle: { k: 3, drafter: "q8", lookup: 16 },
+    fastest: "eagle",
   },
   q8: {
-    speculative: { k: 5 },
-    medusa: { tree: 4 },
+    speculative: { k: 3 },
+    medusa: { tree: 4, lookup: 8 },
     lookup: { k: 3 },
-    eagle: { k: 3 },
+    eagle: { k: 3, lookup: 8 },
     fastest: "lookup",
   },
   q4: {
-    speculative: { k: 6 },
-    medusa: { tree: 4 },
+    speculative: { k: 3, lookup: 8 },
+    medusa: { tree: 4, lookup: 8 },
     lookup: { k: 3 },
-    eagle: { k: 3 },
+    eagle: { k: 3, lookup: 8 },
     fastest: "lookup",
   },
 };

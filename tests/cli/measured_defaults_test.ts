@@ -54,18 +54,23 @@ Deno.test("loadedModels() takes K and tree from MEASURED_DEFAULTS at the target'
       ...(weights !== undefined ? { weights } : {}),
     });
     const settings = { temperature: 0, maxNewTokens: 4, stop: [] };
+    const branch = (n: number | undefined): string => (n ? ` + lookup ${n}` : "");
     assert.equal(
       models.decoder("speculative", settings).description,
-      `draft-target (K=${row.speculative.k})`,
+      `draft-target (K=${row.speculative.k}${branch(row.speculative.lookup)})`,
     );
     assert.equal(
       models.decoder("lookup", settings).description,
       `prompt lookup (K=${row.lookup.k})`,
     );
-    // An explicit --k wins over the table.
+    // An explicit --k / --lookup wins over the table.
     assert.equal(
-      models.decoder("speculative", { ...settings, k: 7 }).description,
+      models.decoder("speculative", { ...settings, k: 7, lookup: 0 }).description,
       "draft-target (K=7)",
+    );
+    assert.equal(
+      models.decoder("speculative", { ...settings, k: 2, lookup: 5 }).description,
+      "draft-target (K=2 + lookup 5)",
     );
     models.close();
   }
@@ -95,7 +100,13 @@ Deno.test({
       assert.equal(code, 0, err);
       assert.match(
         err,
-        new RegExp(`draft-target \\(K=${MEASURED_DEFAULTS[weights].speculative.k}\\)`),
+        new RegExp(
+          `draft-target \\(K=${MEASURED_DEFAULTS[weights].speculative.k}${
+            MEASURED_DEFAULTS[weights].speculative.lookup
+              ? ` \\+ lookup ${MEASURED_DEFAULTS[weights].speculative.lookup}`
+              : ""
+          }\\)`,
+        ),
       );
     }
   },
