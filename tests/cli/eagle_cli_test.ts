@@ -49,7 +49,7 @@ Deno.test({
     }
     const text = await cli(["--method", "eagle", "--tree", "6", "-n", "8", PROMPT]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stderr, /eagle \(6-node tree, depth \d+, top-\d+\)/);
+    assert.match(text.stderr, /eagle \(6-node tree, depth \d+, top-\d+( \+ lookup \d+)?\)/);
     const branch = await cli(["--method", "eagle", "--k", "2", "--lookup", "8", "-n", "8", PROMPT]);
     assert.equal(branch.code, 0, branch.stderr);
     assert.match(branch.stderr, /eagle \(chain K=2 \+ lookup 8\)/);

@@ -175,7 +175,7 @@ Deno.test({
     assert.equal(r.stdout, ar.text.endsWith("\n") ? ar.text : `${ar.text}\n`);
     assert.match(
       r.stderr,
-      /\[specdec\] draft-target \(K=2\): \d+ tokens in [\d.]+s, [\d.]+ tok\/s, acceptance [\d.]+%, τ [\d.]+/,
+      /\[specdec\] draft-target \(K=2( \+ lookup \d+)?\): \d+ tokens in [\d.]+s, [\d.]+ tok\/s, acceptance [\d.]+%, τ [\d.]+/,
     );
   },
 });

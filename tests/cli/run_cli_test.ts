@@ -128,7 +128,22 @@ Deno.test("runCli() --json prints {text, tokens, prompt_tokens, metrics}", async
   const dir = await modelDir();
   const io = captureIO();
   const code = await runCli(
-    ["generate", "-m", dir, "--draft", dir, "--k", "3", "-n", "12", "--json", "def f(x):"],
+    // --lookup 0: the draft alone proposes, so its acceptance is strictly between 0 and 1
+    [
+      "generate",
+      "-m",
+      dir,
+      "--draft",
+      dir,
+      "--k",
+      "3",
+      "--lookup",
+      "0",
+      "-n",
+      "12",
+      "--json",
+      "def f(x):",
+    ],
     { io, backend: fakeBackend() },
   );
   assert.equal(code, 0, io.err);
@@ -337,7 +352,10 @@ Deno.test("runCli() demo compares speculative and autoregressive output", async 
   });
   assert.equal(code, 0, io.err);
   assert.match(io.out, /autoregressive\s+16\s+[\d.]+\s+-\s+1\.00\s+1\.00x/);
-  assert.match(io.out, /draft-target \(K=4\)\s+16\s+[\d.]+\s+[\d.]+%\s+[\d.]+\s+[\d.]+x/);
+  assert.match(
+    io.out,
+    /draft-target \(K=4( \+ lookup \d+)?\)\s+16\s+[\d.]+\s+[\d.]+%\s+[\d.]+\s+[\d.]+x/,
+  );
   assert.match(io.out, /outputs identical: yes \(16 tokens/);
   await Deno.remove(dir, { recursive: true });
 });
