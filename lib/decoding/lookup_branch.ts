@@ -22,7 +22,8 @@ import { checkInt } from "./_util.ts";
 export interface LookupBranchConfig {
   /**
    * Most tokens the branch copies per step, `0..64`; default 0 (no branch). A chain draft with
-   * a branch that leaves it becomes a two-branch tree (one target forward with a tree mask).
+   * a branch that leaves it becomes a two-branch tree (one target forward with a tree mask), so
+   * the target must take tree masks (`CausalLM` does; `OnnxDecoder`, chains only, refuses them).
    */
   lookupTokens?: number;
   /** Longest n-gram matched first, `lookupMinNgram..64`; default 3. */
