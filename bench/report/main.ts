@@ -18,7 +18,7 @@
  * The run, in order: the thread probe; at f32 the cost model (c, V) and
  * every method's greedy sweep on the code prompts, each drafting method's
  * best swept setting with quantized drafters, then its best so far with a
- * prompt-lookup branch (8 and 16 tokens), then each method at its overall
+ * prompt-lookup branch (8, 16 and 32 tokens), then each method at its overall
  * best setting on the prose prompts and with sampling, and V(g) at a
  * 256-token context; at each quantized precision V(g), every method near
  * its f32 best setting, and each drafting method's best there with a lookup

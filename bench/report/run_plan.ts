@@ -146,11 +146,11 @@ export function drafterConfigs(best: PlanSettings, quick: boolean): BenchConfig[
 }
 
 /** Lookup-branch tokens of the f32 lookup-branch runs (`--quick`: the first only). */
-export const LOOKUP_BRANCH_TOKENS: readonly number[] = [8, 16];
+export const LOOKUP_BRANCH_TOKENS: readonly number[] = [8, 16, 32];
 
 /**
  * The lookup-branch runs, f32 target: each drafting method (draft-target, Medusa, EAGLE) at its
- * best setting so far, drafter precision included, with a prompt-lookup branch of 8 and 16
+ * best setting so far, drafter precision included, with a prompt-lookup branch of 8, 16 and 32
  * tokens (`--quick`: 8), greedy, code prompts. The branch changes only what is proposed.
  *
  * @param best Each method's best setting over the sweep and the drafter runs.
@@ -174,12 +174,12 @@ export function lookupBranchConfigs(best: PlanSettings, quick: boolean): BenchCo
       list.push({ method, ...shapeOf(s), ...drafter, lookup, temperature: 0, kinds: CODE });
     }
     // A branch adds verified rows, so a shorter chain may now win (probe: draft-target K=4 +
-    // lookup 8 beat K=6 + lookup 8): chains also run shorter with 8 (draft-target K - 2, EAGLE
+    // lookup 8 beat K=6 + lookup 8): chains also run shorter with 16 (draft-target K - 2, EAGLE
     // K - 1: its head forwards are dearer than the draft's).
     const chain = method === "speculative" || (method === "eagle" && s.tree === undefined);
     const shorter = s.k === undefined ? 0 : s.k - (method === "speculative" ? 2 : 1);
     if (!quick && chain && shorter >= 2) {
-      list.push({ method, k: shorter, ...drafter, lookup: 8, temperature: 0, kinds: CODE });
+      list.push({ method, k: shorter, ...drafter, lookup: 16, temperature: 0, kinds: CODE });
     }
   }
   return list;

@@ -845,12 +845,15 @@ Deno.test("lookup branch: plan, labels, best setting, speedup model and goals", 
   assert.deepEqual(lookupBranchConfigs(best, false).map(configLabel), [
     "draft-target K=6 q8 drafter + lookup 8",
     "draft-target K=6 q8 drafter + lookup 16",
-    "draft-target K=4 q8 drafter + lookup 8",
+    "draft-target K=6 q8 drafter + lookup 32",
+    "draft-target K=4 q8 drafter + lookup 16",
     "medusa 4 + lookup 8",
     "medusa 4 + lookup 16",
+    "medusa 4 + lookup 32",
     "eagle chain K=3 q8 drafter + lookup 8",
     "eagle chain K=3 q8 drafter + lookup 16",
-    "eagle chain K=2 q8 drafter + lookup 8",
+    "eagle chain K=3 q8 drafter + lookup 32",
+    "eagle chain K=2 q8 drafter + lookup 16",
   ]);
   assert.deepEqual(lookupBranchConfigs(best, true).map((c) => c.lookup), [8, 8, 8]);
   // The overall best (a lookup-branch run) carries into the follow-ups; the precision runs take
