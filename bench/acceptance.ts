@@ -170,7 +170,7 @@ async function runSet(
     console.log(
       [
         row.family.padEnd(14),
-        row.decoder.padEnd(26),
+        row.decoder.padEnd(32),
         row.acceptanceRate.toFixed(3).padStart(8),
         row.tau.toFixed(2).padStart(6),
         row.tokensPerSecond.toFixed(0).padStart(8),
@@ -204,6 +204,14 @@ async function runSet(
     config: { numSpeculativeTokens: 8, confidenceThreshold: 0.4 },
   });
   add("draft-target K=8 conf 0.4", await measure(conf, prompts, opts.maxNew));
+  // the prompt-lookup branch: copied tokens join each step's draft (lib/decoding/lookup_branch.ts)
+  const branch = new DraftTargetDecoder({
+    draftModel: draft,
+    targetModel: target,
+    tokenizer,
+    config: { numSpeculativeTokens: 4, lookupTokens: 16 },
+  });
+  add("draft-target K=4 + lookup 16", await measure(branch, prompts, opts.maxNew));
   if (exists(`${set.medusa}/model.safetensors`)) {
     using heads = await MedusaHeads.load(`${ROOT}${set.medusa}`, { threads: opts.threads });
     for (const size of opts.trees) {
@@ -215,6 +223,13 @@ async function runSet(
       });
       add(`medusa ${size}-node tree`, await measure(dec, prompts, opts.maxNew));
     }
+    const withBranch = new MedusaDecoder({
+      baseModel: target,
+      heads,
+      tokenizer,
+      config: { treeWidth: 8, lookupTokens: 16 },
+    });
+    add("medusa 8-node tree + lookup 16", await measure(withBranch, prompts, opts.maxNew));
   } else {
     console.log(`notice: ${set.medusa} missing; Medusa skipped`);
   }
@@ -226,6 +241,7 @@ async function runSet(
     const shapes = [
       ...opts.eagleKs.map((k) => ({ name: `eagle chain K=${k}`, treeNodes: 0, k })),
       ...opts.eagleTrees.map((n) => ({ name: `eagle ${n}-node tree`, treeNodes: n, k: 0 })),
+      { name: "eagle chain K=3 + lookup 16", treeNodes: 0, k: 3, lookup: 16 },
     ];
     for (const s of shapes) {
       const dec = new EagleDecoder({
@@ -235,6 +251,7 @@ async function runSet(
         config: {
           treeNodes: s.treeNodes,
           ...(s.k > 0 ? { numSpeculativeTokens: s.k } : {}),
+          ...("lookup" in s ? { lookupTokens: s.lookup } : {}),
         },
       });
       add(s.name, await measure(dec, prompts, opts.maxNew));
@@ -287,7 +304,7 @@ if (import.meta.main) {
   console.log(
     [
       "family".padEnd(14),
-      "decoder".padEnd(26),
+      "decoder".padEnd(32),
       "accept".padStart(8),
       "tau".padStart(6),
       "tok/s".padStart(8),
