@@ -26,7 +26,7 @@ import {
   PromptLookupDecoder,
   Tokenizer,
 } from "../mod.ts";
-import type { Decoder } from "../mod.ts";
+import type { Decoder, SpeculativeDecodingConfig } from "../mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -181,36 +181,18 @@ async function runSet(
     );
   };
   add("autoregressive", ar);
+  const draftTarget = (config: SpeculativeDecodingConfig): DraftTargetDecoder =>
+    new DraftTargetDecoder({ draftModel: draft, targetModel: target, tokenizer, config });
   for (const k of opts.ks) {
-    const dec = new DraftTargetDecoder({
-      draftModel: draft,
-      targetModel: target,
-      tokenizer,
-      config: { numSpeculativeTokens: k },
-    });
+    const dec = draftTarget({ numSpeculativeTokens: k });
     add(`draft-target K=${k}`, await measure(dec, prompts, opts.maxNew));
   }
-  const heur = new DraftTargetDecoder({
-    draftModel: draft,
-    targetModel: target,
-    tokenizer,
-    config: { numSpeculativeTokens: 4, schedule: "heuristic" },
-  });
+  const heur = draftTarget({ numSpeculativeTokens: 4, schedule: "heuristic" });
   add("draft-target heuristic K", await measure(heur, prompts, opts.maxNew));
-  const conf = new DraftTargetDecoder({
-    draftModel: draft,
-    targetModel: target,
-    tokenizer,
-    config: { numSpeculativeTokens: 8, confidenceThreshold: 0.4 },
-  });
+  const conf = draftTarget({ numSpeculativeTokens: 8, confidenceThreshold: 0.4 });
   add("draft-target K=8 conf 0.4", await measure(conf, prompts, opts.maxNew));
   // the prompt-lookup branch: copied tokens join each step's draft (lib/decoding/lookup_branch.ts)
-  const branch = new DraftTargetDecoder({
-    draftModel: draft,
-    targetModel: target,
-    tokenizer,
-    config: { numSpeculativeTokens: 4, lookupTokens: 16 },
-  });
+  const branch = draftTarget({ numSpeculativeTokens: 4, lookupTokens: 16 });
   add("draft-target K=4 + lookup 16", await measure(branch, prompts, opts.maxNew));
   if (exists(`${set.medusa}/model.safetensors`)) {
     using heads = await MedusaHeads.load(`${ROOT}${set.medusa}`, { threads: opts.threads });

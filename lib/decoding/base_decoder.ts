@@ -10,6 +10,7 @@ import type { TextTokenizer } from "../model/language_model.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { argmax } from "../sampling/argmax.ts";
 import { LogitsProcessor } from "../sampling/logits_processor.ts";
+import type { TreeVerifierOptions } from "../tree/tree_verifier.ts";
 import { Prng } from "../sampling/prng.ts";
 import { sampleCategorical } from "../sampling/sample_categorical.ts";
 import type {
@@ -92,6 +93,12 @@ export abstract class BaseDecoder {
 
   /** Yields batches of accepted tokens until the cache is full (or it is stopped). */
   protected abstract _decode(run: DecodeRun): AsyncGenerator<number[], void, undefined>;
+
+  /** The tree verifier's sampling options: this decoder's temperature, top-k and top-p. */
+  protected _verifierOptions(): TreeVerifierOptions {
+    const p = this.processor;
+    return { temperature: p.temperature, topK: p.topK, topP: p.topP };
+  }
 
   /**
    * Next token from one row of logits: argmax when greedy, else a sample of

@@ -181,11 +181,7 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
     this.maxSpeculativeTokens = maxK;
     this.confidenceThreshold = ct;
     this.lookup = resolveLookupBranch(config);
-    this.#verifier = new TreeVerifier({
-      temperature: this.processor.temperature,
-      topK: this.processor.topK,
-      topP: this.processor.topP,
-    });
+    this.#verifier = new TreeVerifier(this._verifierOptions());
   }
 
   /** The smaller of the two KV capacities. */
@@ -273,12 +269,14 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
       let next: number;
       let verified: number;
       let offered = kUsed;
-      const branch = this.lookup.tokens > 0 ? new SpeculationTree(pending) : undefined;
-      if (branch !== undefined) {
+      // new nodes that fit, tokens left to emit (none without a branch)
+      const room2 = Math.min(room - kUsed, run.remaining() - 1);
+      const copied = lookupBranchDraft(context, this.lookup, room2);
+      let branch: SpeculationTree | undefined;
+      if (copied.length > 0) {
+        branch = new SpeculationTree(pending);
         if (kUsed > 0) branch.addCandidate(drafts); // nodes 1..kUsed
-        const room2 = Math.min(room - kUsed, run.remaining() - 1); // new nodes, tokens left
-        const copied = lookupBranchDraft(context, this.lookup, room2);
-        if (copied.length > 0) branch.addCandidate(copied);
+        branch.addCandidate(copied);
       }
       if (branch !== undefined && branch.size > kUsed + 1) {
         const t = branch;

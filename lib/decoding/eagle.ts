@@ -267,11 +267,7 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     }
     this.treeCandidates = this.processor.greedy ? "top-k" : candidates;
     this.lookup = resolveLookupBranch(config);
-    this.verifier = new TreeVerifier({
-      temperature: this.processor.temperature,
-      topK: this.processor.topK,
-      topP: this.processor.topP,
-    });
+    this.verifier = new TreeVerifier(this._verifierOptions());
     this.targetModel = targetModel;
     this.head = head;
   }

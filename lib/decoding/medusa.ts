@@ -153,11 +153,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     if (needK > baseModel.vocabSize) {
       throw new RangeError(`medusaChoices rank ${needK - 1} exceeds the vocabulary`);
     }
-    const verifierOptions: TreeVerifierOptions = {
-      temperature: this.processor.temperature,
-      topK: this.processor.topK,
-      topP: this.processor.topP,
-    };
+    const verifierOptions: TreeVerifierOptions = this._verifierOptions();
     if (config.acceptance !== undefined) verifierOptions.acceptance = config.acceptance;
     if (config.posteriorThreshold !== undefined) {
       verifierOptions.posteriorThreshold = config.posteriorThreshold;

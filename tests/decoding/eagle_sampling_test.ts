@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type EagleConfig, EagleDecoder } from "../../lib/decoding/eagle.ts";
-import { LogitsProcessor, type SamplingOptions } from "../../lib/sampling/logits_processor.ts";
+import type { SamplingOptions } from "../../lib/sampling/logits_processor.ts";
+import { exactFirstThree, firstThreeHistogram } from "./_first_three.ts";
 import { sampleCategorical } from "../../lib/sampling/sample_categorical.ts";
 import type { Prng } from "../../lib/sampling/prng.ts";
 import { type TreeVerdict, TreeVerifier } from "../../lib/tree/tree_verifier.ts";
@@ -31,32 +32,10 @@ function target(): SyntheticLM {
   });
 }
 
-/** Exact joint probabilities of the first three tokens `[V^3]`. */
-function exact(sampling: SamplingOptions): Float64Array {
-  const lm = target();
-  const proc = new LogitsProcessor(sampling);
-  const ctx: Array<[number, number]> = PROMPT.map((t, i) => [t, i]);
-  const out = new Float64Array(V ** 3);
-  const p1 = proc.probs(lm.logitsFor(ctx));
-  for (let a = 0; a < V; a++) {
-    const p2 = proc.probs(lm.logitsFor([...ctx, [a, 3]]));
-    for (let b = 0; b < V; b++) {
-      const p3 = proc.probs(lm.logitsFor([...ctx, [a, 3], [b, 4]]));
-      for (let c = 0; c < V; c++) out[a * V * V + b * V + c] = p1[a]! * p2[b]! * p3[c]!;
-    }
-  }
-  return out;
-}
-
-async function histogram(dec: EagleDecoder): Promise<number[]> {
-  const counts = new Array(V ** 3).fill(0);
-  for (let seed = 0; seed < DRAWS; seed++) {
-    const r = await dec.generate(PROMPT, { seed, maxNewTokens: 4 });
-    const [a, b, c] = r.tokens;
-    counts[a! * V * V + b! * V + c!]++;
-  }
-  return counts;
-}
+const exact = (sampling: SamplingOptions): Float64Array =>
+  exactFirstThree(target(), sampling, PROMPT);
+const histogram = (dec: EagleDecoder): Promise<number[]> =>
+  firstThreeHistogram(dec, PROMPT, V, DRAWS);
 
 function decoder(sampling: SamplingOptions, shape: EagleConfig): EagleDecoder {
   const lm = target();

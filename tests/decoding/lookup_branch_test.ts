@@ -5,7 +5,8 @@ import { DraftTargetDecoder } from "../../lib/decoding/draft_target.ts";
 import { EagleDecoder } from "../../lib/decoding/eagle.ts";
 import { MedusaDecoder } from "../../lib/decoding/medusa.ts";
 import type { LookupBranchConfig } from "../../lib/decoding/lookup_branch.ts";
-import { LogitsProcessor, type SamplingOptions } from "../../lib/sampling/logits_processor.ts";
+import type { SamplingOptions } from "../../lib/sampling/logits_processor.ts";
+import { exactFirstThree, firstThreeHistogram } from "./_first_three.ts";
 import { chiSquareTest } from "../sampling/_chi_square.ts";
 import { SyntheticHeads, SyntheticLM, SyntheticTokenizer } from "./_synthetic_lm.ts";
 import { SyntheticEagleHead } from "./_synthetic_eagle.ts";
@@ -15,6 +16,17 @@ import { SyntheticEagleHead } from "./_synthetic_eagle.ts";
 // accept more tokens than the drafter offered), sampling exact (chi-square on the first three
 // tokens, with 1-gram matches so the branch fires in most steps), bad settings rejected by name.
 
+/** The draft of the greedy tests: the target's table, another context mix. */
+function draftOf(lm: SyntheticLM): SyntheticLM {
+  return new SyntheticLM({
+    vocabSize: lm.vocabSize,
+    tableSeed: 7,
+    contextSeed: 99,
+    contextWeight: 0.4,
+    maxLength: lm.maxLength,
+  });
+}
+
 type Make = (
   lm: SyntheticLM,
   config: LookupBranchConfig & SamplingOptions & { maxNewTokens?: number },
@@ -23,26 +35,14 @@ type Make = (
 const DECODERS: Array<[string, number, Make]> = [
   ["DraftTargetDecoder K=2", 2, (lm, c) =>
     new DraftTargetDecoder({
-      draftModel: new SyntheticLM({
-        vocabSize: lm.vocabSize,
-        tableSeed: 7,
-        contextSeed: 99,
-        contextWeight: 0.4,
-        maxLength: lm.maxLength,
-      }),
+      draftModel: draftOf(lm),
       targetModel: lm,
       tokenizer: new SyntheticTokenizer(lm.vocabSize),
       config: { ...c, numSpeculativeTokens: 2 },
     })],
   ["DraftTargetDecoder K=1, heuristic schedule", 4, (lm, c) =>
     new DraftTargetDecoder({
-      draftModel: new SyntheticLM({
-        vocabSize: lm.vocabSize,
-        tableSeed: 7,
-        contextSeed: 99,
-        contextWeight: 0.4,
-        maxLength: lm.maxLength,
-      }),
+      draftModel: draftOf(lm),
       targetModel: lm,
       tokenizer: new SyntheticTokenizer(lm.vocabSize),
       config: { ...c, numSpeculativeTokens: 1, schedule: "heuristic", maxSpeculativeTokens: 4 },
@@ -161,22 +161,6 @@ function sampleTarget(): SyntheticLM {
   });
 }
 
-function exact(sampling: SamplingOptions): Float64Array {
-  const lm = sampleTarget();
-  const proc = new LogitsProcessor(sampling);
-  const ctx: Array<[number, number]> = PROMPT.map((t, i) => [t, i]);
-  const out = new Float64Array(SV ** 3);
-  const p1 = proc.probs(lm.logitsFor(ctx));
-  for (let a = 0; a < SV; a++) {
-    const p2 = proc.probs(lm.logitsFor([...ctx, [a, 3]]));
-    for (let b = 0; b < SV; b++) {
-      const p3 = proc.probs(lm.logitsFor([...ctx, [a, 3], [b, 4]]));
-      for (let c = 0; c < SV; c++) out[a * SV * SV + b * SV + c] = p1[a]! * p2[b]! * p3[c]!;
-    }
-  }
-  return out;
-}
-
 /** Drafters of depth 1: a step that accepts two tokens took the lookup branch. */
 const SHALLOW: Array<[string, Make]> = [
   ["DraftTargetDecoder K=1", (lm, c) =>
@@ -220,16 +204,12 @@ for (const sampling of [{ temperature: 1 }, { temperature: 0.8, topK: 4, topP: 0
     const depth = 1;
     Deno.test(`lookup branch, sampling ${JSON.stringify(sampling)}: ${label} follows the target (chi-square, ${DRAWS} runs)`, async () => {
       const dec = make(sampleTarget(), { ...sampling, lookupTokens: 3, lookupMinNgram: 1 });
-      const counts = new Array(SV ** 3).fill(0);
       let beyond = 0;
-      for (let seed = 0; seed < DRAWS; seed++) {
-        const r = await dec.generate(PROMPT, { seed, maxNewTokens: 4 });
-        const [a, b, c] = r.tokens;
-        counts[a! * SV * SV + b! * SV + c!]++;
+      const counts = await firstThreeHistogram(dec, PROMPT, SV, DRAWS, (r) => {
         const h = r.metrics.acceptedLengthHistogram;
         for (let m = depth + 1; m < h.length; m++) beyond += h[m]!;
-      }
-      const r = chiSquareTest(counts, exact(sampling));
+      });
+      const r = chiSquareTest(counts, exactFirstThree(sampleTarget(), sampling, PROMPT));
       assert.ok(
         r.pValue > 0.001,
         `chi2 = ${r.statistic.toFixed(1)}, df ${r.degreesOfFreedom}, p = ${r.pValue}`,

@@ -4,7 +4,8 @@ import type { Decoder } from "../../lib/decoding/decoder.ts";
 import { DraftTargetDecoder } from "../../lib/decoding/draft_target.ts";
 import { MedusaDecoder } from "../../lib/decoding/medusa.ts";
 import { PromptLookupDecoder } from "../../lib/decoding/prompt_lookup.ts";
-import { LogitsProcessor, type SamplingOptions } from "../../lib/sampling/logits_processor.ts";
+import type { SamplingOptions } from "../../lib/sampling/logits_processor.ts";
+import { exactFirstThree, firstThreeHistogram } from "./_first_three.ts";
 import { chiSquareTest } from "../sampling/_chi_square.ts";
 import { SyntheticHeads, SyntheticLM, SyntheticTokenizer } from "./_synthetic_lm.ts";
 
@@ -35,32 +36,9 @@ function draft(): SyntheticLM {
   });
 }
 
-/** Exact joint probabilities of the first three tokens `[V^3]`. */
-function exact(sampling: SamplingOptions): Float64Array {
-  const lm = target();
-  const proc = new LogitsProcessor(sampling);
-  const ctx: Array<[number, number]> = PROMPT.map((t, i) => [t, i]);
-  const out = new Float64Array(V ** 3);
-  const p1 = proc.probs(lm.logitsFor(ctx));
-  for (let a = 0; a < V; a++) {
-    const p2 = proc.probs(lm.logitsFor([...ctx, [a, 3]]));
-    for (let b = 0; b < V; b++) {
-      const p3 = proc.probs(lm.logitsFor([...ctx, [a, 3], [b, 4]]));
-      for (let c = 0; c < V; c++) out[a * V * V + b * V + c] = p1[a]! * p2[b]! * p3[c]!;
-    }
-  }
-  return out;
-}
-
-async function histogram(dec: Decoder): Promise<number[]> {
-  const counts = new Array(V ** 3).fill(0);
-  for (let seed = 0; seed < DRAWS; seed++) {
-    const r = await dec.generate(PROMPT, { seed, maxNewTokens: 4 });
-    const [a, b, c] = r.tokens;
-    counts[a! * V * V + b! * V + c!]++;
-  }
-  return counts;
-}
+const exact = (sampling: SamplingOptions): Float64Array =>
+  exactFirstThree(target(), sampling, PROMPT);
+const histogram = (dec: Decoder): Promise<number[]> => firstThreeHistogram(dec, PROMPT, V, DRAWS);
 
 const SETTINGS: SamplingOptions[] = [{ temperature: 1 }, { temperature: 0.8, topK: 4, topP: 0.95 }];
 
