@@ -39,7 +39,7 @@ import { cacheMaxBytes, prunePreparedCache, touchPrepared } from "./prune_prepar
  * defaults). Entries of another format are never read. `tests/model/prepared_format_test.ts`
  * fails when the emitted bytes change while this stays the same: bump it then.
  */
-export const PREPARED_FORMAT = 4;
+export const PREPARED_FORMAT = 5;
 const FORMAT = PREPARED_FORMAT;
 const ALIGN = 4096;
 

@@ -15,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pl_simd.h"
 #include "specdec.h"
 
 /* 16 f32 lanes (AVX-512 in the x86-64-v4 clone; narrower registers elsewhere). Vectors never
    cross a function boundary: every helper is a macro or always inlined. */
-typedef float v16 __attribute__((vector_size(64)));
+typedef sd_v16 v16;
 
 /* Rows per work item: a prefill of many rows splits into blocks, so threads share it. */
 #define ROW_BLOCK 64
@@ -29,8 +30,9 @@ typedef float v16 __attribute__((vector_size(64)));
 typedef struct pl_job {
   const float *x, *wp, *bias;
   float *y;
-  int64_t rows, k, n, panels, row_blocks;
+  int64_t rows, k, n, panels, row_blocks; /* panels: output panels (a gate/up pair with glu) */
   int chunk; /* rows per pass: SD_PL_CHUNK with 32 vector registers, 3 with 16 */
+  int glu;   /* 1: stored panels alternate gate, up; y = silu(gate) * up */
 } pl_job;
 
 /*
@@ -66,6 +68,21 @@ static inline __attribute__((always_inline)) void panel_rows(const float *x, int
   }
 }
 
+/* The sums of mc rows over one panel, mc a run-time value dispatched to constant cases. */
+static inline __attribute__((always_inline)) void panel_chunk(const float *x, int64_t k,
+                                                              const float *w, float *out, int mc) {
+  switch (mc) { /* constant row counts: the sums stay in registers */
+    case 8: panel_rows(x, k, k, w, out, 8); break;
+    case 7: panel_rows(x, k, k, w, out, 7); break;
+    case 6: panel_rows(x, k, k, w, out, 6); break;
+    case 5: panel_rows(x, k, k, w, out, 5); break;
+    case 4: panel_rows(x, k, k, w, out, 4); break;
+    case 3: panel_rows(x, k, k, w, out, 3); break;
+    case 2: panel_rows(x, k, k, w, out, 2); break;
+    default: panel_rows(x, k, k, w, out, 1); break;
+  }
+}
+
 /* One work item; the body of every CPU variant below. */
 static inline __attribute__((always_inline)) void item_body(void *usr, size_t item) {
   const pl_job *jb = usr;
@@ -74,25 +91,21 @@ static inline __attribute__((always_inline)) void item_body(void *usr, size_t it
   const int64_t r1 = r0 + ROW_BLOCK < jb->rows ? r0 + ROW_BLOCK : jb->rows;
   const int64_t c0 = p * SD_PL_PANEL;
   const int64_t nc = jb->n - c0 < SD_PL_PANEL ? jb->n - c0 : SD_PL_PANEL;
-  const float *w = jb->wp + p * jb->k * SD_PL_PANEL; /* [K, 32] */
-  float acc[SD_PL_CHUNK * SD_PL_PANEL];              /* [chunk rows, 32] */
+  const int64_t stream = jb->k * SD_PL_PANEL; /* floats per stored panel [K, 32] */
+  const float *w = jb->wp + (jb->glu ? 2 * p : p) * stream; /* [K, 32] (the gate's with glu) */
+  float acc[SD_PL_CHUNK * SD_PL_PANEL];                       /* [chunk rows, 32] */
+  float up[SD_PL_CHUNK * SD_PL_PANEL];                        /* [chunk rows, 32], glu only */
   for (int64_t r = r0; r < r1; r += jb->chunk) {
     const int mc = (int)(r1 - r < jb->chunk ? r1 - r : jb->chunk);
     const float *x = jb->x + r * jb->k;
-    switch (mc) { /* constant row counts: the sums stay in registers */
-      case 8: panel_rows(x, jb->k, jb->k, w, acc, 8); break;
-      case 7: panel_rows(x, jb->k, jb->k, w, acc, 7); break;
-      case 6: panel_rows(x, jb->k, jb->k, w, acc, 6); break;
-      case 5: panel_rows(x, jb->k, jb->k, w, acc, 5); break;
-      case 4: panel_rows(x, jb->k, jb->k, w, acc, 4); break;
-      case 3: panel_rows(x, jb->k, jb->k, w, acc, 3); break;
-      case 2: panel_rows(x, jb->k, jb->k, w, acc, 2); break;
-      default: panel_rows(x, jb->k, jb->k, w, acc, 1); break;
-    }
+    panel_chunk(x, jb->k, w, acc, mc);
+    if (jb->glu) panel_chunk(x, jb->k, w + stream, up, mc);
     for (int i = 0; i < mc; i++) {
       float *dst = jb->y + (r + i) * jb->n + c0;
       const float *src = acc + i * SD_PL_PANEL;
-      if (jb->bias != NULL) {
+      if (jb->glu) {
+        sd_pl_glu_store(src, up + i * SD_PL_PANEL, jb->bias, jb->n, c0, nc, dst);
+      } else if (jb->bias != NULL) {
         for (int64_t j = 0; j < nc; j++) dst[j] = src[j] + jb->bias[c0 + j];
       } else {
         memcpy(dst, src, (size_t)nc * sizeof *dst);
@@ -146,7 +159,7 @@ static int fail(char *err, size_t cap, const char *msg) {
   return SD_INVALID_ARGUMENT;
 }
 
-int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int64_t n,
+int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int64_t n, int glu,
                   const float *bias, float *y, sd_ta_parallel_for parallel_for, void *parallel_ctx,
                   char *err, size_t err_cap) {
   if (rows < 0 || k < 1 || n < 1) return fail(err, err_cap, "rows >= 0, k >= 1 and n >= 1 needed");
@@ -161,6 +174,7 @@ int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int6
   jb.rows = rows;
   jb.k = k;
   jb.n = n;
+  jb.glu = glu != 0;
   jb.panels = sd_pl_panels(n);
   jb.row_blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
   void (*run_item)(void *, size_t) = item_base;
@@ -191,6 +205,20 @@ void sd_pl_pack(const float *w, int64_t n, int64_t k, int w_in_out, float *wp) {
       for (int64_t j = 0; j < SD_PL_PANEL; j++) {
         const int64_t c = p * SD_PL_PANEL + j;
         dst[j] = c >= n ? 0.0f : w_in_out ? w[kk * n + c] : w[c * k + kk];
+      }
+    }
+  }
+}
+
+void sd_pl_pack_glu(const float *gate, const float *up, int64_t n, int64_t k, float *wp) {
+  const int64_t panels = sd_pl_panels(n);
+  for (int64_t p = 0; p < 2 * panels; p++) { /* stored panel p: gate (even) or up (odd) p / 2 */
+    const float *w = p % 2 == 0 ? gate : up;
+    for (int64_t kk = 0; kk < k; kk++) {
+      float *dst = wp + (p * k + kk) * SD_PL_PANEL;
+      for (int64_t j = 0; j < SD_PL_PANEL; j++) {
+        const int64_t c = p / 2 * SD_PL_PANEL + j;
+        dst[j] = c >= n ? 0.0f : w[c * k + kk];
       }
     }
   }

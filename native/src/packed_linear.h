@@ -44,8 +44,14 @@ static inline int64_t sd_pl_panels(int64_t n) { return (n + SD_PL_PANEL - 1) / S
  * bias: [n] or NULL; y: [rows, n]. Work items (panel, block of rows) are spread by
  * `parallel_for` (NULL: this thread). Returns SD_OK, or SD_INVALID_ARGUMENT with a message in
  * err (rows < 0, k < 1, n < 1, a NULL pointer where data is needed).
+ *
+ * glu = 1 (a gated MLP's gate and up projections in one pass, SwiGLU): wp holds
+ * 2 * sd_pl_panels(n) panels alternating gate panel p, up panel p (sd_pl_pack_glu); bias is
+ * [2n] (the gate's, then the up projection's) or NULL; y[r, c] = silu(gate[r, c]) * up[r, c],
+ * silu(a) = a / (1 + exp(-a)) (exp to about 2e-7 relative, pl_simd.h). Each sum is the one
+ * above, so the batch invariance holds.
  */
-int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int64_t n,
+int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int64_t n, int glu,
                   const float *bias, float *y, sd_ta_parallel_for parallel_for, void *parallel_ctx,
                   char *err, size_t err_cap);
 
@@ -55,6 +61,12 @@ int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int6
  * TypeScript when it builds the graph.
  */
 void sd_pl_pack(const float *w, int64_t n, int64_t k, int w_in_out, float *wp);
+
+/*
+ * Packs a gated MLP's gate and up weights, both [n, k] (out, in), for glu = 1: 2 *
+ * sd_pl_panels(n) * k * SD_PL_PANEL floats, gate panel p then up panel p. For tests and tools.
+ */
+void sd_pl_pack_glu(const float *gate, const float *up, int64_t n, int64_t k, float *wp);
 
 /*
  * Block-quantized weights (`specdec.PackedLinearQ`): symmetric blocks of SD_PL_QBLOCK inputs
@@ -77,9 +89,10 @@ static inline int64_t sd_plq_row_bytes(int bits) { return SD_PL_PANEL * bits / 8
  * y[r, c] = sum_k x[r, k] * (value[c, k] * scale[c, k / 32]) (+ bias[c]), k in increasing order
  * (each weight dequantized to f32 first, then one multiply-add per k), the same for every row
  * count. Shapes as above; bits 4 or 8. Returns SD_OK or SD_INVALID_ARGUMENT (message in err).
+ * glu = 1: as sd_pl_forward's, codes and scales hold 2 * sd_plq panels alternating gate, up.
  */
 int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
-                   const float *scales, int bits, int64_t n, const float *bias, float *y,
+                   const float *scales, int bits, int64_t n, int glu, const float *bias, float *y,
                    sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err, size_t err_cap);
 
 /* The op `PackedLinear` for the CPU execution provider (static storage, never NULL). */

@@ -5,7 +5,10 @@
  *          1 W packed [ceil(N / 32), K, 32] f32 (packed_linear.h; an initializer)
  *          2 B [N] f32 (optional)
  * Output:  0 Y [..., N] f32 = X W^T + B, rows in the order of X's leading dimensions.
- * Attribute: N (output width, required, >= 1).
+ * Attributes: N (output width, required, >= 1); glu (optional, 0 or 1, default 0): 1 fuses a
+ *          gated MLP's gate and up projections and its activation, Y = silu(X Wg^T + Bg) *
+ *          (X Wu^T + Bu), with W [2 ceil(N / 32), K, 32] alternating gate and up panels and
+ *          B [2N] (packed_linear.h).
  * Registered in the "specdec" domain beside TreeAttention (tree_attention_op.c), with
  * PackedLinearQ: the same over block-quantized weights (packed_linear.h, packed_linear_q.c).
  */
@@ -22,7 +25,25 @@
 typedef struct pl_kernel {
   const OrtApi *api;
   int64_t n;
+  int glu;
 } pl_kernel;
+
+/* The optional attribute glu (0 when absent); an error status when it is not 0 or 1. */
+static OrtStatus *pl_glu_attribute(const OrtApi *api, const OrtKernelInfo *info, const char *op,
+                                   int *glu) {
+  int64_t v = 0;
+  OrtStatus *st = api->KernelInfoGetAttribute_int64(info, "glu", &v);
+  if (st != NULL) {
+    api->ReleaseStatus(st);
+    v = 0;
+  }
+  if (v != 0 && v != 1) {
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "%s: glu must be 0 or 1, got %lld", op,
+                          (long long)v);
+  }
+  *glu = (int)v;
+  return NULL;
+}
 
 
 static const char *ORT_API_CALL pl_name(const OrtCustomOp *op) {
@@ -81,10 +102,14 @@ static OrtStatus *ORT_API_CALL pl_create(const OrtCustomOp *op, const OrtApi *ap
     return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: attribute N is required");
   }
   if (n < 1) return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: N must be >= 1, got %lld", (long long)n);
+  int glu = 0;
+  st = pl_glu_attribute(api, info, "PackedLinear", &glu);
+  if (st != NULL) return st;
   pl_kernel *k = malloc(sizeof *k);
   if (k == NULL) return sd__ort_status(api, ORT_FAIL, "PackedLinear: out of memory");
   k->api = api;
   k->n = n;
+  k->glu = glu;
   *kernel = k;
   return NULL;
 }
@@ -118,14 +143,16 @@ static OrtStatus *pl_input(const OrtApi *api, const OrtKernelContext *ctx, size_
 
 
 /*
- * Checks the optional bias [N] and creates the output [..., N] of input X's leading dimensions;
- * *rows is their product.
+ * Checks the optional bias ([N], or [2N] with glu) and creates the output [..., N] of input X's
+ * leading dimensions; *rows is their product.
  */
 static OrtStatus *pl_output(const OrtApi *api, OrtKernelContext *ctx, const char *op,
-                            const pl_view *x, const pl_view *b, int64_t N, float **y,
+                            const pl_view *x, const pl_view *b, int64_t N, int glu, float **y,
                             int64_t *rows) {
-  if (b->value != NULL && (b->rank != 1 || b->dims[0] != N)) {
-    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "%s: B must be [N] = [%lld]", op, (long long)N);
+  const int64_t bn = glu ? 2 * N : N;
+  if (b->value != NULL && (b->rank != 1 || b->dims[0] != bn)) {
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT, "%s: B must be [%s] = [%lld]", op,
+                          glu ? "2N" : "N", (long long)bn);
   }
   int64_t n_rows = 1, out_dims[PL_MAX_RANK];
   for (size_t d = 0; d + 1 < x->rank; d++) {
@@ -148,21 +175,21 @@ static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
   if (st == NULL) st = pl_input(api, ctx, 1, &w);
   if (st == NULL) st = pl_input(api, ctx, 2, &b);
   if (st != NULL) return st;
-  const int64_t K = x.dims[x.rank - 1], N = kn->n;
-  if (w.rank != 3 || w.dims[0] != sd_pl_panels(N) || w.dims[1] != K || w.dims[2] != SD_PL_PANEL) {
+  const int64_t K = x.dims[x.rank - 1], N = kn->n, P = (1 + kn->glu) * sd_pl_panels(N);
+  if (w.rank != 3 || w.dims[0] != P || w.dims[1] != K || w.dims[2] != SD_PL_PANEL) {
     return sd__ort_status(api, ORT_INVALID_ARGUMENT,
-                     "PackedLinear: W must be [%lld, %lld, %d] (ceil(N / %d), K, %d) for N = %lld "
-                     "and X's last dimension K = %lld",
-                     (long long)sd_pl_panels(N), (long long)K, SD_PL_PANEL, SD_PL_PANEL,
+                     "PackedLinear: W must be [%lld, %lld, %d] (%sceil(N / %d), K, %d) for N = "
+                     "%lld and X's last dimension K = %lld",
+                     (long long)P, (long long)K, SD_PL_PANEL, kn->glu ? "2 " : "", SD_PL_PANEL,
                      SD_PL_PANEL, (long long)N, (long long)K);
   }
   int64_t rows = 0;
   float *y = NULL;
-  st = pl_output(api, ctx, "PackedLinear", &x, &b, N, &y, &rows);
+  st = pl_output(api, ctx, "PackedLinear", &x, &b, N, kn->glu, &y, &rows);
   if (st != NULL || rows == 0) return st;
   sd__ort_parallel pc = {api, ctx};
   char err[256] = "";
-  if (sd_pl_forward(x.data, rows, K, w.data, N, b.value != NULL ? b.data : NULL, y,
+  if (sd_pl_forward(x.data, rows, K, w.data, N, kn->glu, b.value != NULL ? b.data : NULL, y,
                     sd__ort_parallel_for, &pc, err, sizeof err) != SD_OK) {
     return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinear: %s", err);
   }
@@ -175,6 +202,7 @@ static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
 typedef struct plq_kernel {
   const OrtApi *api;
   int64_t n, bits;
+  int glu;
 } plq_kernel;
 
 static const char *ORT_API_CALL plq_name(const OrtCustomOp *op) {
@@ -214,11 +242,15 @@ static OrtStatus *ORT_API_CALL plq_create(const OrtCustomOp *op, const OrtApi *a
                      "PackedLinearQ: N must be >= 1 and bits 4 or 8, got N = %lld, bits = %lld",
                      (long long)n, (long long)bits);
   }
+  int glu = 0;
+  st = pl_glu_attribute(api, info, "PackedLinearQ", &glu);
+  if (st != NULL) return st;
   plq_kernel *k = malloc(sizeof *k);
   if (k == NULL) return sd__ort_status(api, ORT_FAIL, "PackedLinearQ: out of memory");
   k->api = api;
   k->n = n;
   k->bits = bits;
+  k->glu = glu;
   *kernel = k;
   return NULL;
 }
@@ -232,7 +264,7 @@ static OrtStatus *ORT_API_CALL plq_compute(void *state, OrtKernelContext *ctx) {
   if (st == NULL) st = pl_input(api, ctx, 2, &sc);
   if (st == NULL) st = pl_input(api, ctx, 3, &b);
   if (st != NULL) return st;
-  const int64_t K = x.dims[x.rank - 1], N = kn->n, P = sd_pl_panels(N);
+  const int64_t K = x.dims[x.rank - 1], N = kn->n, P = (1 + kn->glu) * sd_pl_panels(N);
   const int64_t KB = sd_plq_blocks(K), RB = sd_plq_row_bytes((int)kn->bits);
   if (c.rank != 3 || c.dims[0] != P || c.dims[1] != KB * SD_PL_QBLOCK || c.dims[2] != RB) {
     return sd__ort_status(api, ORT_INVALID_ARGUMENT,
@@ -247,11 +279,11 @@ static OrtStatus *ORT_API_CALL plq_compute(void *state, OrtKernelContext *ctx) {
   }
   int64_t rows = 0;
   float *y = NULL;
-  st = pl_output(api, ctx, "PackedLinearQ", &x, &b, N, &y, &rows);
+  st = pl_output(api, ctx, "PackedLinearQ", &x, &b, N, kn->glu, &y, &rows);
   if (st != NULL || rows == 0) return st;
   sd__ort_parallel pc = {api, ctx};
   char err[256] = "";
-  if (sd_plq_forward(x.data, rows, K, (const uint8_t *)c.data, sc.data, (int)kn->bits, N,
+  if (sd_plq_forward(x.data, rows, K, (const uint8_t *)c.data, sc.data, (int)kn->bits, N, kn->glu,
                      b.value != NULL ? b.data : NULL, y, sd__ort_parallel_for, &pc, err,
                      sizeof err) != SD_OK) {
     return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: %s", err);

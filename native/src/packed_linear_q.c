@@ -12,10 +12,11 @@
 #include <string.h>
 
 #include "packed_linear.h"
+#include "pl_simd.h"
 #include "specdec.h"
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
+typedef sd_v16 v16;
+typedef sd_v16i v16i;
 typedef uint8_t v16u8 __attribute__((vector_size(16)));
 typedef int8_t v16s8 __attribute__((vector_size(16)));
 
@@ -28,7 +29,9 @@ typedef struct plq_job {
   float *y;
   int64_t rows, k, n, panels, kblocks, row_bytes;
   int bits, chunk;
-  int64_t tile; /* panels per work item: 4 for 1-2 rows, 2 for 3-4, else 1 (FMA latency) */
+  int glu;      /* 1: stored panels alternate gate, up; y = silu(gate) * up (n = output width) */
+  int64_t tile; /* stored panels per work item: 4 for 1-2 rows, 2 for 3-4, else 1 (FMA latency);
+                   even with glu, so an item holds whole gate/up pairs */
 } plq_job;
 
 /* Most panels one work item interleaves. */
@@ -97,11 +100,12 @@ TARGET static void item_q_##SUFFIX(void *usr, size_t item) {                    
     /* Constant tile widths and row counts: the sums stay in registers. A full tile of 4          \
        panels comes with 1-2 rows, of 2 with up to 4 (jb->tile); a short last tile runs its       \
        panels one by one. */                                                                      \
-    if (T == 4 && mc == 1) {                                                                      \
+    const int wide = jb->chunk == SD_PL_CHUNK; /* 32 registers: interleaved panels fit */       \
+    if (wide && T == 4 && mc == 1) {                                                              \
       tile_q_##SUFFIX(jb, x, p0, acc, 1, 4);                                                      \
-    } else if (T == 4 && mc == 2) {                                                               \
+    } else if (wide && T == 4 && mc == 2) {                                                       \
       tile_q_##SUFFIX(jb, x, p0, acc, 2, 4);                                                      \
-    } else if (T == 2 && mc <= 4) {                                                               \
+    } else if (wide && T == 2 && mc <= 4) {                                                       \
       switch (mc) {                                                                               \
         case 4: tile_q_##SUFFIX(jb, x, p0, acc, 4, 2); break;                                     \
         case 3: tile_q_##SUFFIX(jb, x, p0, acc, 3, 2); break;                                     \
@@ -123,13 +127,15 @@ TARGET static void item_q_##SUFFIX(void *usr, size_t item) {                    
         }                                                                                         \
       }                                                                                           \
     }                                                                                             \
-    for (int t = 0; t < T; t++) {                                                                 \
-      const int64_t c0 = (p0 + t) * SD_PL_PANEL;                                                  \
+    for (int t = 0; t < T; t += 1 + jb->glu) { /* a gate/up pair per step with glu */           \
+      const int64_t c0 = (p0 + t) / (1 + jb->glu) * SD_PL_PANEL;                                  \
       const int64_t nc = jb->n - c0 < SD_PL_PANEL ? jb->n - c0 : SD_PL_PANEL;                     \
       for (int i = 0; i < mc; i++) {                                                              \
         float *dst = jb->y + (r + i) * jb->n + c0;                                                \
         const float *src = acc + (t * SD_PL_CHUNK + i) * SD_PL_PANEL;                             \
-        if (jb->bias != NULL) {                                                                   \
+        if (jb->glu) {                                                                            \
+          sd_pl_glu_store(src, src + SD_PL_CHUNK * SD_PL_PANEL, jb->bias, jb->n, c0, nc, dst);    \
+        } else if (jb->bias != NULL) {                                                            \
           for (int64_t j = 0; j < nc; j++) dst[j] = src[j] + jb->bias[c0 + j];                    \
         } else {                                                                                  \
           memcpy(dst, src, (size_t)nc * sizeof *dst);                                             \
@@ -207,7 +213,7 @@ DEFINE_VARIANT(base, , DECODE4_GENERIC, DECODE8_GENERIC)
 
 
 int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
-                   const float *scales, int bits, int64_t n, const float *bias, float *y,
+                   const float *scales, int bits, int64_t n, int glu, const float *bias, float *y,
                    sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err,
                    size_t err_cap) {
   if (rows < 0 || k < 1 || n < 1 || (bits != 4 && bits != 8)) {
@@ -232,7 +238,8 @@ int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes
   jb.k = k;
   jb.n = n;
   jb.bits = bits;
-  jb.panels = sd_pl_panels(n);
+  jb.glu = glu != 0;
+  jb.panels = (1 + jb.glu) * sd_pl_panels(n); /* stored panels */
   jb.kblocks = sd_plq_blocks(k);
   jb.row_bytes = sd_plq_row_bytes(bits);
   void (*run_item)(void *, size_t) = item_q_base;
@@ -248,6 +255,7 @@ int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes
 #endif
   jb.tile = rows <= 2 ? 4 : rows <= 4 ? 2 : 1;
   if (jb.chunk < SD_PL_CHUNK) jb.tile = 1; /* 16 registers: no room for interleaved panels */
+  if (jb.glu && jb.tile == 1) jb.tile = 2;  /* whole pairs (run panel by panel: `wide` above) */
   const int64_t tiles = (jb.panels + jb.tile - 1) / jb.tile;
   const size_t total = (size_t)(tiles * ((rows + ROW_BLOCK - 1) / ROW_BLOCK));
   if (parallel_for != NULL && total > 1) {

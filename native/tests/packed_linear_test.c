@@ -4,7 +4,8 @@
  * rows (several row blocks), with and without bias, serial and through a parallel runner; and
  * its batch invariance: a row's output is bit for bit the same whatever the number of rows.
  * The same for PackedLinearQ (packed_linear_q.c) at 4 and 8 bits against the dequantized
- * weights, with inputs that do not fill whole blocks.
+ * weights, with inputs that do not fill whole blocks. Both also with glu = 1 (a gated MLP's gate
+ * and up projections and silu(gate) * up in one pass) against silu(gate) * up in doubles.
  */
 #define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
@@ -43,40 +44,57 @@ static void reverse_for(void *ctx, void (*fn)(void *usr, size_t i), size_t total
   for (size_t i = total; i-- > 0;) fn(usr, i);
 }
 
-static void check_case(int64_t rows, int64_t k, int64_t n, int with_bias, int in_out) {
-  float *w = malloc(sizeof(float) * (size_t)(n * k));
-  float *wp = malloc(sizeof(float) * (size_t)(sd_pl_panels(n) * k * SD_PL_PANEL));
+/* silu(g) * u in doubles: the glu reference. */
+static double glu_ref(double g, double u) { return g / (1.0 + exp(-g)) * u; }
+
+/* glu = 1: w holds the gate [n, k] then the up weights [n, k] (out, in), b [2n]. */
+static void check_case(int64_t rows, int64_t k, int64_t n, int with_bias, int in_out, int glu) {
+  const int64_t halves = glu ? 2 : 1;
+  float *w = malloc(sizeof(float) * (size_t)(halves * n * k));
+  float *wp = malloc(sizeof(float) * (size_t)(halves * sd_pl_panels(n) * k * SD_PL_PANEL));
   float *x = malloc(sizeof(float) * (size_t)(rows * k));
-  float *b = malloc(sizeof(float) * (size_t)n);
+  float *b = malloc(sizeof(float) * (size_t)(halves * n));
   float *y = malloc(sizeof(float) * (size_t)(rows * n));
   float *y1 = malloc(sizeof(float) * (size_t)n);
-  for (int64_t i = 0; i < n * k; i++) w[i] = frand();
+  for (int64_t i = 0; i < halves * n * k; i++) w[i] = frand();
   for (int64_t i = 0; i < rows * k; i++) x[i] = frand();
-  for (int64_t i = 0; i < n; i++) b[i] = frand();
-  sd_pl_pack(w, n, k, in_out, wp);
+  for (int64_t i = 0; i < halves * n; i++) b[i] = frand();
+  if (glu) {
+    sd_pl_pack_glu(w, w + n * k, n, k, wp);
+    in_out = 0;
+  } else {
+    sd_pl_pack(w, n, k, in_out, wp);
+  }
   int calls = 0;
   char err[128] = "";
-  int st = sd_pl_forward(x, rows, k, wp, n, with_bias ? b : NULL, y, reverse_for, &calls, err,
-                         sizeof err);
+  int st = sd_pl_forward(x, rows, k, wp, n, glu, with_bias ? b : NULL, y, reverse_for, &calls,
+                         err, sizeof err);
   CHECK(st == SD_OK, "rows %lld k %lld n %lld: status %d (%s)", (long long)rows, (long long)k,
         (long long)n, st, err);
   double worst = 0.0;
   for (int64_t r = 0; r < rows; r++) {
     for (int64_t c = 0; c < n; c++) {
-      double ref = with_bias ? b[c] : 0.0;
-      for (int64_t j = 0; j < k; j++) {
-        ref += (double)x[r * k + j] * (double)(in_out ? w[j * n + c] : w[c * k + j]);
+      double sums[2];
+      for (int64_t h = 0; h < halves; h++) {
+        const float *wh = w + h * n * k;
+        double ref = with_bias ? b[h * n + c] : 0.0;
+        for (int64_t j = 0; j < k; j++) {
+          ref += (double)x[r * k + j] * (double)(in_out ? wh[j * n + c] : wh[c * k + j]);
+        }
+        sums[h] = ref;
       }
+      const double ref = glu ? glu_ref(sums[0], sums[1]) : sums[0];
       const double e = fabs(ref - y[r * n + c]) / (1.0 + fabs(ref));
       if (e > worst) worst = e;
     }
   }
-  CHECK(worst < 1e-5, "rows %lld k %lld n %lld bias %d in_out %d: relative error %g",
-        (long long)rows, (long long)k, (long long)n, with_bias, in_out, worst);
+  /* glu: the product of two sums carries both their rounding errors (tolerance 5x) */
+  CHECK(worst < (glu ? 5e-5 : 1e-5), "rows %lld k %lld n %lld bias %d in_out %d glu %d: relative error %g",
+        (long long)rows, (long long)k, (long long)n, with_bias, in_out, glu, worst);
   /* batch invariance: each row alone, serially, equals its row of the many-row forward */
   int same = 1;
   for (int64_t r = 0; r < rows; r++) {
-    st = sd_pl_forward(x + r * k, 1, k, wp, n, with_bias ? b : NULL, y1, NULL, NULL, err,
+    st = sd_pl_forward(x + r * k, 1, k, wp, n, glu, with_bias ? b : NULL, y1, NULL, NULL, err,
                        sizeof err);
     if (st != SD_OK || memcmp(y1, y + r * n, sizeof(float) * (size_t)n) != 0) same = 0;
   }
@@ -90,10 +108,10 @@ static void check_case(int64_t rows, int64_t k, int64_t n, int with_bias, int in
   free(y1);
 }
 
-/* Value of weight (column c, input j) in the packed quantized layout. */
-static float q_value(const uint8_t *codes, const float *scales, int bits, int64_t k, int64_t c,
-                     int64_t j) {
-  const int64_t p = c / SD_PL_PANEL, col = c % SD_PL_PANEL, kb = sd_plq_blocks(k);
+/* Value of weight (column col of stored panel p, input j) in the packed quantized layout. */
+static float q_value(const uint8_t *codes, const float *scales, int bits, int64_t k, int64_t p,
+                     int64_t col, int64_t j) {
+  const int64_t kb = sd_plq_blocks(k);
   const int64_t rb = sd_plq_row_bytes(bits);
   const uint8_t *row = codes + (p * kb * SD_PL_QBLOCK + j) * rb;
   int v;
@@ -105,13 +123,15 @@ static float q_value(const uint8_t *codes, const float *scales, int bits, int64_
   return (float)v * scales[(p * kb + j / SD_PL_QBLOCK) * SD_PL_PANEL + col];
 }
 
-static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_bias) {
-  const int64_t P = sd_pl_panels(n), KB = sd_plq_blocks(k), RB = sd_plq_row_bytes(bits);
+/* glu = 1: stored panels alternate gate and up (2 sd_pl_panels(n)), b [2n]. */
+static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_bias, int glu) {
+  const int64_t halves = glu ? 2 : 1;
+  const int64_t P = halves * sd_pl_panels(n), KB = sd_plq_blocks(k), RB = sd_plq_row_bytes(bits);
   const size_t n_codes = (size_t)(P * KB * SD_PL_QBLOCK * RB), n_scales = (size_t)(P * KB * 32);
   uint8_t *codes = malloc(n_codes);
   float *scales = malloc(sizeof(float) * n_scales);
   float *x = malloc(sizeof(float) * (size_t)(rows * k));
-  float *b = malloc(sizeof(float) * (size_t)n);
+  float *b = malloc(sizeof(float) * (size_t)(halves * n));
   float *y = malloc(sizeof(float) * (size_t)(rows * n));
   float *y1 = malloc(sizeof(float) * (size_t)n);
   for (size_t i = 0; i < n_codes; i++) codes[i] = (uint8_t)(frand() * 127.5f + 128.0f);
@@ -123,27 +143,35 @@ static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_
     }
   }
   for (int64_t i = 0; i < rows * k; i++) x[i] = frand();
-  for (int64_t i = 0; i < n; i++) b[i] = frand();
+  for (int64_t i = 0; i < halves * n; i++) b[i] = frand();
   char err[128] = "";
-  int st = sd_plq_forward(x, rows, k, codes, scales, bits, n, with_bias ? b : NULL, y,
+  int st = sd_plq_forward(x, rows, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y,
                           reverse_for, &(int){0}, err, sizeof err);
   CHECK(st == SD_OK, "q%d rows %lld k %lld n %lld: status %d (%s)", bits, (long long)rows,
         (long long)k, (long long)n, st, err);
   double worst = 0.0;
   for (int64_t r = 0; r < rows; r++) {
     for (int64_t c = 0; c < n; c++) {
-      double ref = with_bias ? b[c] : 0.0;
-      for (int64_t j = 0; j < k; j++) ref += (double)x[r * k + j] * q_value(codes, scales, bits, k, c, j);
+      double sums[2];
+      for (int64_t h = 0; h < halves; h++) {
+        const int64_t p = halves * (c / SD_PL_PANEL) + h, col = c % SD_PL_PANEL;
+        double ref = with_bias ? b[h * n + c] : 0.0;
+        for (int64_t j = 0; j < k; j++) {
+          ref += (double)x[r * k + j] * q_value(codes, scales, bits, k, p, col, j);
+        }
+        sums[h] = ref;
+      }
+      const double ref = glu ? glu_ref(sums[0], sums[1]) : sums[0];
       const double e = fabs(ref - y[r * n + c]) / (1.0 + fabs(ref));
       if (e > worst) worst = e;
     }
   }
-  CHECK(worst < 1e-5, "q%d rows %lld k %lld n %lld: relative error %g", bits, (long long)rows,
-        (long long)k, (long long)n, worst);
+  CHECK(worst < (glu ? 5e-5 : 1e-5), "q%d rows %lld k %lld n %lld glu %d: relative error %g", bits,
+        (long long)rows, (long long)k, (long long)n, glu, worst);
   int same = 1;
   for (int64_t r = 0; r < rows; r++) {
-    st = sd_plq_forward(x + r * k, 1, k, codes, scales, bits, n, with_bias ? b : NULL, y1, NULL,
-                        NULL, err, sizeof err);
+    st = sd_plq_forward(x + r * k, 1, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y1,
+                        NULL, NULL, err, sizeof err);
     if (st != SD_OK || memcmp(y1, y + r * n, sizeof(float) * (size_t)n) != 0) same = 0;
   }
   CHECK(same, "q%d rows %lld k %lld n %lld: a row alone differs from the same row among %lld",
@@ -176,7 +204,8 @@ static void check_all(void) {
   const int64_t widths[][2] = {{1, 1}, {7, 5}, {32, 16}, {33, 40}, {64, 96}, {100, 31}};
   for (size_t r = 0; r < sizeof row_counts / sizeof row_counts[0]; r++) {
     for (size_t s = 0; s < sizeof widths / sizeof widths[0]; s++) {
-      check_case(row_counts[r], widths[s][0], widths[s][1], (int)((r + s) % 2), (int)(s % 2));
+      check_case(row_counts[r], widths[s][0], widths[s][1], (int)((r + s) % 2), (int)(s % 2), 0);
+      check_case(row_counts[r], widths[s][0], widths[s][1], (int)((r + s + 1) % 2), 0, 1);
     }
   }
   const int64_t q_rows[] = {1, 2, 3, 4, 5, 8, 9, 70};
@@ -184,24 +213,43 @@ static void check_all(void) {
   for (size_t r = 0; r < sizeof q_rows / sizeof q_rows[0]; r++) {
     for (size_t s = 0; s < sizeof q_widths / sizeof q_widths[0]; s++) {
       for (int bits = 4; bits <= 8; bits += 4) {
-        check_case_q(q_rows[r], q_widths[s][0], q_widths[s][1], bits, (int)((r + s) % 2));
+        check_case_q(q_rows[r], q_widths[s][0], q_widths[s][1], bits, (int)((r + s) % 2), 0);
+        check_case_q(q_rows[r], q_widths[s][0], q_widths[s][1], bits, (int)((r + s + 1) % 2), 1);
       }
+    }
+  }
+  /* glu far out in silu's tails (exp clamped, no inf or NaN): silu(a) ~ a or ~ -0 */
+  {
+    const float big[] = {200.0f, -200.0f, 90.0f, -90.0f, 0.0f, 1e-3f};
+    float gate[6], up[6], wp[2 * SD_PL_PANEL], y[6], xin = 1.0f;
+    for (int c = 0; c < 6; c++) {
+      gate[c] = big[c];
+      up[c] = 2.0f;
+    }
+    sd_pl_pack_glu(gate, up, 6, 1, wp);
+    char e2[128] = "";
+    CHECK(sd_pl_forward(&xin, 1, 1, wp, 6, 1, NULL, y, NULL, NULL, e2, sizeof e2) == SD_OK,
+          "glu tails: %s", e2);
+    for (int c = 0; c < 6; c++) {
+      const double ref = glu_ref(big[c], 2.0);
+      CHECK(fabs(ref - y[c]) <= 1e-6 * (1.0 + fabs(ref)), "glu tails: silu(%g) * 2 = %g, want %g",
+            big[c], y[c], ref);
     }
   }
   /* bad arguments: a message, nothing written */
   char err[128] = "";
   float one = 1.0f, out = 42.0f;
-  CHECK(sd_pl_forward(&one, 1, 0, &one, 1, NULL, &out, NULL, NULL, err, sizeof err) ==
+  CHECK(sd_pl_forward(&one, 1, 0, &one, 1, 0, NULL, &out, NULL, NULL, err, sizeof err) ==
             SD_INVALID_ARGUMENT && err[0] != '\0' && out == 42.0f,
         "k = 0 must be refused");
-  CHECK(sd_pl_forward(NULL, 1, 1, &one, 1, NULL, &out, NULL, NULL, err, sizeof err) ==
+  CHECK(sd_pl_forward(NULL, 1, 1, &one, 1, 0, NULL, &out, NULL, NULL, err, sizeof err) ==
             SD_INVALID_ARGUMENT,
         "x = NULL must be refused");
-  CHECK(sd_pl_forward(&one, 0, 1, &one, 1, NULL, &out, NULL, NULL, err, sizeof err) == SD_OK &&
+  CHECK(sd_pl_forward(&one, 0, 1, &one, 1, 0, NULL, &out, NULL, NULL, err, sizeof err) == SD_OK &&
             out == 42.0f,
         "zero rows: nothing to do");
   uint8_t code = 0;
-  CHECK(sd_plq_forward(&one, 1, 1, &code, &one, 3, 1, NULL, &out, NULL, NULL, err, sizeof err) ==
+  CHECK(sd_plq_forward(&one, 1, 1, &code, &one, 3, 1, 0, NULL, &out, NULL, NULL, err, sizeof err) ==
             SD_INVALID_ARGUMENT && out == 42.0f,
         "bits 3 must be refused");
 }

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { GraphBuilder } from "../../lib/model/onnx/graph_builder.ts";
-import { projection, weightPlan } from "../../lib/model/graph/_layers.ts";
-import { packPanels, packQuantizedPanels } from "../../lib/model/graph/pack_panels.ts";
+import { gatedMlp, projection, weightPlan } from "../../lib/model/graph/_layers.ts";
+import {
+  interleavePanels,
+  packPanels,
+  packQuantizedPanels,
+} from "../../lib/model/graph/pack_panels.ts";
 import { quantizeBlockwise } from "../../lib/model/graph/quantize_blockwise.ts";
 import { Environment } from "../../lib/runtime/environment.ts";
 import { Session } from "../../lib/runtime/session.ts";
@@ -195,4 +199,56 @@ Deno.test("packQuantizedPanels refuses zero points and other block sizes", () =>
       ),
     /symmetric blocks of 32 needed, got block 64/,
   );
+});
+
+Deno.test("gatedMlp: the fused glu op equals Split + silu + Mul over Gemm / MatMulNBits (f32, q8, q4; rows 1-20; bias)", async () => {
+  using env = new Environment({ logLevel: 3 });
+  for (const weights of ["f32", "q8", "q4"] as const) {
+    for (const [n, k] of [[40, 64], [70, 33], [96, 130]] as const) {
+      const gate = values(n * k, n + k + 3);
+      const up = values(n * k, n + k + 4);
+      const b = values(2 * n, 11);
+      const run = async (linear: "packed" | "gemm", S: number, x: Float32Array) => {
+        const g = new GraphBuilder("glu");
+        g.input("x", "float32", ["S", k]);
+        const plan = {
+          ...weightPlan({ maxLength: 1, weights, linear, quantization: { accuracyLevel: 0 } }),
+          external: false,
+        };
+        const bias = g.initializer("b", b, [2 * n]);
+        const y = gatedMlp(g, "x", "gu", gate, up, n, k, bias, plan);
+        g.output(g.op("Identity", [y], {}, "", "y"), "float32", ["S", n]);
+        using session = await Session.fromBytes(
+          env,
+          g.toModel({ "": 21, "com.microsoft": 1, specdec: 1 }),
+          { intraOpThreads: 2, customOps: true },
+        );
+        const out = new Float32Array(S * n);
+        await session.run({ x: { dtype: "float32", dims: [S, k], data: x } }, {
+          y: { dtype: "float32", dims: [S, n], data: out },
+        });
+        return out;
+      };
+      for (const S of [1, 2, 5, 9, 20]) {
+        const x = values(S * k, 57 + S);
+        const fused = await run("packed", S, x);
+        const split = await run("gemm", S, x);
+        let worst = 0;
+        for (let i = 0; i < S * n; i++) {
+          worst = Math.max(worst, Math.abs(fused[i]! - split[i]!) / (1 + Math.abs(split[i]!)));
+        }
+        assert.ok(worst < 1e-4, `${weights} n ${n} k ${k} S ${S}: relative difference ${worst}`);
+        const one = await run("packed", 1, x.subarray(0, k));
+        assert.deepEqual(one, fused.subarray(0, n), `${weights} n ${n} k ${k} S ${S}: row 0 alone`);
+      }
+    }
+  }
+});
+
+Deno.test("interleavePanels alternates the panels of two weights and refuses unequal ones", () => {
+  const a = new Float32Array([1, 2, 3, 4]), b = new Float32Array([5, 6, 7, 8]);
+  assert.deepEqual(Array.from(interleavePanels(a, b, 2)), [1, 2, 5, 6, 3, 4, 7, 8]);
+  assert.ok(interleavePanels(new Uint8Array(2), new Uint8Array(2), 1) instanceof Uint8Array);
+  assert.throws(() => interleavePanels(a, new Float32Array(2), 2), /two weights of 2 equal panels/);
+  assert.throws(() => interleavePanels(a, b, 3), /two weights of 3 equal panels/);
 });

@@ -6,7 +6,7 @@
 
 import { FloatAttr, type GraphBuilder } from "../onnx/graph_builder.ts";
 import type { BuildOptions, DecoderGraph, LinearKernel, WeightSource } from "./decoder_graph.ts";
-import { packPanels, packQuantizedPanels, PANEL } from "./pack_panels.ts";
+import { interleavePanels, packPanels, packQuantizedPanels, PANEL } from "./pack_panels.ts";
 import type { ModelConfig, RopeScaling } from "../config.ts";
 import {
   quantizeBlockwise,
@@ -105,6 +105,71 @@ export function projection(
     return packedLinearQ(g, x, name, quantize(name, data, n, k, plan, layout), bias, plan);
   }
   return matMulNBits(g, x, quantizedWeight(g, name, data, n, k, plan, layout), bias, plan);
+}
+
+/**
+ * A gated MLP's inner activation `silu(x Wg^T + bg) * (x Wu^T + bu)` `[S, I]`. With specdec's
+ * packed kernels (f32 `PackedLinear`, q8/q4 `PackedLinearQ`) one op computes both projections
+ * and the activation (`glu: 1`, the gate and up panels interleaved, see
+ * {@linkcode interleavePanels}); otherwise one `[2I, H]` projection, `Split`, `Sigmoid` and two
+ * `Mul`s.
+ *
+ * @param g The graph builder.
+ * @param x Input `[S, k]` f32.
+ * @param name Weight name of the pair (`<m>.gate_up_proj.weight`).
+ * @param gate Gate weight `[n, k]` f32 (out, in).
+ * @param up Up weight `[n, k]` f32 (out, in).
+ * @param n MLP width I.
+ * @param k Input width H.
+ * @param bias Bias initializer `[2n]` (the gate's, then the up projection's), if any.
+ * @param plan Precision and kernels.
+ * @returns The activation `[S, n]` f32.
+ */
+export function gatedMlp(
+  g: GraphBuilder,
+  x: string,
+  name: string,
+  gate: Float32Array,
+  up: Float32Array,
+  n: number,
+  k: number,
+  bias: string | undefined,
+  plan: WeightPlan,
+): string {
+  const panels = Math.ceil(n / PANEL);
+  const ext = { external: plan.external };
+  if (plan.precision === "f32" && plan.linear === "packed") {
+    const w = interleavePanels(packPanels(gate, n, k), packPanels(up, n, k), panels);
+    const wName = g.initializer(`${name}_packed`, w, [2 * panels, k, PANEL], ext); // [2P, k, 32]
+    return g.op("PackedLinear", bias ? [x, wName, bias] : [x, wName], { N: n, glu: 1 }, "specdec");
+  }
+  if (packsQuantized(plan)) {
+    const wg = quantize(`${name} (gate)`, gate, n, k, plan, "out_in");
+    const qg = packQuantizedPanels(wg);
+    const qu = packQuantizedPanels(quantize(`${name} (up)`, up, n, k, plan, "out_in"));
+    const { kBlocks, bits } = wg;
+    const inputs = [
+      x,
+      g.initializer(
+        `${name}_pq`,
+        interleavePanels(qg.codes, qu.codes, panels),
+        [2 * panels, kBlocks * PANEL, (PANEL * bits) / 8],
+        ext,
+      ),
+      g.initializer(
+        `${name}_ps`,
+        interleavePanels(qg.scales, qu.scales, panels),
+        [2 * panels, kBlocks, PANEL],
+        ext,
+      ),
+    ];
+    if (bias) inputs.push(bias);
+    return g.op("PackedLinearQ", inputs, { N: n, bits, glu: 1 }, "specdec");
+  }
+  const gu = projection(g, x, name, concatRows([gate, up]), 2 * n, k, bias, plan); // [S, 2n]
+  const [gt, u] = g.node("Split", [gu], 2, { axis: 1, num_outputs: 2 });
+  const act = g.op("Mul", [gt!, g.op("Sigmoid", [gt!])]);
+  return g.op("Mul", [act, u!]); // [S, n]
 }
 
 /**

@@ -12,6 +12,7 @@ import type { WeightSource } from "./decoder_graph.ts";
 import {
   addRmsNorm,
   concatRows,
+  gatedMlp,
   optionalWeight,
   projection,
   rmsNorm,
@@ -220,10 +221,6 @@ export function emitLlamaBlockDeferred(
 
   const m = `${p}.mlp`;
   const ln2 = weight(g, w, `${p}.post_attention_layernorm.weight`, [H], ext);
-  const guW = concatRows([
-    w.float32(`${m}.gate_proj.weight`, [I, H]),
-    w.float32(`${m}.up_proj.weight`, [I, H]),
-  ]); // [2I, H] f32
   const guB = w.has(`${m}.gate_proj.bias`)
     ? g.initializer(
       `${m}.gate_up_proj.bias`,
@@ -232,11 +229,18 @@ export function emitLlamaBlockDeferred(
     )
     : undefined;
   const { sum: x2, normed: h2 } = addRmsNorm(g, x, attnOut, ln2, o.normEps); // [S, H] each
-  const gu = projection(g, h2, `${m}.gate_up_proj.weight`, guW, 2 * I, H, guB, plan); // [S, 2I]
-  const [gate, up] = g.node("Split", [gu], 2, { axis: 1, num_outputs: 2 });
-  const act = g.op("Mul", [gate!, g.op("Sigmoid", [gate!])]);
+  const inner = gatedMlp(
+    g,
+    h2,
+    `${m}.gate_up_proj.weight`,
+    w.float32(`${m}.gate_proj.weight`, [I, H]), // [I, H] f32
+    w.float32(`${m}.up_proj.weight`, [I, H]), // [I, H] f32
+    I,
+    H,
+    guB,
+    plan,
+  ); // [S, I]: silu(gate) * up
   const downW = w.float32(`${m}.down_proj.weight`, [H, I]); // [H, I] f32
   const downB = optionalWeight(g, w, `${m}.down_proj.bias`, [H], ext);
-  const inner = g.op("Mul", [act, up!]); // [S, I]
   return { x: x2, delta: projection(g, inner, `${m}.down_proj.weight`, downW, H, I, downB, plan) };
 }

@@ -4,8 +4,10 @@
  * {@link ./decoder_graph.ts} contract.
  *
  * Fused projections: q/k/v become one `[Q + 2KV, H]` Gemm feeding packed QKV to
- * attention, gate/up one `[2I, H]` Gemm then Split; on a CPU at small S a single
- * larger product is cheaper than three small ones. Rotary is applied inside
+ * attention; on a CPU at small S a single larger product is cheaper than three
+ * small ones. Gate/up: with specdec's packed kernels one op computes both
+ * projections and `silu(gate) * up` (`glu`); with Gemm / MatMulNBits one `[2I, H]`
+ * product, Split and the activation ops. Rotary is applied inside
  * GroupQueryAttention (`do_rotary`, cos/sin caches, `position_ids`) when the head
  * width is a multiple of 16, else in the graph before attention (rotate-half on
  * the q and k parts of the packed projections).

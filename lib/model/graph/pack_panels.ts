@@ -114,3 +114,34 @@ export function packQuantizedPanels(q: QuantizedWeight): PackedQuantized {
   }
   return { codes, scales };
 }
+
+/**
+ * Interleaves the panels of two packed weights of the same shape, `[a0, b0, a1, b1, ...]`: the
+ * layout of a gated MLP's gate (`a`) and up (`b`) projections for the `glu` mode of
+ * `specdec.PackedLinear` and `specdec.PackedLinearQ`, which compute both panels of a pair in
+ * one work item and store `silu(gate) * up`.
+ *
+ * @param a First weight, `panels` equal panels (codes, scales or f32 values).
+ * @param b Second weight, the same length.
+ * @param panels Panels in each.
+ * @returns `[2 * panels, ...]`, a's panel `p` at `2p`, b's at `2p + 1`.
+ * @throws {RangeError} When the lengths differ or do not split into `panels` panels.
+ */
+export function interleavePanels<T extends Float32Array | Uint8Array>(
+  a: T,
+  b: T,
+  panels: number,
+): T {
+  if (a.length !== b.length || panels < 1 || a.length % panels !== 0) {
+    throw new RangeError(
+      `interleavePanels: two weights of ${panels} equal panels needed, got ${a.length} and ${b.length} values`,
+    );
+  }
+  const size = a.length / panels;
+  const out = new (a.constructor as { new (n: number): T })(2 * a.length); // [2 * panels, ...]
+  for (let p = 0; p < panels; p++) {
+    out.set(a.subarray(p * size, (p + 1) * size), 2 * p * size);
+    out.set(b.subarray(p * size, (p + 1) * size), (2 * p + 1) * size);
+  }
+  return out;
+}
