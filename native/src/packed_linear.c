@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pl_simd.h"
+#include "simd16.h"
 #include "specdec.h"
 
 /* 16 f32 lanes (AVX-512 in the x86-64-v4 clone; narrower registers elsewhere). Vectors never

@@ -48,7 +48,7 @@ static inline int64_t sd_pl_panels(int64_t n) { return (n + SD_PL_PANEL - 1) / S
  * glu = 1 (a gated MLP's gate and up projections in one pass, SwiGLU): wp holds
  * 2 * sd_pl_panels(n) panels alternating gate panel p, up panel p (sd_pl_pack_glu); bias is
  * [2n] (the gate's, then the up projection's) or NULL; y[r, c] = silu(gate[r, c]) * up[r, c],
- * silu(a) = a / (1 + exp(-a)) (exp to about 2e-7 relative, pl_simd.h). Each sum is the one
+ * silu(a) = a / (1 + exp(-a)) (exp to about 2e-7 relative, simd16.h). Each sum is the one
  * above, so the batch invariance holds.
  */
 int sd_pl_forward(const float *x, int64_t rows, int64_t k, const float *wp, int64_t n, int glu,

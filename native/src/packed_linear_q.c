@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "packed_linear.h"
-#include "pl_simd.h"
+#include "simd16.h"
 #include "specdec.h"
 
 typedef sd_v16 v16;

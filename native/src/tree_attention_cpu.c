@@ -16,13 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd16.h"
 #include "specdec.h"
 #include "tree_attention_ref.h"
 
 /* 16 f32 lanes: AVX-512 in the avx512f clone, pairs or quads of narrower registers elsewhere.
    Vectors are never passed to or returned from functions (that would change the ABI). */
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
+typedef sd_v16 v16;
+typedef sd_v16i v16i;
 #define LANES 16
 
 #define LOAD16(dst, src) memcpy(&(dst), (src), sizeof(v16))
@@ -36,32 +37,6 @@ typedef struct job {
   float scale;
   volatile int failed; /* set (only ever to 1) by an item that could not get its scratch */
 } job;
-
-/*
- * exp(x) for x <= 0 on 16 lanes, each lane on its own (Cephes' expf polynomial after
- * x = n ln 2 + r; x below -87.3 gives about 1e-38). Written as a macro: no vector crosses a
- * function boundary.
- */
-#define EXP16(out, x0)                                                                        \
-  do {                                                                                        \
-    v16 x_ = (x0);                                                                            \
-    const v16 lo_ = (v16){0} - 87.3f;                                                         \
-    const v16i below_ = x_ < lo_; /* lanes: -1 where x < lo */                                \
-    x_ = (v16)(((v16i)x_ & ~below_) | ((v16i)lo_ & below_));                                  \
-    v16 n_ = (x_ * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x / ln 2) */   \
-    v16 r_ = x_ - n_ * 0.693359375f;                                                          \
-    r_ = r_ - n_ * -2.12194440e-4f;                                                           \
-    v16 p_ = r_ * 1.9875691500e-4f + 1.3981999507e-3f;                                        \
-    p_ = p_ * r_ + 8.3334519073e-3f;                                                          \
-    p_ = p_ * r_ + 4.1665795894e-2f;                                                          \
-    p_ = p_ * r_ + 1.6666665459e-1f;                                                          \
-    p_ = p_ * r_ + 5.0000001201e-1f;                                                          \
-    p_ = p_ * (r_ * r_) + r_ + 1.0f;                                                          \
-    v16i e_ = (__builtin_convertvector(n_, v16i) + 127) << 23; /* 2^n */                      \
-    v16 two_;                                                                                 \
-    memcpy(&two_, &e_, sizeof two_);                                                          \
-    (out) = p_ * two_;                                                                        \
-  } while (0)
 
 /* Shuffles of the pairwise lane sums: lane l gets lane l + w (w = 8, 4, 2, 1) in its low lanes. */
 #define HALF8 ((v16i){8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15})
@@ -221,7 +196,7 @@ __attribute__((target_clones("avx512f", "default"))) static void attend(void *us
         for (int32_t j0 = 0; j0 < Tp; j0 += LANES) {
           v16 x, e;
           LOAD16(x, scores + j0);
-          EXP16(e, x - max_score);
+          SD_EXP16(e, x - max_score); /* x <= 0 */
           STORE16(pc + j0, e); /* p in place; compacted below (never ahead of the reads) */
         }
         int32_t m = 0;

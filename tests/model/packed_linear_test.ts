@@ -15,6 +15,57 @@ import { values } from "./_values.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * Runs a one-input graph, `x` `[S, k]` to `y` `[S, n]`, whose body `emit` adds (returning the
+ * output's name), on 2 intra-op threads with specdec's custom ops.
+ */
+async function runGraph(
+  env: Environment,
+  k: number,
+  n: number,
+  x: Float32Array,
+  emit: (g: GraphBuilder) => string,
+): Promise<Float32Array> {
+  const S = x.length / k;
+  const g = new GraphBuilder("one-op");
+  g.input("x", "float32", ["S", k]);
+  g.output(g.op("Identity", [emit(g)], {}, "", "y"), "float32", ["S", n]);
+  using session = await Session.fromBytes(
+    env,
+    g.toModel({ "": 21, "com.microsoft": 1, specdec: 1 }),
+    { intraOpThreads: 2, customOps: true },
+  );
+  const y = new Float32Array(S * n);
+  await session.run({ x: { dtype: "float32", dims: [S, k], data: x } }, {
+    y: { dtype: "float32", dims: [S, n], data: y },
+  });
+  return y;
+}
+
+/**
+ * Asserts that specdec's kernel (`run("packed", x)`) matches ONNX Runtime's (`run("gemm", x)`)
+ * within `tol` (relative) on `x` `[S, k]`, and is row invariant: row 0 alone gives the same
+ * bits as among the S rows.
+ */
+async function assertMatchesAndRowInvariant(
+  run: (linear: "packed" | "gemm", x: Float32Array) => Promise<Float32Array>,
+  x: Float32Array,
+  k: number,
+  n: number,
+  tol: number,
+  label: string,
+): Promise<void> {
+  const packed = await run("packed", x);
+  const other = await run("gemm", x);
+  let worst = 0;
+  for (let i = 0; i < packed.length; i++) {
+    worst = Math.max(worst, Math.abs(packed[i]! - other[i]!) / (1 + Math.abs(other[i]!)));
+  }
+  assert.ok(worst < tol, `${label} S ${x.length / k}: relative difference ${worst}`);
+  const one = await run("packed", x.subarray(0, k));
+  assert.deepEqual(one, packed.subarray(0, n), `${label} S ${x.length / k}: row 0 alone`);
+}
+
 Deno.test("packPanels: 32-column panels, zero padded, the same from either layout", () => {
   const n = 40, k = 3;
   const w = Float32Array.from({ length: n * k }, (_, i) => i + 1); // [n, k]: W[c][j] = c * k + j + 1
@@ -36,39 +87,13 @@ Deno.test("PackedLinear equals Gemm over the same weights (rows 1-20, widths off
   for (const [n, k] of [[24, 64], [70, 33], [96, 130]] as const) {
     const w = values(n * k, n + k);
     const b = values(n, 5);
-    const run = async (linear: "packed" | "gemm", S: number, x: Float32Array) => {
-      const g = new GraphBuilder("pl");
-      g.input("x", "float32", ["S", k]);
-      const plan = { ...weightPlan({ maxLength: 1, linear }), external: false };
-      const bias = g.initializer("b", b, [n]);
-      g.output(
-        g.op("Identity", [projection(g, "x", "w", w, n, k, bias, plan)], {}, "", "y"),
-        "float32",
-        ["S", n],
-      );
-      const opsets = { "": 21, "com.microsoft": 1, specdec: 1 };
-      using session = await Session.fromBytes(env, g.toModel(opsets), {
-        intraOpThreads: 2,
-        customOps: true,
+    const run = (linear: "packed" | "gemm", x: Float32Array) =>
+      runGraph(env, k, n, x, (g) => {
+        const plan = { ...weightPlan({ maxLength: 1, linear }), external: false };
+        return projection(g, "x", "w", w, n, k, g.initializer("b", b, [n]), plan);
       });
-      const y = new Float32Array(S * n);
-      await session.run({ x: { dtype: "float32", dims: [S, k], data: x } }, {
-        y: { dtype: "float32", dims: [S, n], data: y },
-      });
-      return y;
-    };
     for (const S of [1, 3, 8, 9, 20]) {
-      const x = values(S * k, 99 + S);
-      const packed = await run("packed", S, x);
-      const gemm = await run("gemm", S, x);
-      let worst = 0;
-      for (let i = 0; i < S * n; i++) {
-        worst = Math.max(worst, Math.abs(packed[i]! - gemm[i]!) / (1 + Math.abs(gemm[i]!)));
-      }
-      assert.ok(worst < 1e-5, `n ${n} k ${k} S ${S}: relative difference ${worst}`);
-      // Row invariance: the first row alone gives the same bits as among S rows.
-      const one = await run("packed", 1, x.subarray(0, k));
-      assert.deepEqual(one, packed.subarray(0, n), `n ${n} k ${k} S ${S}: row 0 alone`);
+      await assertMatchesAndRowInvariant(run, values(S * k, 99 + S), k, n, 1e-5, `n ${n} k ${k}`);
     }
   }
 });
@@ -141,46 +166,18 @@ Deno.test("PackedLinearQ equals MatMulNBits with f32 activations on the same cod
     for (const [n, k] of [[40, 64], [70, 96], [33, 50]] as const) {
       const w = values(n * k, n * k + 1);
       const b = values(n, 7);
-      const run = async (linear: "packed" | "gemm", S: number, x: Float32Array) => {
-        const g = new GraphBuilder("plq");
-        g.input("x", "float32", ["S", k]);
-        // accuracy level 0: MatMulNBits with f32 activations, the numerics PackedLinearQ keeps
-        const plan = {
-          ...weightPlan({ maxLength: 1, weights, linear, quantization: { accuracyLevel: 0 } }),
-          external: false,
-        };
-        const bias = g.initializer("b", b, [n]);
-        g.output(
-          g.op("Identity", [projection(g, "x", "w", w, n, k, bias, plan)], {}, "", "y"),
-          "float32",
-          ["S", n],
-        );
-        using session = await Session.fromBytes(
-          env,
-          g.toModel({ "": 21, "com.microsoft": 1, specdec: 1 }),
-          { intraOpThreads: 2, customOps: true },
-        );
-        const y = new Float32Array(S * n);
-        await session.run({ x: { dtype: "float32", dims: [S, k], data: x } }, {
-          y: { dtype: "float32", dims: [S, n], data: y },
+      const run = (linear: "packed" | "gemm", x: Float32Array) =>
+        runGraph(env, k, n, x, (g) => {
+          // accuracy level 0: MatMulNBits with f32 activations, the numerics PackedLinearQ keeps
+          const plan = {
+            ...weightPlan({ maxLength: 1, weights, linear, quantization: { accuracyLevel: 0 } }),
+            external: false,
+          };
+          return projection(g, "x", "w", w, n, k, g.initializer("b", b, [n]), plan);
         });
-        return y;
-      };
       for (const S of [1, 2, 5, 9]) {
         const x = values(S * k, 31 + S);
-        const packed = await run("packed", S, x);
-        const nbits = await run("gemm", S, x);
-        let worst = 0;
-        for (let i = 0; i < S * n; i++) {
-          worst = Math.max(worst, Math.abs(packed[i]! - nbits[i]!) / (1 + Math.abs(nbits[i]!)));
-        }
-        assert.ok(worst < 1e-4, `${weights} n ${n} k ${k} S ${S}: relative difference ${worst}`);
-        const one = await run("packed", 1, x.subarray(0, k));
-        assert.deepEqual(
-          one,
-          packed.subarray(0, n),
-          `${weights} n ${n} k ${k} S ${S}: row 0 alone`,
-        );
+        await assertMatchesAndRowInvariant(run, x, k, n, 1e-4, `${weights} n ${n} k ${k}`);
       }
     }
   }
@@ -208,38 +205,18 @@ Deno.test("gatedMlp: the fused glu op equals Split + silu + Mul over Gemm / MatM
       const gate = values(n * k, n + k + 3);
       const up = values(n * k, n + k + 4);
       const b = values(2 * n, 11);
-      const run = async (linear: "packed" | "gemm", S: number, x: Float32Array) => {
-        const g = new GraphBuilder("glu");
-        g.input("x", "float32", ["S", k]);
-        const plan = {
-          ...weightPlan({ maxLength: 1, weights, linear, quantization: { accuracyLevel: 0 } }),
-          external: false,
-        };
-        const bias = g.initializer("b", b, [2 * n]);
-        const y = gatedMlp(g, "x", "gu", gate, up, n, k, bias, plan);
-        g.output(g.op("Identity", [y], {}, "", "y"), "float32", ["S", n]);
-        using session = await Session.fromBytes(
-          env,
-          g.toModel({ "": 21, "com.microsoft": 1, specdec: 1 }),
-          { intraOpThreads: 2, customOps: true },
-        );
-        const out = new Float32Array(S * n);
-        await session.run({ x: { dtype: "float32", dims: [S, k], data: x } }, {
-          y: { dtype: "float32", dims: [S, n], data: out },
+      const run = (linear: "packed" | "gemm", x: Float32Array) =>
+        runGraph(env, k, n, x, (g) => {
+          const plan = {
+            ...weightPlan({ maxLength: 1, weights, linear, quantization: { accuracyLevel: 0 } }),
+            external: false,
+          };
+          const bias = g.initializer("b", b, [2 * n]);
+          return gatedMlp(g, "x", "gu", gate, up, n, k, bias, plan);
         });
-        return out;
-      };
       for (const S of [1, 2, 5, 9, 20]) {
         const x = values(S * k, 57 + S);
-        const fused = await run("packed", S, x);
-        const split = await run("gemm", S, x);
-        let worst = 0;
-        for (let i = 0; i < S * n; i++) {
-          worst = Math.max(worst, Math.abs(fused[i]! - split[i]!) / (1 + Math.abs(split[i]!)));
-        }
-        assert.ok(worst < 1e-4, `${weights} n ${n} k ${k} S ${S}: relative difference ${worst}`);
-        const one = await run("packed", 1, x.subarray(0, k));
-        assert.deepEqual(one, fused.subarray(0, n), `${weights} n ${n} k ${k} S ${S}: row 0 alone`);
+        await assertMatchesAndRowInvariant(run, x, k, n, 1e-4, `${weights} n ${n} k ${k}`);
       }
     }
   }
