@@ -136,6 +136,8 @@ export async function decodeRuns(
       tokens: [...result.tokens],
       targetStepMs: m.targetStepMs,
       draftStepMs: m.draftStepMs,
+      draftSteps: m.draftSteps,
+      prefillMs: m.prefillMs,
     };
     if (c.k !== undefined) rec.k = c.k;
     if (c.tree !== undefined) rec.tree = c.tree;

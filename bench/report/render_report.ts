@@ -2,7 +2,7 @@
  * `renderReport`: writes `results/REPORT.md` from benchmark results, one
  * builder per section (`markdown/`): the header and thread probe, the
  * headline (each method at its best measured setting), the speedup model
- * with V(g) per weight precision, the sweeps, dynamic K, code vs prose, the
+ * with V(g) per weight precision, where the time goes, the sweeps, dynamic K, code vs prose, the
  * weight-precision rows, the optional sections (real scale, ...), the peer
  * comparison, recommended defaults and the goals. Every figure is computed
  * from the results file.
@@ -22,6 +22,7 @@ import { precisionSection } from "./markdown/precision.ts";
 import { speedupModelSection } from "./markdown/speedup_model.ts";
 import { sweepSection } from "./markdown/sweep.ts";
 import { threadProbeSection } from "./markdown/thread_probe.ts";
+import { timeSplitSection } from "./markdown/time_split.ts";
 
 /**
  * Renders the report.
@@ -40,11 +41,15 @@ export function renderReport(results: BenchmarkResults): string {
   const sections: string[][] = [
     [...headerSection(results), ...threadProbeSection(results), ...headlineSection(results)],
     speedupModelSection(results),
+  ];
+  const split = timeSplitSection(results);
+  if (split.length > 0) sections.push(split);
+  sections.push(
     sweepSection(results, "speculative", "Draft-target K sweep (greedy, code prompts)"),
     dynamicKSection(results),
     sweepSection(results, "medusa", "Medusa tree-size sweep (greedy, code prompts)"),
     sweepSection(results, "lookup", "Prompt lookup K sweep (greedy, code prompts)"),
-  ];
+  );
   if (results.runs.some((r) => r.method === "eagle")) {
     sections.push(
       sweepSection(results, "eagle", "EAGLE chain and tree sweep (greedy, code prompts)"),

@@ -90,6 +90,10 @@ export interface RunRecord {
   targetStepMs?: number;
   /** Mean draft forward or heads call inside this run's loop, ms (decoder-measured). */
   draftStepMs?: number;
+  /** Draft forwards or heads calls inside the loop (absent in results written before it). */
+  draftSteps?: number;
+  /** Target and drafter prefill, ms (decoder-measured; absent in results written before it). */
+  prefillMs?: number;
 }
 
 /** A run of a peer engine (Hugging Face transformers) on the same checkpoint and prompt. */

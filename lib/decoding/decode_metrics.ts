@@ -52,6 +52,8 @@ export interface DecodeMetrics {
   targetStepMs: number;
   /** Mean time of one draft forward (or head call) after the prefill in ms; 0 without a draft. */
   draftStepMs: number;
+  /** Draft forwards (or head calls) after the prefill: the calls `draftStepMs` averages. */
+  draftSteps: number;
   /** Measured c = draftStepMs / targetStepMs (draft-target and Medusa only). */
   c?: number;
   /** tokensPerSecond over the supplied baseline's, only when a baseline was given. */

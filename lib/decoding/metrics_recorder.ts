@@ -167,6 +167,7 @@ export class MetricsRecorder {
         : 0,
       targetStepMs,
       draftStepMs,
+      draftSteps: this.draftSteps,
     };
     if (this.hasDraft && targetStepMs > 0 && this.draftSteps > 0) m.c = draftStepMs / targetStepMs;
     if (baseline !== undefined && baseline.tokensPerSecond > 0) {

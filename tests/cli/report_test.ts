@@ -972,3 +972,34 @@ Deno.test("lookup branch: plan, labels, best setting, speedup model and goals", 
   assert.ok(speedup.includes("Medusa 8 +L8"), speedup);
   assert.ok(speedup.includes("DT K=2 +L8"), speedup);
 });
+
+Deno.test("where the time goes: the decoders' timers per step, the prefill share and the decode-phase speedup", () => {
+  const r = synthetic();
+  // Older results without the timers: no section.
+  assert.doesNotMatch(renderReport(r), /Where the time goes/);
+  for (const x of r.runs) {
+    if (x.temperature !== 0) continue;
+    // τ from the record: steps = newTokens / τ; 100 ms of prefill everywhere, a target step of
+    // 8 ms (autoregressive) or 6 ms (verification), the drafter 0.5 ms a call, 2 calls a step.
+    x.steps = Math.round(x.newTokens / x.meanAcceptedLength);
+    x.prefillMs = 100;
+    x.targetStepMs = x.method === "ar" ? 8 : 6;
+    const drafter = x.method === "speculative" || x.method === "medusa";
+    x.draftSteps = drafter ? 2 * x.steps : 0;
+    x.draftStepMs = drafter ? 0.5 : 0;
+  }
+  const md = renderReport(r);
+  const at = md.indexOf("### Where the time goes");
+  assert.ok(at > md.indexOf("## Speedup model") && at < md.indexOf("### Draft-target K sweep"));
+  // Autoregressive: 100 steps, 1000 ms = 100 prefill + 800 target + 100 rest; decode phase 900.
+  assert.match(
+    md,
+    /\| Autoregressive \| 100\.0 \| 10\.00 \| 8\.00 \| 0\.00 \| 1\.00 \| 1\.00 \| 10% \| 1\.00x \|/,
+  );
+  // Draft-target K=2 (the best): τ 2, 50 steps, 500 ms = 100 prefill + 300 target + 50 drafter
+  // + 50 rest; decode phase 400 ms against 900.
+  assert.match(
+    md,
+    /\| Speculative \(best: K=2\) \| 50\.0 \| 10\.00 \| 6\.00 \| 1\.00 \| 2\.00 \| 1\.00 \| 20% \| 2\.25x \|/,
+  );
+});
