@@ -48,11 +48,12 @@ export type {
   ModelParts,
   StageRunner,
 } from "./lib/cli/models.ts";
-export { MEASURED_DEFAULTS } from "./lib/cli/measured_defaults.ts";
+export { MEASURED_DEFAULTS, measuredDefaultsFor } from "./lib/cli/measured_defaults.ts";
 export type {
   DrafterPrecision,
   LookupBranchDefault,
   MeasuredDefaults,
+  SamplingDefaults,
   SpeculativeMethod,
 } from "./lib/cli/measured_defaults.ts";
 export { ProgressBar } from "./lib/util/progress_bar.ts";

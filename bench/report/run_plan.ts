@@ -97,8 +97,10 @@ export function sweepConfigs(quick: boolean, models: PlanModels): BenchConfig[] 
 
 /**
  * The follow-up runs, f32: every method at its best setting on the prose prompts
- * (greedy), and autoregressive, draft-target, Medusa and EAGLE with sampling
- * (temperature 1) on the code prompts.
+ * (greedy), and with sampling (temperature 1) on the code prompts autoregressive and every
+ * method at its best greedy setting, plus, where that setting has a lookup branch, the same
+ * without it (copied tokens are verified as point masses, which a sampled token matches less
+ * often), and Medusa's 4-node tree alone: the sampling defaults are chosen from these.
  *
  * @param best Each method's overall best setting (sweep, drafter and lookup-branch runs).
  * @returns The configurations.
@@ -112,7 +114,18 @@ export function followUpConfigs(best: PlanSettings): BenchConfig[] {
   };
   for (const m of ["speculative", "medusa", "lookup", "eagle"] as const) at(m, 0, prose);
   list.push({ method: "ar", temperature: 1, kinds: CODE });
-  for (const m of ["speculative", "medusa", "eagle"] as const) at(m, 1, CODE);
+  for (const m of ["speculative", "medusa", "lookup", "eagle"] as const) {
+    at(m, 1, CODE);
+    const s = best[m];
+    if (s?.lookup !== undefined && s.lookup > 0) {
+      const { lookup: _, ...alone } = s;
+      list.push({ method: m, ...alone, temperature: 1, kinds: CODE });
+    }
+    if (m === "medusa" && s !== undefined && s.tree !== 4) {
+      const drafter = s.drafterWeights !== undefined ? { drafterWeights: s.drafterWeights } : {};
+      list.push({ method: m, tree: 4, ...drafter, temperature: 1, kinds: CODE });
+    }
+  }
   return list;
 }
 

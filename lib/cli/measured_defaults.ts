@@ -47,6 +47,61 @@ export interface MeasuredDefaults {
     & LookupBranchDefault;
   /** The fastest of the four at this precision (highest speedup over autoregressive). */
   readonly fastest: SpeculativeMethod;
+  /**
+   * The settings each method samples with (temperature > 0) where the report measured them
+   * (absent: the greedy ones above). A method's drafter precision stays the greedy entry's: it
+   * is chosen when the models load, before any request's temperature is known.
+   */
+  readonly sampling?: SamplingDefaults;
+}
+
+/**
+ * Each method's fastest setting with sampling ({@linkcode MeasuredDefaults.sampling}); a method
+ * absent here samples with its greedy setting. An entry without `lookup` samples without the
+ * branch.
+ */
+export interface SamplingDefaults {
+  /** Draft-target: K and the lookup branch. */
+  readonly speculative?: { readonly k: number } & LookupBranchDefault;
+  /** Medusa: the tree's size and the lookup branch. */
+  readonly medusa?: { readonly tree: number } & LookupBranchDefault;
+  /** Prompt lookup: K. */
+  readonly lookup?: { readonly k: number };
+  /** EAGLE: a dynamic tree of `tree` nodes or a chain of `k`, and the lookup branch. */
+  readonly eagle?: ({ readonly tree: number } | { readonly k: number }) & LookupBranchDefault;
+}
+
+/**
+ * The defaults a request gets at a precision and temperature: {@linkcode MEASURED_DEFAULTS}'s
+ * row, with its `sampling` settings in place of the greedy ones when `temperature > 0` (each
+ * method keeping its greedy drafter precision).
+ *
+ * @param weights The target's weight precision.
+ * @param temperature The request's temperature.
+ * @returns The row to take K, tree and lookup branch from.
+ *
+ * @example Greedy and sampling defaults at f32
+ * ```ts
+ * import { measuredDefaultsFor } from "@specdec/specdec/cli";
+ * const greedy = measuredDefaultsFor("f32", 0), sampled = measuredDefaultsFor("f32", 1);
+ * if (greedy.medusa.drafter !== sampled.medusa.drafter) throw new Error("unexpected");
+ * ```
+ */
+export function measuredDefaultsFor(
+  weights: WeightPrecision,
+  temperature: number,
+): MeasuredDefaults {
+  const row = MEASURED_DEFAULTS[weights];
+  const s = row.sampling;
+  if (!(temperature > 0) || s === undefined) return row;
+  const keep = (d: DrafterPrecision) => (d.drafter !== undefined ? { drafter: d.drafter } : {});
+  return {
+    ...row,
+    speculative: s.speculative ? { ...s.speculative, ...keep(row.speculative) } : row.speculative,
+    medusa: s.medusa ? { ...s.medusa, ...keep(row.medusa) } : row.medusa,
+    lookup: s.lookup ?? row.lookup,
+    eagle: s.eagle ? { ...s.eagle, ...keep(row.eagle) } : row.eagle,
+  };
 }
 
 /**
@@ -91,6 +146,11 @@ export const MEASURED_DEFAULTS: Readonly<Record<WeightPrecision, MeasuredDefault
     lookup: { k: 5 },
     eagle: { k: 3, drafter: "q4", lookup: 32 },
     fastest: "eagle",
+    sampling: {
+      speculative: { k: 5, lookup: 16 },
+      medusa: { tree: 8, lookup: 16 },
+      eagle: { k: 3, lookup: 32 },
+    },
   },
   q8: {
     speculative: { k: 4 },

@@ -29,7 +29,11 @@ import { type EagleConfig, EagleDecoder } from "../decoding/eagle.ts";
 import { PromptLookupDecoder } from "../decoding/prompt_lookup.ts";
 import type { Decoder, DecodingConfig, GenerateOptions } from "../decoding/decoder.ts";
 import type { DecodingMethod } from "./args.ts";
-import { MEASURED_DEFAULTS, type MeasuredDefaults } from "./measured_defaults.ts";
+import {
+  MEASURED_DEFAULTS,
+  type MeasuredDefaults,
+  measuredDefaultsFor,
+} from "./measured_defaults.ts";
 import { toJsonValue } from "./output.ts";
 
 // --- what the commands need of the models ---
@@ -428,8 +432,9 @@ function createDecoder(
   s: DecoderSettings,
 ): { decoder: Decoder; description: string } {
   const tokenizer = parts.tokenizer;
-  // Absent K / tree: the best setting the benchmark report measured at the target's precision.
-  const measured = MEASURED_DEFAULTS[parts.weights ?? "f32"];
+  // Absent K / tree: the best setting the benchmark report measured at the target's precision
+  // (and, when sampling, with sampling).
+  const measured = measuredDefaultsFor(parts.weights ?? "f32", s.temperature);
   if (s.lookup !== undefined && s.lookup > 0 && (method === "ar" || method === "lookup")) {
     throw new TypeError(
       `the lookup branch is used by the speculative, medusa and eagle methods, not ${method}`,

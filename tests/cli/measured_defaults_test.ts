@@ -4,7 +4,11 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { MEASURED_DEFAULTS, type SpeculativeMethod } from "../../lib/cli/measured_defaults.ts";
+import {
+  MEASURED_DEFAULTS,
+  measuredDefaultsFor,
+  type SpeculativeMethod,
+} from "../../lib/cli/measured_defaults.ts";
 import { loadedModels, onnxBackend } from "../../lib/cli/models.ts";
 import { runCli } from "../../lib/cli/run_cli.ts";
 import type { CliIO } from "../../lib/cli/output.ts";
@@ -107,6 +111,63 @@ Deno.test({
               : ""
           }\\)`,
         ),
+      );
+    }
+  },
+});
+
+Deno.test("measuredDefaultsFor() samples with the sampling settings, keeping each drafter's precision", () => {
+  for (const weights of PRECISIONS) {
+    const row = MEASURED_DEFAULTS[weights];
+    assert.deepEqual(measuredDefaultsFor(weights, 0), row);
+    const sampled = measuredDefaultsFor(weights, 0.7);
+    for (const method of METHODS) {
+      const want = row.sampling?.[method] ?? row[method];
+      const drafter = (row[method] as { drafter?: WeightPrecision }).drafter;
+      assert.deepEqual(
+        sampled[method],
+        method === "lookup" || drafter === undefined ? want : { ...want, drafter },
+        `${weights} ${method}`,
+      );
+    }
+    // The CLI's decoders take them when a request samples.
+    const models = loadedModels({
+      target: new RuleModel(256, 5),
+      draft: new RuleModel(256, 5, 4),
+      tokenizer: new CharTokenizer(),
+      weights,
+    });
+    const s = sampled.speculative;
+    assert.equal(
+      models.decoder("speculative", { temperature: 1, maxNewTokens: 4, stop: [] }).description,
+      `draft-target (K=${s.k}${s.lookup ? ` + lookup ${s.lookup}` : ""})`,
+    );
+    models.close();
+  }
+});
+
+Deno.test({
+  name: "MEASURED_DEFAULTS' sampling settings match the report's fastest sampled settings",
+  ignore: results === undefined || !results.runs.some((r) => r.temperature > 0),
+  fn(): void {
+    const r = results!;
+    const temperature = r.runs.find((x) => x.temperature > 0 && !x.weights)!.temperature;
+    for (const method of METHODS) {
+      const best = bestSetting(r, method, { temperature });
+      const entry = MEASURED_DEFAULTS.f32.sampling?.[method];
+      if (best === undefined) {
+        assert.equal(entry, undefined, `${method} did not sample in the report`);
+        continue;
+      }
+      const want: { k?: number; tree?: number; lookup?: number } = best.filter.tree !== undefined
+        ? { tree: best.filter.tree }
+        : { k: best.filter.k! };
+      if (best.filter.lookup !== undefined) want.lookup = best.filter.lookup;
+      assert.deepEqual(
+        entry,
+        want,
+        `f32 ${method} at temperature ${temperature}: the report's fastest is ${best.name}; ` +
+          "update MEASURED_DEFAULTS.f32.sampling in lib/cli/measured_defaults.ts",
       );
     }
   },

@@ -665,14 +665,25 @@ Deno.test("renderReport() headlines each method's best setting, EAGLE included",
   assert.ok(speedup.includes("<title>EAGLE K=3: 1.5×</title>"), speedup);
   assert.ok(speedup.includes("<title>EAGLE tree 8: 2.5×</title>"), speedup);
   assert.ok(acceptance.includes("EAGLE 8-node tree"), acceptance);
-  // Sampling: the best greedy K=2 did not sample, so the row shows the K that did, without "best".
+  // Sampling: every setting that sampled, the fastest named best (what the CLI samples with).
   const r = withPrecision();
   r.runs.push(
     run({ method: "speculative", k: 4, temperature: 1, promptId: "c1-t", wallTimeMs: 500 }),
+    run({
+      method: "speculative",
+      k: 4,
+      lookup: 8,
+      temperature: 1,
+      promptId: "c1-t",
+      wallTimeMs: 800,
+    }),
   );
-  const sampled = (renderReport(r).split("### Sampling")[1] ?? "").split("![Speedup")[0] ?? "";
-  assert.ok(sampled.includes("| Speculative (K=4) | 200.0 | - | 2.00x |"), sampled);
+  const report = renderReport(r);
+  const sampled = (report.split("### Sampling")[1] ?? "").split("![Speedup")[0] ?? "";
+  assert.ok(sampled.includes("| Speculative (best: K=4) | 200.0 | - | 2.00x |"), sampled);
+  assert.ok(sampled.includes("| Speculative (K=4 + lookup 8) | 125.0 | - | 1.25x |"), sampled);
   assert.ok(!sampled.includes("| Medusa"), sampled);
+  assert.match(report, /- Sampling \(temperature 1\): draft-target K=4 \(2\.00x\); the CLI/);
 });
 
 Deno.test("renderReport() writes the precision rows against autoregressive at the same weights", () => {
@@ -747,6 +758,21 @@ Deno.test("run plan: follow-up and precision runs use the best swept settings", 
     "autoregressive T=1",
     "draft-target K=3 T=1",
     "medusa 8 T=1",
+    "medusa 4 T=1",
+    "lookup K=5 T=1",
+  ]);
+  // A lookup branch also samples without it; a 4-node Medusa tree is not run twice.
+  const branched = followUpConfigs({
+    speculative: { k: 3, lookup: 16 },
+    medusa: { tree: 4, lookup: 8 },
+  })
+    .filter((c) => c.temperature === 1).map(configLabel);
+  assert.deepEqual(branched, [
+    "autoregressive T=1",
+    "draft-target K=3 T=1 + lookup 16",
+    "draft-target K=3 T=1",
+    "medusa 4 T=1 + lookup 8",
+    "medusa 4 T=1",
   ]);
   assert.deepEqual(precisionConfigs(best, false).map(configLabel), [
     "autoregressive",

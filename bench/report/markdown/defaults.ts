@@ -71,6 +71,19 @@ export function defaultsSection(results: BenchmarkResults): string[] {
         : "- No speculative method beat autoregressive decoding here: use `--method ar` on this machine.",
     );
   }
+  const sampledAt = results.runs.find((x) => x.temperature > 0 && !x.weights)?.temperature;
+  if (sampledAt !== undefined) {
+    const bests = SPECULATIVE_METHODS
+      .map((m) => [m, bestSetting(results, m, { temperature: sampledAt })] as const)
+      .filter((x) => x[1] !== undefined);
+    if (bests.length > 0) {
+      out.push(
+        `- Sampling (temperature ${sampledAt}): ${
+          bests.map(([m, b]) => `${LOWER_NAMES[m]} ${b!.name} (${r(b!.speedup)})`).join(", ")
+        }; the CLI and the server use these when they sample.`,
+      );
+    }
+  }
   for (const weights of results.precision?.weights ?? []) {
     if (weights === "f32") continue;
     const bests = SPECULATIVE_METHODS.map((m) => [m, bestSetting(results, m, { weights })] as const)
