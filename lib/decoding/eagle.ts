@@ -16,7 +16,7 @@ import type {
   TextTokenizer,
 } from "../model/language_model.ts";
 import { argmax } from "../sampling/argmax.ts";
-import type { Prng } from "../sampling/prng.ts";
+import { drawWithoutReplacement } from "../sampling/draw_without_replacement.ts";
 import { sampleCategorical } from "../sampling/sample_categorical.ts";
 import { SpeculationTree } from "../tree/speculation_tree.ts";
 import {
@@ -524,35 +524,6 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
     }
     return { tree, chain: false, q };
   }
-}
-
-/**
- * Draws up to `count` distinct tokens: each from `probs` with the tokens drawn before removed
- * and the rest renormalised; stops early when no mass is left.
- *
- * @returns Each token with the distribution `[V]` f64 it was drawn from.
- */
-function drawWithoutReplacement(
-  probs: Float64Array,
-  count: number,
-  prng: Prng,
-): { token: number; q: Float64Array }[] {
-  const out: { token: number; q: Float64Array }[] = [];
-  let q = probs;
-  for (let i = 0; i < count; i++) {
-    let mass = 0;
-    for (let t = 0; t < q.length; t++) mass += q[t]!;
-    if (!(mass > 1e-12)) break;
-    const token = sampleCategorical(q, prng);
-    out.push({ token, q });
-    if (i + 1 === count) break;
-    const next = new Float64Array(q.length); // [V] f64
-    const rest = mass - q[token]!;
-    if (!(rest > 1e-12)) break;
-    for (let t = 0; t < q.length; t++) next[t] = t === token ? 0 : q[t]! / rest;
-    q = next;
-  }
-  return out;
 }
 
 /** Positions `[start, start + n)`. */

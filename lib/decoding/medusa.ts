@@ -15,6 +15,8 @@ import {
   TreeVerifier,
   type TreeVerifierOptions,
 } from "../tree/tree_verifier.ts";
+import { drawWithoutReplacement } from "../sampling/draw_without_replacement.ts";
+import type { Prng } from "../sampling/prng.ts";
 import { BaseDecoder, type DecodeRun } from "./base_decoder.ts";
 import { checkInt, checkModel, checkTokenizer, row } from "./_util.ts";
 import type { Decoder, DecodingConfig } from "./decoder.ts";
@@ -49,6 +51,15 @@ export interface MedusaConfig extends DecodingConfig, LookupBranchConfig {
   posteriorThreshold?: number;
   /** Typical acceptance delta, default 0.3. */
   posteriorAlpha?: number;
+  /**
+   * Tree candidates when sampling with exact acceptance: `"sampled"` (default; each node's
+   * children drawn without replacement from its head's processed distribution and verified
+   * against it, as SpecInfer does, so a candidate is accepted with probability
+   * `min(1, p / q)`) or `"top-k"` (the heads' top-k ranked as in greedy decoding, verified as
+   * point masses: accepted with probability `p`). Both are exact. Greedy decoding and typical
+   * acceptance always use the top-k.
+   */
+  treeCandidates?: "sampled" | "top-k";
 }
 
 /** Constructor options of {@linkcode MedusaDecoder}. */
@@ -97,6 +108,8 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
   readonly verifier: TreeVerifier;
   /** The prompt-lookup branch ({@linkcode LookupBranchConfig}; `tokens` 0: none). */
   readonly lookup: LookupBranch;
+  /** Tree candidates when sampling with exact acceptance ({@linkcode MedusaConfig.treeCandidates}). */
+  readonly treeCandidates: "sampled" | "top-k";
   /** A root-only tree, used when the cache has no room for the full tree. */
   readonly #rootOnly = new SpeculationTree();
 
@@ -160,6 +173,13 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     }
     if (config.posteriorAlpha !== undefined) verifierOptions.posteriorAlpha = config.posteriorAlpha;
     this.verifier = new TreeVerifier(verifierOptions);
+    const candidates = config.treeCandidates ?? "sampled";
+    if (candidates !== "sampled" && candidates !== "top-k") {
+      throw new RangeError(
+        `treeCandidates must be "sampled" or "top-k", got ${String(config.treeCandidates)}`,
+      );
+    }
+    this.treeCandidates = candidates;
     this.lookup = resolveLookupBranch(config);
     this.baseModel = baseModel;
     this.heads = heads;
@@ -185,6 +205,48 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
   /** Vocabulary of the base model. */
   protected get vocabSize(): number {
     return this.baseModel.vocabSize;
+  }
+
+  /** Whether this step's candidates are drawn from the heads (exact acceptance, sampling). */
+  get #samplesCandidates(): boolean {
+    return this.treeCandidates === "sampled" && !this.verifier.processor.greedy &&
+      this.verifier.acceptance === "exact";
+  }
+
+  /**
+   * The tree shape filled with sampled candidates: each node's children (in rank order) are
+   * draws without replacement from the processed distribution of the head of their depth, the
+   * draws of different nodes independent. A child whose draw found no mass left is dropped with
+   * its subtree. Records each node's distribution in `drawnFrom`.
+   */
+  #sampledTree(
+    headLogits: Float32Array,
+    root: number,
+    prng: Prng,
+    drawnFrom: Map<number, Float64Array>,
+  ): SpeculationTree {
+    const shape = this.tree;
+    const v = this.heads.vocabSize;
+    const probs: Float64Array[] = []; // per head, [V] f64, computed when first needed
+    const out = new SpeculationTree(root);
+    // Breadth first from the root, each node's children in rank order, which is the order they
+    // are drawn in and, added so, the order the verifier tries them (the rule needs both equal).
+    const queue: { node: number; tokens: number[] }[] = [{ node: 0, tokens: [] }];
+    for (let i = 0; i < queue.length; i++) {
+      const { node, tokens } = queue[i]!;
+      const kids = [...shape.children(node)].sort((a, b) => rank(shape, a) - rank(shape, b));
+      if (kids.length === 0) continue;
+      const head = shape.choice(kids[0]!).length - 1;
+      probs[head] ??= this.verifier.processor.probs(headLogits.subarray(head * v, (head + 1) * v));
+      const draws = drawWithoutReplacement(probs[head]!, kids.length, prng);
+      for (let j = 0; j < draws.length; j++) {
+        const path = [...tokens, draws[j]!.token];
+        const at = out.addCandidate(path);
+        drawnFrom.set(at[at.length - 1]!, draws[j]!.q);
+        queue.push({ node: kids[j]!, tokens: path });
+      }
+    }
+    return out;
   }
 
   /** Top-k indices of each head's logits, ties to the lower index. */
@@ -232,19 +294,30 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
       const full = p0 + this.tree.size <= m.maxLength && run.remaining() > 1;
       let tree = full ? this.tree : this.#rootOnly;
       tree.setToken(0, pending);
+      // Draft distributions of sampled candidates (node -> the distribution it was drawn from).
+      const drawnFrom = new Map<number, Float64Array>();
+      let fresh = false; // `tree` is this step's own copy (new paths may be added to it)
       if (full) {
         const h = hidden;
         const headLogits = await rec.draft(() => this.heads.forward(h));
-        const top = this.#topK(headLogits);
-        for (let n = 1; n < tree.size; n++) {
-          const c = tree.choice(n);
-          tree.setToken(n, top[c.length - 1]![c[c.length - 1]!]!);
+        if (this.#samplesCandidates) {
+          tree = this.#sampledTree(headLogits, pending, run.prng, drawnFrom);
+          fresh = true;
+        } else {
+          const top = this.#topK(headLogits);
+          for (let n = 1; n < tree.size; n++) {
+            const c = tree.choice(n);
+            tree.setToken(n, top[c.length - 1]![c[c.length - 1]!]!);
+          }
         }
       }
       if (this.lookup.tokens > 0) {
         const room = Math.min(m.maxLength - p0 - tree.size, run.remaining() - 1);
         const copied = lookupBranchDraft(context, this.lookup, room);
-        if (copied.length > 0) tree = withCandidate(tree, copied);
+        if (copied.length > 0) {
+          if (fresh) tree.addCandidate(copied);
+          else tree = withCandidate(tree, copied);
+        }
       }
       const t = tree;
       const ids = t.getTokens();
@@ -252,7 +325,12 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
         m.forward(ids, t.getPositions(p0), { treeMask: t.getAttentionMask(), hidden: true })
       );
       if (out.hidden === undefined) throw new TypeError("baseModel did not return hidden states");
-      const verdict = this.verifier.verify(tree, out.logits, run.prng);
+      const verdict = this.verifier.verify(
+        tree,
+        out.logits,
+        run.prng,
+        drawnFrom.size > 0 ? (n) => drawnFrom.get(n) ?? null : undefined,
+      );
       rec.step(tree.maxDepth, verdict.path.length, tree.size);
       const slots = [p0, ...verdict.path.map((n) => p0 + n)];
       m.keep(slots);
@@ -263,6 +341,12 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
       yield [...verdict.tokens, pending];
     }
   }
+}
+
+/** A node's rank among its siblings (the last entry of its rank path). */
+function rank(tree: SpeculationTree, node: number): number {
+  const c = tree.choice(node);
+  return c[c.length - 1] ?? 0;
 }
 
 /** A copy of `tree` (tokens set) with one more candidate path (the shape trees stay as built). */

@@ -69,20 +69,26 @@ for (const sampling of SETTINGS) {
       });
       check(await histogram(dec));
     });
-    await t.step("MedusaDecoder exact, 9-node tree of depth 3", async () => {
-      const base = target();
-      const dec = new MedusaDecoder({
-        baseModel: base,
-        heads: new SyntheticHeads(base, 4, 0.3),
-        tokenizer,
-        config: {
-          ...sampling,
-          medusaChoices: [[0], [1], [2], [0, 0], [0, 1], [1, 0], [0, 0, 0], [0, 0, 1]],
-          acceptance: "exact",
+    for (const treeCandidates of ["sampled", "top-k"] as const) {
+      await t.step(
+        `MedusaDecoder exact, 9-node tree of depth 3, ${treeCandidates} candidates`,
+        async () => {
+          const base = target();
+          const dec = new MedusaDecoder({
+            baseModel: base,
+            heads: new SyntheticHeads(base, 4, 0.3),
+            tokenizer,
+            config: {
+              ...sampling,
+              medusaChoices: [[0], [1], [2], [0, 0], [0, 1], [1, 0], [0, 0, 0], [0, 0, 1]],
+              acceptance: "exact",
+              treeCandidates,
+            },
+          });
+          check(await histogram(dec));
         },
-      });
-      check(await histogram(dec));
-    });
+      );
+    }
     await t.step("PromptLookupDecoder", async () => {
       const dec = new PromptLookupDecoder({
         model: target(),
