@@ -1002,7 +1002,7 @@ Deno.test("lookup branch: plan, labels, best setting, speedup model and goals", 
 Deno.test("where the time goes: the decoders' timers per step, the prefill share and the decode-phase speedup", () => {
   const r = synthetic();
   // Older results without the timers: no section.
-  assert.doesNotMatch(renderReport(r), /Where the time goes/);
+  assert.doesNotMatch(renderReport(r), /### Where the time goes/);
   for (const x of r.runs) {
     if (x.temperature !== 0) continue;
     // τ from the record: steps = newTokens / τ; 100 ms of prefill everywhere, a target step of

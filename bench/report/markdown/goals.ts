@@ -80,7 +80,7 @@ function methodGoal(
         f.fixed(m.e)
       } tokens per step at ${f.fixed(m.draftSteps * m.c + m.v)} target steps of forwards gives a ` +
       `predicted ${f.ratio(m.predicted)}; the gap is time outside the modelled forwards ` +
-      `(efficiency ${f.percent(m.efficiency)}).`;
+      `(efficiency ${f.percent(m.efficiency)}; "Where the time goes" splits it).`;
   } else if (!ok) {
     const cost = m.draftSteps * m.c + m.v; // target steps per speculative step
     why = ` Short by ${f.percent((goal - m.measured) / goal, 0)}. Each step costs ` +
@@ -158,7 +158,7 @@ function efficiencyGoals(results: BenchmarkResults): string[] {
         `(measured ${f.ratio(m.measured)} / predicted ${f.ratio(m.predicted)}), ${mark(ok)}.` +
         (ok
           ? ""
-          : ` The step costs more than K·c + V forwards: see "ms/step measured / model" in the sweep tables; the gap is time outside the modelled forwards.`),
+          : ` The step costs more than K·c + V forwards: see "ms/step measured / model" in the sweep tables; the gap is time outside the modelled forwards ("Where the time goes" splits it into the prefill and the rest).`),
     );
   }
   return out;
