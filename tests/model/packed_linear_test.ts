@@ -212,7 +212,8 @@ Deno.test("gatedMlp: the fused glu op equals Split + silu + Mul over Gemm / MatM
             external: false,
           };
           const bias = g.initializer("b", b, [2 * n]);
-          return gatedMlp(g, "x", "gu", gate, up, n, k, bias, plan);
+          const named = (name: string, data: Float32Array) => ({ name, data });
+          return gatedMlp(g, "x", "gu", named("gate", gate), named("up", up), n, k, bias, plan);
         });
       for (const S of [1, 2, 5, 9, 20]) {
         const x = values(S * k, 57 + S);

@@ -157,22 +157,28 @@ Deno.test("a checkpoint with a non-finite weight cannot be quantized: SpecDecErr
     const bytes = await Deno.readFile(`${ROOT}models/tiny-target/model.safetensors`);
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-    const t = header["model.layers.1.mlp.down_proj.weight"];
-    const at = 8 + headerLen + t.data_offsets[0] + 2 * 5; // the 6th value
-    if (t.dtype === "F16") {
-      bytes[at] = 0x00;
-      bytes[at + 1] = 0x7e; // f16 NaN
-    } else throw new Error(`fixture dtype ${t.dtype}`);
-    await Deno.writeFile(`${dir}/model.safetensors`, bytes);
-    // In memory, and through the prepared-model cache (converted in a worker).
-    for (const cache of [false, `${dir}/cache`]) {
-      await assert.rejects(
-        () => CausalLM.load(dir, { weights: "q4", maxLength: 8, cache }),
-        (e: Error) =>
-          e instanceof SpecDecError &&
-          /Cannot quantize "model\.layers\.1\.mlp\.down_proj\.weight" .* to q4: value NaN at row 0, column 5/
-            .test(e.message),
+    // down_proj (a projection of its own) and up_proj (fused with gate_proj in one op).
+    for (
+      const tensor of ["model.layers.1.mlp.down_proj.weight", "model.layers.0.mlp.up_proj.weight"]
+    ) {
+      const broken = bytes.slice();
+      const t = header[tensor];
+      const at = 8 + headerLen + t.data_offsets[0] + 2 * 5; // the 6th value
+      if (t.dtype === "F16") {
+        broken[at] = 0x00;
+        broken[at + 1] = 0x7e; // f16 NaN
+      } else throw new Error(`fixture dtype ${t.dtype}`);
+      await Deno.writeFile(`${dir}/model.safetensors`, broken);
+      const named = new RegExp(
+        `Cannot quantize "${tensor.replaceAll(".", "\\.")}" .* to q4: value NaN at row 0, column 5`,
       );
+      // In memory, and through the prepared-model cache (converted in a worker).
+      for (const cache of [false, `${dir}/cache-${tensor}`]) {
+        await assert.rejects(
+          () => CausalLM.load(dir, { weights: "q4", maxLength: 8, cache }),
+          (e: Error) => e instanceof SpecDecError && named.test(e.message),
+        );
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

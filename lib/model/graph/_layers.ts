@@ -107,6 +107,14 @@ export function projection(
   return matMulNBits(g, x, quantizedWeight(g, name, data, n, k, plan, layout), bias, plan);
 }
 
+/** A weight and the name it has in the checkpoint. */
+export interface NamedWeight {
+  /** Checkpoint tensor name (named in errors). */
+  name: string;
+  /** The values, f32. */
+  data: Float32Array;
+}
+
 /**
  * A gated MLP's inner activation `silu(x Wg^T + bg) * (x Wu^T + bu)` `[S, I]`. With specdec's
  * packed kernels (f32 `PackedLinear`, q8/q4 `PackedLinearQ`) one op computes both projections
@@ -116,9 +124,9 @@ export function projection(
  *
  * @param g The graph builder.
  * @param x Input `[S, k]` f32.
- * @param name Weight name of the pair (`<m>.gate_up_proj.weight`).
- * @param gate Gate weight `[n, k]` f32 (out, in).
- * @param up Up weight `[n, k]` f32 (out, in).
+ * @param name Weight name of the pair (`<m>.gate_up_proj.weight`), named in the initializers.
+ * @param gate Gate weight `[n, k]` f32 (out, in) and its checkpoint name (named in errors).
+ * @param up Up weight `[n, k]` f32 (out, in) and its checkpoint name.
  * @param n MLP width I.
  * @param k Input width H.
  * @param bias Bias initializer `[2n]` (the gate's, then the up projection's), if any.
@@ -129,8 +137,8 @@ export function gatedMlp(
   g: GraphBuilder,
   x: string,
   name: string,
-  gate: Float32Array,
-  up: Float32Array,
+  gate: NamedWeight,
+  up: NamedWeight,
   n: number,
   k: number,
   bias: string | undefined,
@@ -139,14 +147,14 @@ export function gatedMlp(
   const panels = Math.ceil(n / PANEL);
   const ext = { external: plan.external };
   if (plan.precision === "f32" && plan.linear === "packed") {
-    const w = interleavePanels(packPanels(gate, n, k), packPanels(up, n, k), panels);
+    const w = interleavePanels(packPanels(gate.data, n, k), packPanels(up.data, n, k), panels);
     const wName = g.initializer(`${name}_packed`, w, [2 * panels, k, PANEL], ext); // [2P, k, 32]
     return g.op("PackedLinear", bias ? [x, wName, bias] : [x, wName], { N: n, glu: 1 }, "specdec");
   }
   if (packsQuantized(plan)) {
-    const wg = quantize(`${name} (gate)`, gate, n, k, plan, "out_in");
+    const wg = quantize(gate.name, gate.data, n, k, plan, "out_in");
     const qg = packQuantizedPanels(wg);
-    const qu = packQuantizedPanels(quantize(`${name} (up)`, up, n, k, plan, "out_in"));
+    const qu = packQuantizedPanels(quantize(up.name, up.data, n, k, plan, "out_in"));
     const { kBlocks, bits } = wg;
     const inputs = [
       x,
@@ -166,7 +174,7 @@ export function gatedMlp(
     if (bias) inputs.push(bias);
     return g.op("PackedLinearQ", inputs, { N: n, bits, glu: 1 }, "specdec");
   }
-  const gu = projection(g, x, name, concatRows([gate, up]), 2 * n, k, bias, plan); // [S, 2n]
+  const gu = projection(g, x, name, concatRows([gate.data, up.data]), 2 * n, k, bias, plan); // [S, 2n]
   const [gt, u] = g.node("Split", [gu], 2, { axis: 1, num_outputs: 2 });
   const act = g.op("Mul", [gt!, g.op("Sigmoid", [gt!])]);
   return g.op("Mul", [act, u!]); // [S, n]

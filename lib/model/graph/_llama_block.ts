@@ -233,8 +233,8 @@ export function emitLlamaBlockDeferred(
     g,
     h2,
     `${m}.gate_up_proj.weight`,
-    w.float32(`${m}.gate_proj.weight`, [I, H]), // [I, H] f32
-    w.float32(`${m}.up_proj.weight`, [I, H]), // [I, H] f32
+    { name: `${m}.gate_proj.weight`, data: w.float32(`${m}.gate_proj.weight`, [I, H]) }, // [I, H]
+    { name: `${m}.up_proj.weight`, data: w.float32(`${m}.up_proj.weight`, [I, H]) }, // [I, H]
     I,
     H,
     guB,
