@@ -112,6 +112,8 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
   readonly treeCandidates: "sampled" | "top-k";
   /** A root-only tree, used when the cache has no room for the full tree. */
   readonly #rootOnly = new SpeculationTree();
+  /** Each shape node's children in rank order (the order sampled candidates are drawn in). */
+  readonly #rankedChildren: readonly (readonly number[])[];
 
   /**
    * Creates the decoder; checks the model, heads, tree and config, and builds the tree buffers once.
@@ -184,6 +186,11 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     this.baseModel = baseModel;
     this.heads = heads;
     this.tree = tree;
+    const rank = (n: number): number => tree.choice(n).at(-1) ?? 0;
+    this.#rankedChildren = Array.from(
+      { length: tree.size },
+      (_, n) => [...tree.children(n)].sort((a, b) => rank(a) - rank(b)),
+    );
     this.numHeads = numHeads;
     this.numCandidatesPerHead = topK;
     // build the cached buffers once
@@ -226,6 +233,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     drawnFrom: Map<number, Float64Array>,
   ): SpeculationTree {
     const shape = this.tree;
+    const ranked = this.#rankedChildren;
     const v = this.heads.vocabSize;
     const probs: Float64Array[] = []; // per head, [V] f64, computed when first needed
     const out = new SpeculationTree(root);
@@ -234,7 +242,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
     const queue: { node: number; tokens: number[] }[] = [{ node: 0, tokens: [] }];
     for (let i = 0; i < queue.length; i++) {
       const { node, tokens } = queue[i]!;
-      const kids = [...shape.children(node)].sort((a, b) => rank(shape, a) - rank(shape, b));
+      const kids = ranked[node]!;
       if (kids.length === 0) continue;
       const head = shape.choice(kids[0]!).length - 1;
       probs[head] ??= this.verifier.processor.probs(headLogits.subarray(head * v, (head + 1) * v));
@@ -294,15 +302,15 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
       const full = p0 + this.tree.size <= m.maxLength && run.remaining() > 1;
       let tree = full ? this.tree : this.#rootOnly;
       tree.setToken(0, pending);
-      // Draft distributions of sampled candidates (node -> the distribution it was drawn from).
-      const drawnFrom = new Map<number, Float64Array>();
-      let fresh = false; // `tree` is this step's own copy (new paths may be added to it)
+      // Sampled candidates only: node -> the distribution it was drawn from; `tree` is then this
+      // step's own tree, so new paths may be added to it.
+      let drawnFrom: Map<number, Float64Array> | undefined;
       if (full) {
         const h = hidden;
         const headLogits = await rec.draft(() => this.heads.forward(h));
         if (this.#samplesCandidates) {
+          drawnFrom = new Map();
           tree = this.#sampledTree(headLogits, pending, run.prng, drawnFrom);
-          fresh = true;
         } else {
           const top = this.#topK(headLogits);
           for (let n = 1; n < tree.size; n++) {
@@ -315,7 +323,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
         const room = Math.min(m.maxLength - p0 - tree.size, run.remaining() - 1);
         const copied = lookupBranchDraft(context, this.lookup, room);
         if (copied.length > 0) {
-          if (fresh) tree.addCandidate(copied);
+          if (drawnFrom !== undefined) tree.addCandidate(copied);
           else tree = withCandidate(tree, copied);
         }
       }
@@ -329,7 +337,7 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
         tree,
         out.logits,
         run.prng,
-        drawnFrom.size > 0 ? (n) => drawnFrom.get(n) ?? null : undefined,
+        drawnFrom !== undefined ? (n) => drawnFrom.get(n) ?? null : undefined,
       );
       rec.step(tree.maxDepth, verdict.path.length, tree.size);
       const slots = [p0, ...verdict.path.map((n) => p0 + n)];
@@ -341,12 +349,6 @@ export class MedusaDecoder extends BaseDecoder implements Decoder {
       yield [...verdict.tokens, pending];
     }
   }
-}
-
-/** A node's rank among its siblings (the last entry of its rank path). */
-function rank(tree: SpeculationTree, node: number): number {
-  const c = tree.choice(node);
-  return c[c.length - 1] ?? 0;
 }
 
 /** A copy of `tree` (tokens set) with one more candidate path (the shape trees stay as built). */
