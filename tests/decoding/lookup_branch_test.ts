@@ -114,6 +114,42 @@ Deno.test("lookup branch, greedy: every drafting decoder emits the autoregressiv
   }
 });
 
+Deno.test("lookup branch, greedy draft-target: copied tokens the draft agrees with are drafted in one forward", async () => {
+  const tokenizer = new SyntheticTokenizer(V);
+  const ar = new AutoregressiveDecoder({
+    model: target(),
+    tokenizer,
+    config: { maxNewTokens: NEW },
+  });
+  // The draft is the target itself: it agrees with every copied token the target would emit.
+  const make = (lookupTokens: number) =>
+    new DraftTargetDecoder({
+      draftModel: target(),
+      targetModel: target(),
+      tokenizer,
+      config: { maxNewTokens: NEW, numSpeculativeTokens: 4, lookupTokens },
+    });
+  const seeded = make(8);
+  const plain = make(0);
+  let forwardsSeeded = 0, forwardsPlain = 0, draftedSeeded = 0;
+  for (const p of PROMPTS) {
+    const ref = (await ar.generate(p)).tokens;
+    const a = await seeded.generate(p);
+    const b = await plain.generate(p);
+    assert.deepEqual(a.tokens, ref, p);
+    assert.deepEqual(b.tokens, ref, p);
+    forwardsSeeded += a.metrics.draftForwards;
+    forwardsPlain += b.metrics.draftForwards;
+    draftedSeeded += a.metrics.drafted;
+  }
+  // Without seeding each drafted token costs one draft forward; with it, fewer.
+  assert.ok(forwardsSeeded < forwardsPlain, `${forwardsSeeded} vs ${forwardsPlain} draft forwards`);
+  assert.ok(
+    forwardsSeeded < draftedSeeded,
+    `${forwardsSeeded} forwards for ${draftedSeeded} drafts`,
+  );
+});
+
 Deno.test("lookup branch, greedy: equality holds up to a full cache (finishReason context)", async () => {
   const tokenizer = new SyntheticTokenizer(V);
   const ar = await new AutoregressiveDecoder({ model: target(40), tokenizer }).generate(
