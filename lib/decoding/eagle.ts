@@ -184,6 +184,10 @@ interface StepDraft {
  * every child they draw, since pruning children by their own probability (the
  * greedy EAGLE-2 rerank) would bias the rule.
  *
+ * With a prompt-lookup branch (`lookupTokens`), a greedy step whose copied
+ * tokens start with the head's own next token verifies the copy alone, without
+ * further head forwards.
+ *
  * @example A 16-node dynamic tree, greedy: the target's own greedy output
  * ```ts
  * import { AutoregressiveDecoder, CausalLM, EagleDecoder, EagleHeads, Tokenizer } from "@specdec/specdec";
@@ -332,9 +336,23 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
         }
         const root = drafted;
         const rootFeature = row(root.hidden, hs, -1);
-        step = this.treeNodes > 0
-          ? await this.#growTree(pending, P, root.logits, rootFeature, room, depth, run)
-          : await this.#growChain(pending, P, root.logits, rootFeature, depth, run);
+        // Greedy with a lookup branch: copied tokens that start with the head's own next
+        // token are the step's whole draft, with no further head forward (the head agrees
+        // where the output repeats its context; measured on the bench pair, chain K=4 +
+        // lookup 16: 26% fewer head forwards, 2% more target steps, faster). Verification
+        // keeps the target's argmax chain either way.
+        const copied = this.processor.greedy && this.lookup.tokens > 0
+          ? lookupBranchDraft(context, this.lookup, Math.min(depth, room))
+          : [];
+        if (copied.length >= 2 && argmax(root.logits) === copied[0]) {
+          const tree = new SpeculationTree(pending);
+          tree.addCandidate(copied);
+          step = { tree, chain: true, q: new Map() };
+        } else {
+          step = this.treeNodes > 0
+            ? await this.#growTree(pending, P, root.logits, rootFeature, room, depth, run)
+            : await this.#growChain(pending, P, root.logits, rootFeature, depth, run);
+        }
         head.rewind(P); // drop the expansion rows: they hold guessed features
         this.#addLookup(step, context, Math.min(depth, room - (step.tree.size - 1)));
       }

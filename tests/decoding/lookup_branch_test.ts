@@ -150,6 +150,40 @@ Deno.test("lookup branch, greedy draft-target: copied tokens the draft agrees wi
   );
 });
 
+Deno.test("lookup branch, greedy EAGLE: a copy that starts with the head's token is the draft, with no more head forwards", async () => {
+  const tokenizer = new SyntheticTokenizer(V);
+  const ar = new AutoregressiveDecoder({
+    model: target(),
+    tokenizer,
+    config: { maxNewTokens: NEW },
+  });
+  const make = (lookupTokens: number, lm = target()) =>
+    new EagleDecoder({
+      targetModel: lm,
+      head: new SyntheticEagleHead(lm, 0.6),
+      tokenizer,
+      config: { maxNewTokens: NEW, treeNodes: 0, numSpeculativeTokens: 3, lookupTokens },
+    });
+  const withCopy = make(8);
+  const plain = make(0);
+  let headWith = 0, headPlain = 0, stepsWith = 0, stepsPlain = 0;
+  for (const p of PROMPTS) {
+    const ref = (await ar.generate(p)).tokens;
+    const a = await withCopy.generate(p);
+    const b = await plain.generate(p);
+    assert.deepEqual(a.tokens, ref, p);
+    assert.deepEqual(b.tokens, ref, p);
+    headWith += a.metrics.draftForwards;
+    headPlain += b.metrics.draftForwards;
+    stepsWith += a.metrics.steps;
+    stepsPlain += b.metrics.steps;
+  }
+  // Head forwards per step: the backlog's and K - 1 = 2 for the chain, except in steps whose
+  // draft is a copy (the backlog's only).
+  const perWith = headWith / stepsWith, perPlain = headPlain / stepsPlain;
+  assert.ok(perWith < perPlain - 0.2, `${perWith} vs ${perPlain} head forwards per step`);
+});
+
 Deno.test("lookup branch, greedy: equality holds up to a full cache (finishReason context)", async () => {
   const tokenizer = new SyntheticTokenizer(V);
   const ar = await new AutoregressiveDecoder({ model: target(40), tokenizer }).generate(
