@@ -83,7 +83,9 @@ const PROBE_TEXTS = ["Hello, world! 123", " the quick brown fox", "\n\tÀé 日�
  * With a prompt-lookup branch (`lookupTokens`), greedy drafting starts from the
  * copied tokens: one draft forward over them finds the prefix the draft agrees
  * with (its argmax at each position), which becomes that many draft tokens at
- * once; the draft continues one token per forward from where it disagrees.
+ * once, followed by the draft's own token where it disagrees. When it agrees
+ * with at least the first copied token that is the whole draft of the step;
+ * otherwise the draft continues one token per forward.
  *
  * @example Greedy speculative decoding: the target's own greedy output, fewer target forwards
  * ```ts
@@ -240,13 +242,17 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
       const drafts: number[] = [];
       const q: Float64Array[] = [];
       let feed = vd < v ? draftBacklog.map(standIn) : draftBacklog;
+      let kEnd = kStep; // drafting stops here
       if (greedy && this.lookup.tokens > 0 && this.confidenceThreshold === 0 && kStep > 0) {
         // Greedy with a lookup branch: the copied tokens go through the draft in one forward
         // with its backlog; the prefix it agrees with (its own argmax at each position) becomes
-        // draft tokens at once, plus its argmax where it first disagrees: the draft the
-        // one-token forwards would have made, in fewer of them (measured on the bench pair,
-        // K=7 + lookup 16: 21% fewer draft forwards). Verification keeps the target's argmax
-        // chain either way.
+        // draft tokens at once, plus its argmax where it first disagrees. When it agrees with
+        // at least the first copied token, that is the step's draft (the output repeats its
+        // context here; the copy itself is verified as the lookup branch); otherwise drafting
+        // goes on one token per forward. Measured on the bench pair (K=7 + lookup 16, 8 code
+        // prompts, interleaved): the seeding alone 21% fewer draft forwards than one per token,
+        // the stop 9% fewer again for 5% more target steps, +7% and +11% tok/s in two runs.
+        // Verification keeps the target's argmax chain either way.
         const seed = lookupBranchDraft(context, this.lookup, Math.min(kStep, room - 1));
         if (seed.length > 0 && seed.every((t) => t < vd)) {
           const start = draft.kvLength;
@@ -264,9 +270,10 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
           // as after any drafting: the draft has seen the backlog and every draft but the last
           draft.rewind(start + feed.length + drafts.length - 1);
           feed = [drafts[drafts.length - 1]!];
+          if (d > 0) kEnd = drafts.length;
         }
       }
-      for (let i = drafts.length; i < kStep; i++) {
+      for (let i = drafts.length; i < kEnd; i++) {
         const start = draft.kvLength;
         const ids = feed;
         const out = await rec.draft(() => draft.forward(ids, chainPositions(start, ids.length)));
