@@ -187,12 +187,16 @@ export function lookupBranchConfigs(best: PlanSettings, quick: boolean): BenchCo
       list.push({ method, ...shapeOf(s), ...drafter, lookup, temperature: 0, kinds: CODE });
     }
     // A branch adds verified rows, so a shorter chain may now win (probe: draft-target K=4 +
-    // lookup 8 beat K=6 + lookup 8): chains also run shorter with 16 (draft-target K - 2, EAGLE
-    // K - 1: its head forwards are dearer than the draft's).
+    // lookup 8 beat K=6 + lookup 8): chains also run shorter with 16 (draft-target K - 1 and
+    // K - 2, EAGLE K - 1: its head forwards are dearer than the draft's).
     const chain = method === "speculative" || (method === "eagle" && s.tree === undefined);
-    const shorter = s.k === undefined ? 0 : s.k - (method === "speculative" ? 2 : 1);
-    if (!quick && chain && shorter >= 2) {
-      list.push({ method, k: shorter, ...drafter, lookup: 16, temperature: 0, kinds: CODE });
+    const shorter = s.k === undefined
+      ? []
+      : method === "speculative"
+      ? [s.k - 1, s.k - 2]
+      : [s.k - 1];
+    for (const k of quick || !chain ? [] : shorter.filter((k) => k >= 2)) {
+      list.push({ method, k, ...drafter, lookup: 16, temperature: 0, kinds: CODE });
     }
   }
   return list;
