@@ -354,7 +354,11 @@ export class EagleDecoder extends BaseDecoder implements Decoder {
             : await this.#growChain(pending, P, root.logits, rootFeature, depth, run);
         }
         head.rewind(P); // drop the expansion rows: they hold guessed features
-        this.#addLookup(step, context, Math.min(depth, room - (step.tree.size - 1)));
+        // a copy whose first token the head does not draft is left out (as the draft-target
+        // decoder does; A/B on the bench pair: -2%, +8% in two runs, +1% on prose)
+        if (copied.length === 0 || argmax(root.logits) === copied[0]) {
+          this.#addLookup(step, context, Math.min(depth, room - (step.tree.size - 1)));
+        }
       }
       const tree = step.tree;
       const ids = tree.getTokens();

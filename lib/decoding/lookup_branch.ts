@@ -18,6 +18,10 @@ import { checkInt } from "./_util.ts";
  * target's argmax chain, and when sampling the copied tokens are a deterministic function of
  * the context, verified as point masses (recursive rejection stays exact for any residual,
  * whether or not a deterministic sibling is tried).
+ *
+ * Greedy draft-target and EAGLE decoding also let the copy steer their drafter: a copy that
+ * starts with the drafter's own next token is the step's draft (draft-target: as far as the
+ * draft agrees with it, found in one draft forward), and a copy that does not is left out.
  */
 export interface LookupBranchConfig {
   /**
