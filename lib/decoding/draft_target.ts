@@ -280,7 +280,10 @@ export class DraftTargetDecoder extends BaseDecoder implements Decoder {
       for (let i = drafts.length; i < kEnd; i++) {
         const start = draft.kvLength;
         const ids = feed;
-        const out = await rec.draft(() => draft.forward(ids, chainPositions(start, ids.length)));
+        // logits of the last row only (the first forward of a step also takes the backlog)
+        const out = await rec.draft(() =>
+          draft.forward(ids, chainPositions(start, ids.length), LAST)
+        );
         const r = row(out.logits, vd, -1).subarray(0, shared);
         let tok: number;
         let conf: number;
