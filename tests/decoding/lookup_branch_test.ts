@@ -114,74 +114,79 @@ Deno.test("lookup branch, greedy: every drafting decoder emits the autoregressiv
   }
 });
 
-Deno.test("lookup branch, greedy draft-target: copied tokens the draft agrees with are drafted in one forward", async () => {
-  const tokenizer = new SyntheticTokenizer(V);
+/** Summed metrics of a decoder over PROMPTS. */
+interface Sums {
+  draftForwards: number;
+  drafted: number;
+  steps: number;
+}
+
+/**
+ * Runs a decoder with a lookup branch of 8 and the same without one over PROMPTS, checks both
+ * emit the autoregressive tokens, and sums their metrics.
+ */
+async function withAndWithoutBranch(
+  make: (lookupTokens: number) => Decoder,
+): Promise<{ branch: Sums; plain: Sums }> {
   const ar = new AutoregressiveDecoder({
     model: target(),
-    tokenizer,
+    tokenizer: new SyntheticTokenizer(V),
     config: { maxNewTokens: NEW },
   });
+  const decoders = { branch: make(8), plain: make(0) };
+  const sums = {
+    branch: { draftForwards: 0, drafted: 0, steps: 0 },
+    plain: { draftForwards: 0, drafted: 0, steps: 0 },
+  };
+  for (const p of PROMPTS) {
+    const ref = (await ar.generate(p)).tokens;
+    for (const k of ["branch", "plain"] as const) {
+      const r = await decoders[k].generate(p);
+      assert.deepEqual(r.tokens, ref, `${k}: ${p}`);
+      sums[k].draftForwards += r.metrics.draftForwards;
+      sums[k].drafted += r.metrics.drafted;
+      sums[k].steps += r.metrics.steps;
+    }
+  }
+  return sums;
+}
+
+Deno.test("lookup branch, greedy draft-target: copied tokens the draft agrees with are drafted in one forward", async () => {
   // The draft is the target itself: it agrees with every copied token the target would emit.
-  const make = (lookupTokens: number) =>
+  const { branch, plain } = await withAndWithoutBranch((lookupTokens) =>
     new DraftTargetDecoder({
       draftModel: target(),
       targetModel: target(),
-      tokenizer,
+      tokenizer: new SyntheticTokenizer(V),
       config: { maxNewTokens: NEW, numSpeculativeTokens: 4, lookupTokens },
-    });
-  const seeded = make(8);
-  const plain = make(0);
-  let forwardsSeeded = 0, forwardsPlain = 0, draftedSeeded = 0;
-  for (const p of PROMPTS) {
-    const ref = (await ar.generate(p)).tokens;
-    const a = await seeded.generate(p);
-    const b = await plain.generate(p);
-    assert.deepEqual(a.tokens, ref, p);
-    assert.deepEqual(b.tokens, ref, p);
-    forwardsSeeded += a.metrics.draftForwards;
-    forwardsPlain += b.metrics.draftForwards;
-    draftedSeeded += a.metrics.drafted;
-  }
+    })
+  );
   // Without seeding each drafted token costs one draft forward; with it, fewer.
-  assert.ok(forwardsSeeded < forwardsPlain, `${forwardsSeeded} vs ${forwardsPlain} draft forwards`);
   assert.ok(
-    forwardsSeeded < draftedSeeded,
-    `${forwardsSeeded} forwards for ${draftedSeeded} drafts`,
+    branch.draftForwards < plain.draftForwards,
+    `${branch.draftForwards} vs ${plain.draftForwards} draft forwards`,
+  );
+  assert.ok(
+    branch.draftForwards < branch.drafted,
+    `${branch.draftForwards} forwards for ${branch.drafted} drafts`,
   );
 });
 
 Deno.test("lookup branch, greedy EAGLE: a copy that starts with the head's token is the draft, with no more head forwards", async () => {
-  const tokenizer = new SyntheticTokenizer(V);
-  const ar = new AutoregressiveDecoder({
-    model: target(),
-    tokenizer,
-    config: { maxNewTokens: NEW },
-  });
-  const make = (lookupTokens: number, lm = target()) =>
-    new EagleDecoder({
+  const { branch, plain } = await withAndWithoutBranch((lookupTokens) => {
+    const lm = target();
+    return new EagleDecoder({
       targetModel: lm,
       head: new SyntheticEagleHead(lm, 0.6),
-      tokenizer,
+      tokenizer: new SyntheticTokenizer(V),
       config: { maxNewTokens: NEW, treeNodes: 0, numSpeculativeTokens: 3, lookupTokens },
     });
-  const withCopy = make(8);
-  const plain = make(0);
-  let headWith = 0, headPlain = 0, stepsWith = 0, stepsPlain = 0;
-  for (const p of PROMPTS) {
-    const ref = (await ar.generate(p)).tokens;
-    const a = await withCopy.generate(p);
-    const b = await plain.generate(p);
-    assert.deepEqual(a.tokens, ref, p);
-    assert.deepEqual(b.tokens, ref, p);
-    headWith += a.metrics.draftForwards;
-    headPlain += b.metrics.draftForwards;
-    stepsWith += a.metrics.steps;
-    stepsPlain += b.metrics.steps;
-  }
+  });
   // Head forwards per step: the backlog's and K - 1 = 2 for the chain, except in steps whose
   // draft is a copy (the backlog's only).
-  const perWith = headWith / stepsWith, perPlain = headPlain / stepsPlain;
-  assert.ok(perWith < perPlain - 0.2, `${perWith} vs ${perPlain} head forwards per step`);
+  const perBranch = branch.draftForwards / branch.steps;
+  const perPlain = plain.draftForwards / plain.steps;
+  assert.ok(perBranch < perPlain - 0.2, `${perBranch} vs ${perPlain} head forwards per step`);
 });
 
 Deno.test("lookup branch, greedy: equality holds up to a full cache (finishReason context)", async () => {
