@@ -198,6 +198,11 @@ export function lookupBranchConfigs(best: PlanSettings, quick: boolean): BenchCo
     for (const k of quick || !chain ? [] : shorter.filter((k) => k >= 2)) {
       list.push({ method, k, ...drafter, lookup: 16, temperature: 0, kinds: CODE });
     }
+    // The same for Medusa's trees: the smallest shipped tree with 16 when the best is larger
+    // (the 16:03 run's sweep picked 8 nodes over 4 within noise, and only 8 got the branch).
+    if (!quick && method === "medusa" && s.tree !== undefined && s.tree > 4) {
+      list.push({ method, tree: 4, ...drafter, lookup: 16, temperature: 0, kinds: CODE });
+    }
   }
   return list;
 }

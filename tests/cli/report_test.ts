@@ -883,6 +883,16 @@ Deno.test("lookup branch: plan, labels, best setting, speedup model and goals", 
     "eagle chain K=2 q8 drafter + lookup 16",
   ]);
   assert.deepEqual(lookupBranchConfigs(best, true).map((c) => c.lookup), [8, 8, 8]);
+  // A larger best Medusa tree: the 4-node tree also runs with 16, at the best's head precision.
+  assert.deepEqual(
+    lookupBranchConfigs({ medusa: { tree: 8, drafterWeights: "q4" } }, false).map(configLabel),
+    [
+      "medusa 8 q4 drafter + lookup 8",
+      "medusa 8 q4 drafter + lookup 16",
+      "medusa 8 q4 drafter + lookup 32",
+      "medusa 4 q4 drafter + lookup 16",
+    ],
+  );
   // The overall best (a lookup-branch run) carries into the follow-ups; the precision runs take
   // only its shape, then each drafting method's best there with lookup 8.
   const overall = { ...best, speculative: { k: 6, drafterWeights: "q8" as const, lookup: 8 } };
