@@ -37,7 +37,10 @@ export interface BestSetting {
   name: string;
   /** Pooled tokens/s. */
   tokensPerSecond: number;
-  /** Tokens/s over autoregressive's in the same scope; undefined without autoregressive runs. */
+  /**
+   * Tokens/s over the autoregressive runs measured beside it (its phase, same prompts);
+   * undefined without autoregressive runs.
+   */
   speedup: number | undefined;
 }
 
@@ -164,23 +167,31 @@ export function bestSetting(
   method: BenchMethod,
   scope: SettingScope = {},
 ): BestSetting | undefined {
-  const ar = summarize(results, scopeFilter("ar", scope));
   let top: BestSetting | undefined;
+  // Ranked by the speedup over the autoregressive runs measured beside each setting (its own
+  // phase, paired_baseline.ts), so settings run minutes apart compare without the machine's
+  // drift; by throughput where no baseline ran.
   for (const filter of sweepSettings(results, method, scope)) {
     const s = summarize(results, filter);
-    if (s === undefined || (top !== undefined && s.tokensPerSecond <= top.tokensPerSecond)) {
-      continue;
-    }
+    if (s === undefined || (top !== undefined && !faster(s, top))) continue;
     top = {
       filter,
       name: settingName(filter),
       tokensPerSecond: s.tokensPerSecond,
-      speedup: ar !== undefined && ar.tokensPerSecond > 0
-        ? s.tokensPerSecond / ar.tokensPerSecond
-        : undefined,
+      speedup: s.speedup,
     };
   }
   return top;
+}
+
+/** True when `a` beat `b`: by speedup when both have one, else by throughput. */
+export function faster(
+  a: { speedup?: number | undefined; tokensPerSecond: number },
+  b: { speedup?: number | undefined; tokensPerSecond: number },
+): boolean {
+  return a.speedup !== undefined && b.speedup !== undefined
+    ? a.speedup > b.speedup
+    : a.tokensPerSecond > b.tokensPerSecond;
 }
 
 function scopeFilter(method: BenchMethod, scope: SettingScope): RunFilter {

@@ -41,6 +41,12 @@ export interface DecodeRunsOptions {
   repeats?: number;
   /** Weight precision of the models, written into each record unless f32 (default f32). */
   weights?: Precision;
+  /**
+   * The report phase these runs belong to, written into each record: a run's speedup is taken
+   * against the autoregressive run of its own phase (`paired_baseline.ts`), so a phase's
+   * configurations should include autoregressive decoding (`withBaselines` in `run_plan.ts`).
+   */
+  phase?: string;
   /** Called after each run (progress). */
   onRun?: (done: number, total: number, label: string) => Promise<void> | void;
 }
@@ -120,6 +126,7 @@ export async function decodeRuns(
     const rec: RunRecord = {
       method: c.method,
       temperature: c.temperature,
+      ...(options.phase !== undefined ? { phase: options.phase } : {}),
       promptId: prompt.id,
       promptKind: prompt.kind,
       newTokens: m.newTokens,

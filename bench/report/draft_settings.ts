@@ -94,7 +94,10 @@ export interface SettingSummary {
   setting: DraftSetting;
   /** Total tokens / total seconds. */
   tokensPerSecond: number;
-  /** Tokens/s over autoregressive's on the same prompts; undefined without autoregressive runs. */
+  /**
+   * Tokens/s over the autoregressive runs measured beside it (its phase, same prompts);
+   * undefined without autoregressive runs.
+   */
   speedup: number | undefined;
   /** Mean tokens per target step (τ). */
   tau: number;
@@ -123,16 +126,13 @@ export function summarizeSetting(
   if (s === undefined) return undefined;
   const runs = results.runs.filter((r) => matches(r, filter));
   const arFilter: RunFilter = { method: "ar", temperature: 0, kind: "code" };
-  const ar = summarize(results, arFilter);
   const arRuns = results.runs.filter((r) => matches(r, arFilter));
   const tokens = runs.reduce((n, r) => n + r.newTokens, 0);
   const drafted = runs.reduce((n, r) => n + r.draftForwards, 0);
   return {
     setting,
     tokensPerSecond: s.tokensPerSecond,
-    speedup: ar !== undefined && ar.tokensPerSecond > 0
-      ? s.tokensPerSecond / ar.tokensPerSecond
-      : undefined,
+    speedup: s.speedup,
     tau: s.tau,
     acceptanceRate: s.acceptanceRate,
     draftForwardsPerToken: tokens > 0 ? drafted / tokens : 0,

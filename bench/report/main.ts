@@ -65,6 +65,7 @@ import {
   precisionConfigs,
   precisionLookupConfigs,
   sweepConfigs,
+  withBaselines,
 } from "./run_plan.ts";
 import { selectPrompts } from "./select_prompts.ts";
 import { probeThreads } from "./thread_probe.ts";
@@ -272,32 +273,34 @@ async function main(): Promise<number> {
       "timing single forwards (c, V)",
       () => measureCost(models, prompts[0]!.ids, verifySizes, timingReps),
     );
-    const decode = (configs: BenchConfig[], label: string): Promise<RunRecord[]> =>
-      phase(label, configs, prompts, (onRun) =>
-        decodeRuns(loaded.modelsFor, {
-          prompts,
-          configs,
-          maxNewTokens: options.maxNewTokens,
-          seed: 1234,
-          repeats: options.repeats,
-          onRun,
-        }));
-    runs.push(...await decode(sweeps, "benchmark runs: sweeps (f32)"));
-    runs.push(
-      ...await decode(
-        drafterConfigs(bestPlan(runs), options.quick),
-        "benchmark runs: quantized drafters",
-      ),
-    );
+    // Every phase runs autoregressive decoding beside its configurations (withBaselines) and
+    // tags its records, so each speedup is against a baseline measured in the same minutes.
+    const decode = (plan: BenchConfig[], name: string): Promise<RunRecord[]> => {
+      const configs = withBaselines(plan);
+      return phase(
+        `benchmark runs: ${name}`,
+        configs,
+        prompts,
+        (onRun) =>
+          decodeRuns(loaded.modelsFor, {
+            prompts,
+            configs,
+            maxNewTokens: options.maxNewTokens,
+            seed: 1234,
+            repeats: options.repeats,
+            phase: name,
+            onRun,
+          }),
+      );
+    };
+    runs.push(...await decode(sweeps, "sweeps (f32)"));
+    runs.push(...await decode(drafterConfigs(bestPlan(runs), options.quick), "quantized drafters"));
     // Each drafting method at its best so far (drafter precision included) with a lookup branch.
     runs.push(
-      ...await decode(
-        lookupBranchConfigs(bestPlan(runs), options.quick),
-        "benchmark runs: lookup branch (f32)",
-      ),
+      ...await decode(lookupBranchConfigs(bestPlan(runs), options.quick), "lookup branch (f32)"),
     );
     best = bestPlan(runs); // over the sweep, drafter and lookup-branch runs
-    runs.push(...await decode(followUpConfigs(best), "benchmark runs: best settings (f32)"));
+    runs.push(...await decode(followUpConfigs(best), "best settings (f32)"));
     const f32 = await stage(
       `timing V(g) at a ${PRECISION_CONTEXT_TOKENS}-token context (f32)`,
       () =>
@@ -323,7 +326,7 @@ async function main(): Promise<number> {
     loaded = await loadBenchModels({ ...request, weights }, stage);
     try {
       const loadMs = performance.now() - t0;
-      const configs = precisionConfigs(best, options.quick);
+      const configs = withBaselines(precisionConfigs(best, options.quick));
       const r = await phase(
         `benchmark runs (${weights})`,
         configs,
@@ -345,7 +348,7 @@ async function main(): Promise<number> {
       );
       runs.push(...r);
       // Each drafting method's best at this precision, with a lookup branch.
-      const branch = precisionLookupConfigs(bestPlan(r, weights));
+      const branch = withBaselines(precisionLookupConfigs(bestPlan(r, weights)));
       runs.push(
         ...await phase(
           `benchmark runs: lookup branch (${weights})`,
@@ -359,6 +362,7 @@ async function main(): Promise<number> {
               seed: 1234,
               repeats: options.repeats,
               weights,
+              phase: `lookup branch (${weights})`,
               onRun,
             }),
         ),

@@ -84,6 +84,7 @@ export async function precisionRuns(
     seed: 1234,
     repeats: options.repeats,
     weights: options.weights,
+    phase: `runs (${options.weights})`,
     ...(options.onRun !== undefined ? { onRun: options.onRun } : {}),
   });
   return { cost, runs };

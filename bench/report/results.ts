@@ -55,6 +55,12 @@ export interface RunRecord {
   kRange?: [number, number];
   /** Sampling temperature (0 = greedy). */
   temperature: number;
+  /**
+   * The decoding phase of the report that ran it (`sweeps`, `lookup branch`, ...): each phase
+   * runs autoregressive decoding too, and a run's speedup is taken against the autoregressive
+   * run of its own phase and prompt (`paired_baseline.ts`); absent in results written before.
+   */
+  phase?: string;
   /** Prompt id (from `tests/fixtures/prompts.json`). */
   promptId: string;
   /** Prompt kind. */
@@ -326,6 +332,17 @@ export interface ConfigSummary {
   newTokens: number;
   /** Total tokens / total seconds. */
   tokensPerSecond: number;
+  /**
+   * Throughput of the autoregressive runs this configuration is compared with: those of its
+   * own phase on the same prompts (`paired_baseline.ts`); absent for autoregressive decoding and
+   * when no autoregressive run fits.
+   */
+  baselineTokensPerSecond?: number;
+  /**
+   * `tokensPerSecond / baselineTokensPerSecond`: the speedup over autoregressive decoding
+   * measured beside it; 1 for autoregressive decoding, absent without a baseline.
+   */
+  speedup?: number;
   /** Accepted / drafted over all runs; undefined when nothing was drafted. */
   acceptanceRate: number | undefined;
   /** Per-token acceptance α estimated from the per-position counts (geometric model). */

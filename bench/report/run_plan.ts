@@ -14,6 +14,39 @@
 import type { BenchConfig } from "./bench_config.ts";
 import type { BenchMethod, PromptKind } from "./results.ts";
 
+/**
+ * A phase's configurations with autoregressive decoding added first for every temperature and
+ * prompt kind they run that no autoregressive configuration covers yet. The runs interleave
+ * prompt by prompt, so each speedup is taken against autoregressive decoding measured beside it
+ * (`paired_baseline.ts`), not minutes earlier: the machine's speed drifts.
+ *
+ * @param configs The phase's configurations.
+ * @returns The configurations with their baselines.
+ *
+ * @example A lookup-branch phase gains its baseline
+ * ```ts
+ * import { withBaselines } from "./run_plan.ts";
+ * const [ar] = withBaselines([{ method: "eagle", k: 4, lookup: 16, temperature: 0, kinds: ["code"] }]);
+ * if (ar?.method !== "ar" || ar.kinds[0] !== "code") throw new Error("unexpected");
+ * ```
+ */
+export function withBaselines(configs: BenchConfig[]): BenchConfig[] {
+  const covered = new Set<string>();
+  for (const c of configs) {
+    if (c.method === "ar") { for (const kind of c.kinds) covered.add(`${c.temperature}/${kind}`); }
+  }
+  const added: BenchConfig[] = [];
+  for (const c of configs) {
+    for (const kind of c.kinds) {
+      const key = `${c.temperature}/${kind}`;
+      if (covered.has(key)) continue;
+      covered.add(key);
+      added.push({ method: "ar", temperature: c.temperature, kinds: [kind] });
+    }
+  }
+  return [...added, ...configs];
+}
+
 /** Which optional models the target has. */
 export interface PlanModels {
   /** Medusa heads loaded. */

@@ -100,12 +100,9 @@ export function speedupModel(
   filter: RunFilter,
 ): SpeedupModel | undefined {
   const s = summarize(results, filter);
-  const arFilter: RunFilter = { method: "ar", temperature: filter.temperature };
-  if (filter.kind !== undefined) arFilter.kind = filter.kind;
-  if (filter.weights !== undefined) arFilter.weights = filter.weights;
-  const ar = summarize(results, arFilter);
-  if (s === undefined || ar === undefined || ar.tokensPerSecond <= 0) return undefined;
-  const measured = s.tokensPerSecond / ar.tokensPerSecond;
+  // Against the autoregressive runs of the same phase and prompts (paired_baseline.ts).
+  const measured = s?.speedup;
+  if (s === undefined || measured === undefined) return undefined;
   const cost = results.cost;
   const perTarget = (ms: number | undefined): number =>
     ms !== undefined && cost.targetStepMs > 0 ? ms / cost.targetStepMs : 0;

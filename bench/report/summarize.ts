@@ -6,6 +6,7 @@
  * @module
  */
 
+import { pairedBaseline } from "./paired_baseline.ts";
 import type { Precision } from "./results.ts";
 import type {
   BenchmarkResults,
@@ -82,16 +83,35 @@ export function summarize(
     r.checkedAtPosition.forEach((p, i) => prop[i] = (prop[i] ?? 0) + p);
   }
   const perPosition = prop.map((p, i) => (p > 0 ? (acc[i] ?? 0) / p : Number.NaN));
+  const tokensPerSecond = ms > 0 ? (1000 * tokens) / ms : 0;
+  const baseline = filter.method === "ar"
+    ? undefined
+    : throughput(pairedBaseline(results.runs, runs).runs);
+  const speedup = filter.method === "ar"
+    ? 1
+    : baseline !== undefined && baseline > 0
+    ? tokensPerSecond / baseline
+    : undefined;
   return {
     filter,
     runs: runs.length,
     newTokens: tokens,
-    tokensPerSecond: ms > 0 ? (1000 * tokens) / ms : 0,
+    tokensPerSecond,
+    ...(baseline !== undefined ? { baselineTokensPerSecond: baseline } : {}),
+    ...(speedup !== undefined ? { speedup } : {}),
     acceptanceRate: drafted > 0 ? accepted / drafted : undefined,
     alpha: estimateAlpha(acc, prop, drafted > 0 ? accepted / drafted : undefined),
     tau: steps > 0 ? tokens / steps : 1,
     perPosition,
   };
+}
+
+/** Total tokens / total seconds of `runs`; undefined when there are none. */
+function throughput(runs: readonly RunRecord[]): number | undefined {
+  if (runs.length === 0) return undefined;
+  const tokens = runs.reduce((s, r) => s + r.newTokens, 0);
+  const ms = runs.reduce((s, r) => s + r.wallTimeMs, 0);
+  return ms > 0 ? (1000 * tokens) / ms : undefined;
 }
 
 /**

@@ -28,7 +28,9 @@ import {
   precisionConfigs,
   precisionLookupConfigs,
   sweepConfigs,
+  withBaselines,
 } from "../../bench/report/run_plan.ts";
+import { pairedBaseline } from "../../bench/report/paired_baseline.ts";
 
 function run(partial: Partial<RunRecord> & Pick<RunRecord, "method" | "promptId">): RunRecord {
   return {
@@ -1039,4 +1041,76 @@ Deno.test("where the time goes: the decoders' timers per step, the prefill share
     md,
     /\| Speculative \(best: K=2\) \| 50\.0 \| 10\.00 \| 6\.00 \| 1\.00 \| 2\.00 \| 1\.00 \| 20% \| 2\.25x \|/,
   );
+});
+
+Deno.test("paired baselines: each phase runs autoregressive decoding and its speedups are taken against it", () => {
+  // The plan: a phase gains one autoregressive configuration per temperature and prompt kind it
+  // runs, unless it has one already.
+  const plan = withBaselines([
+    { method: "eagle", k: 4, lookup: 16, temperature: 0, kinds: ["code"] },
+    { method: "speculative", k: 5, temperature: 1, kinds: ["code"] },
+    { method: "ar", temperature: 0, kinds: ["prose"] },
+    { method: "lookup", k: 3, temperature: 0, kinds: ["code", "prose"] },
+  ]);
+  assert.deepEqual(plan.map((c) => [c.method, c.temperature, c.kinds.join()]), [
+    ["ar", 0, "code"],
+    ["ar", 1, "code"],
+    ["eagle", 0, "code"],
+    ["speculative", 1, "code"],
+    ["ar", 0, "prose"],
+    ["lookup", 0, "code,prose"],
+  ]);
+  assert.equal(withBaselines(plan).length, plan.length);
+
+  // The runs: autoregressive decoding ran at 100 tok/s in the sweep phase and 200 tok/s (a
+  // faster machine) in the lookup-branch phase; K=2 in the sweep at 200 tok/s, K=2 + lookup 8 in
+  // the later phase at 300 tok/s.
+  const runs: RunRecord[] = [];
+  for (const id of ["c1", "c2"]) {
+    runs.push(run({ method: "ar", promptId: id, phase: "sweeps" }));
+    runs.push(run({ method: "ar", promptId: id, phase: "lookup branch", wallTimeMs: 500 }));
+    runs.push(run({
+      method: "speculative",
+      k: 2,
+      promptId: id,
+      phase: "sweeps",
+      wallTimeMs: 500,
+      meanAcceptedLength: 2,
+    }));
+    runs.push(run({
+      method: "speculative",
+      k: 2,
+      lookup: 8,
+      promptId: id,
+      phase: "lookup branch",
+      wallTimeMs: 1000 / 3,
+      meanAcceptedLength: 3,
+    }));
+  }
+  const results = { ...synthetic(), runs };
+  const sweep = summarize(results, { method: "speculative", k: 2, temperature: 0 });
+  const branch = summarize(results, { method: "speculative", k: 2, lookup: 8, temperature: 0 });
+  assert.equal(sweep?.baselineTokensPerSecond, 100);
+  assert.ok(Math.abs((sweep?.speedup ?? 0) - 2) < 1e-9);
+  assert.ok(Math.abs((branch?.baselineTokensPerSecond ?? 0) - 200) < 1e-9);
+  assert.ok(Math.abs((branch?.speedup ?? 0) - 1.5) < 1e-9);
+  assert.equal(summarize(results, { method: "ar", temperature: 0 })?.speedup, 1);
+  // The faster throughput of the branch run came from the machine: by its own baseline the
+  // sweep's K=2 is the better setting, and the model's measured speedup says the same.
+  assert.equal(bestSetting(results, "speculative")?.name, "K=2");
+  assert.ok(Math.abs((bestSetting(results, "speculative")?.speedup ?? 0) - 2) < 1e-9);
+  const model = speedupModel(results, { method: "speculative", k: 2, lookup: 8, temperature: 0 });
+  assert.ok(Math.abs((model?.measured ?? 0) - 1.5) < 1e-9);
+  assert.match(
+    renderReport(results),
+    /Autoregressive tok\/s by phase: sweeps 100\.0, lookup branch 200\.0\./,
+  );
+
+  // A run without a phase (older results) is compared with every autoregressive run on its
+  // prompts: (2 × 100 tokens) / (2 × 1 s + 2 × 0.5 s).
+  const old = runs.filter((r) => r.phase !== "lookup branch" || r.method === "ar")
+    .map(({ phase: _, ...r }) => r);
+  const pooled = summarize({ runs: old }, { method: "speculative", k: 2, temperature: 0 });
+  assert.ok(Math.abs((pooled?.baselineTokensPerSecond ?? 0) - 400 / 3) < 1e-9);
+  assert.deepEqual(pairedBaseline(old, old.filter((r) => r.method !== "ar")).paired, false);
 });

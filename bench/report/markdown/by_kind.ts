@@ -29,14 +29,13 @@ export function byKindSection(results: BenchmarkResults): string[] {
     const cells: string[] = [];
     for (const kind of kinds) {
       const s = summarize(results, { ...filter, kind });
-      const ar = summarize(results, { method: "ar", temperature: 0, kind });
-      if (s === undefined || ar === undefined) {
+      if (s === undefined) {
         cells.push("-", "-", "-");
         continue;
       }
       cells.push(
         formatNumber.tokensPerSecond(s.tokensPerSecond),
-        formatNumber.ratio(s.tokensPerSecond / ar.tokensPerSecond),
+        formatNumber.ratio(s.speedup),
         filter.method === "ar" ? "-" : formatNumber.percent(s.acceptanceRate),
       );
     }

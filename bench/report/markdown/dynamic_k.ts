@@ -7,7 +7,7 @@
  */
 
 import { formatNumber } from "../../../mod.ts";
-import { bestSetting } from "../best_setting.ts";
+import { bestSetting, faster } from "../best_setting.ts";
 import {
   type DraftSetting,
   isLossless,
@@ -59,7 +59,7 @@ function fastestLossless(results: BenchmarkResults): SettingSummary | undefined 
     const s = summarizeSetting(results, setting);
     if (
       s !== undefined && isLossless(s) &&
-      (top === undefined || s.tokensPerSecond > top.tokensPerSecond)
+      (top === undefined || faster(s, top))
     ) {
       top = s;
     }
@@ -103,7 +103,9 @@ export function dynamicVerdict(results: BenchmarkResults): DynamicVerdict | unde
     const advice = `best setting measured: ${named(variant)}; no constant-K sweep to compare with.`;
     return { advice, short: advice };
   }
-  const gain = variant.tokensPerSecond / constant.tokensPerSecond - 1;
+  const gain = variant.speedup !== undefined && constant.speedup !== undefined
+    ? variant.speedup / constant.speedup - 1
+    : variant.tokensPerSecond / constant.tokensPerSecond - 1;
   const vs = `${formatNumber.change(gain)} against the best constant K, ${named(constant)}`;
   const versus = `${named(variant)} against ${named(constant)}`;
   if (gain > DEFAULT_CHANGE_MARGIN) {

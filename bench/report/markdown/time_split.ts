@@ -10,7 +10,8 @@
  */
 
 import { formatNumber } from "../../../mod.ts";
-import type { BenchmarkResults, RunFilter, RunRecord } from "../results.ts";
+import { pairedBaseline } from "../paired_baseline.ts";
+import type { BenchmarkResults, RunRecord } from "../results.ts";
 import { matches } from "../summarize.ts";
 import { headlineRows } from "./headline.ts";
 
@@ -33,14 +34,13 @@ export interface TimeSplit {
 }
 
 /**
- * Pools the timers of the runs a filter selects.
+ * Pools the timers of some runs.
  *
- * @param runs Every run.
- * @param filter The row's runs.
- * @returns Means per generation, or undefined when a run lacks the timers (older results).
+ * @param sel The runs of one row (or of its autoregressive baseline).
+ * @returns Means per generation, or undefined without runs or when a run lacks the timers
+ *   (older results).
  */
-export function timeSplit(runs: readonly RunRecord[], filter: RunFilter): TimeSplit | undefined {
-  const sel = runs.filter((r) => matches(r, filter));
+export function timeSplit(sel: readonly RunRecord[]): TimeSplit | undefined {
   if (sel.length === 0) return undefined;
   let steps = 0, wall = 0, prefill = 0, target = 0, drafter = 0;
   for (const r of sel) {
@@ -74,24 +74,25 @@ export function timeSplit(runs: readonly RunRecord[], filter: RunFilter): TimeSp
  */
 export function timeSplitSection(results: BenchmarkResults): string[] {
   const f = formatNumber;
-  const rows = headlineRows(results, 0).map((row) => ({
-    row,
-    t: timeSplit(results.runs, row.filter),
-  }));
-  const ar = rows.find((x) => x.row.filter.method === "ar")?.t;
-  if (ar === undefined || rows.some((x) => x.t === undefined)) return [];
+  const rows = headlineRows(results, 0).map((row) => {
+    const sel = results.runs.filter((r) => matches(r, row.filter));
+    // Each method's decode-phase speedup is against the autoregressive runs of its own phase.
+    const base = row.filter.method === "ar" ? sel : pairedBaseline(results.runs, sel).runs;
+    return { row, t: timeSplit(sel), ar: timeSplit(base) };
+  });
+  if (rows.some((x) => x.t === undefined || x.ar === undefined)) return [];
   const pct = (part: number, whole: number): string =>
     whole > 0 ? `${f.fixed(100 * part / whole, 0)}%` : "-";
   const out = [
     "### Where the time goes (greedy, code prompts)",
     "",
-    "Mean per generation of autoregressive decoding and each method's best setting, from the decoders' own timers: the target's verification forwards, the drafter's calls after the prefill, the prefill of the target and the drafter (paid once per generation, by every method), and the rest (sampling, tree building, the lookup, FFI and bookkeeping). Per step: divided by the target steps after the prefill. The speedup model above counts only the forwards, so the prefill and the rest are the time its efficiency column misses. Decode-phase speedup: autoregressive wall time over the method's, both without their prefill.",
+    "Mean per generation of autoregressive decoding and each method's best setting, from the decoders' own timers: the target's verification forwards, the drafter's calls after the prefill, the prefill of the target and the drafter (paid once per generation, by every method), and the rest (sampling, tree building, the lookup, FFI and bookkeeping). Per step: divided by the target steps after the prefill. The speedup model above counts only the forwards, so the prefill and the rest are the time its efficiency column misses. Decode-phase speedup: autoregressive wall time (the runs measured beside the method's, in its phase) over the method's, both without their prefill.",
     "",
     "| Method | Steps | ms / step | target forward | drafter | prefill (per step) | rest | prefill share of wall time | decode-phase speedup |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const { row, t } of rows) {
-    if (t === undefined || t.steps <= 0) continue;
+  for (const { row, t, ar } of rows) {
+    if (t === undefined || ar === undefined || t.steps <= 0) continue;
     const per = (ms: number): string => f.ms(ms / t.steps);
     const decode = t.wallMs - t.prefillMs;
     out.push(
