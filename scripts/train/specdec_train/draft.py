@@ -381,6 +381,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
         if time.time() - last_save > args.save_minutes * 60:
             save_state()
             last_save = time.time()
+            export(run_dir / "last", final_eval=False)  # promotable before the budget ends
     save_state()
     s = export(run_dir / "last", final_eval=True)
     log(f"distill {args.name}: done, {step} steps, held-out ppl {s['heldout_perplexity']}")
