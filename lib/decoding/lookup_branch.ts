@@ -22,6 +22,9 @@ import { checkInt } from "./_util.ts";
  * Greedy draft-target and EAGLE decoding also let the copy steer their drafter: a copy that
  * starts with the drafter's own next token is the step's draft (draft-target: as far as the
  * draft agrees with it, found in one draft forward), and a copy that does not is left out.
+ * Draft-target verifies a copy that leaves its draft's chain only in the rows the chain left
+ * unused, so a step never verifies more rows than a full chain of K drafts; a copy that extends
+ * the chain is verified whole.
  */
 export interface LookupBranchConfig {
   /**

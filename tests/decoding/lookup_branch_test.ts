@@ -40,12 +40,12 @@ const DECODERS: Array<[string, number, Make]> = [
       tokenizer: new SyntheticTokenizer(lm.vocabSize),
       config: { ...c, numSpeculativeTokens: 2 },
     })],
-  ["DraftTargetDecoder K=1, heuristic schedule", 4, (lm, c) =>
+  ["DraftTargetDecoder K=1, heuristic schedule", 3, (lm, c) =>
     new DraftTargetDecoder({
       draftModel: draftOf(lm),
       targetModel: lm,
       tokenizer: new SyntheticTokenizer(lm.vocabSize),
-      config: { ...c, numSpeculativeTokens: 1, schedule: "heuristic", maxSpeculativeTokens: 4 },
+      config: { ...c, numSpeculativeTokens: 1, schedule: "heuristic", maxSpeculativeTokens: 3 },
     })],
   ["MedusaDecoder 4-node tree", 4, (lm, c) =>
     new MedusaDecoder({
@@ -187,6 +187,41 @@ Deno.test("lookup branch, greedy EAGLE: a copy that starts with the head's token
   const perBranch = branch.draftForwards / branch.steps;
   const perPlain = plain.draftForwards / plain.steps;
   assert.ok(perBranch < perPlain - 0.2, `${perBranch} vs ${perPlain} head forwards per step`);
+});
+
+Deno.test("lookup branch, draft-target: a copy that leaves the draft's chain verifies no more rows than a full chain", async () => {
+  // K = 3 against a draft that often disagrees, 1-gram matches so the branch fires in most steps:
+  // every tree forward (a copy that leaves the chain) has at most K + 1 = 4 rows, while chain
+  // forwards (a copy that extends the draft) may run longer.
+  const K = 3;
+  let trees = 0, longChains = 0;
+  const make = (): DraftTargetDecoder => {
+    const lm = target();
+    const forward = lm.forward.bind(lm);
+    lm.forward = (ids, positions, options = {}) => {
+      if (options.treeMask !== undefined) {
+        trees++;
+        assert.ok(ids.length <= K + 1, `a tree of ${ids.length} rows`);
+      } else if (ids.length > K + 1 && lm.kvLength > 0) longChains++;
+      return forward(ids, positions, options);
+    };
+    return new DraftTargetDecoder({
+      draftModel: draftOf(lm),
+      targetModel: lm,
+      tokenizer: new SyntheticTokenizer(V),
+      config: { maxNewTokens: NEW, numSpeculativeTokens: K, lookupTokens: 12, lookupMinNgram: 1 },
+    });
+  };
+  const ar = new AutoregressiveDecoder({
+    model: target(),
+    tokenizer: new SyntheticTokenizer(V),
+    config: { maxNewTokens: NEW },
+  });
+  for (const p of PROMPTS) {
+    assert.deepEqual((await make().generate(p)).tokens, (await ar.generate(p)).tokens, p);
+  }
+  assert.ok(trees > 0, "no step verified a copy that leaves the chain");
+  assert.ok(longChains > 0, "no step verified a copy that extends the chain");
 });
 
 Deno.test("lookup branch, greedy: equality holds up to a full cache (finishReason context)", async () => {
