@@ -219,17 +219,20 @@ export function lookupBranchConfigs(best: PlanSettings, quick: boolean): BenchCo
     for (const lookup of quick ? LOOKUP_BRANCH_TOKENS.slice(0, 1) : LOOKUP_BRANCH_TOKENS) {
       list.push({ method, ...shapeOf(s), ...drafter, lookup, temperature: 0, kinds: CODE });
     }
-    // A branch adds verified rows, so a shorter chain may now win (probe: draft-target K=4 +
-    // lookup 8 beat K=6 + lookup 8): chains also run shorter with 16 (draft-target K - 1 and
-    // K - 2, EAGLE K - 1: its head forwards are dearer than the draft's).
+    // A branch adds verified rows, so a shorter chain may now win: chains also run shorter
+    // with the longest branch (draft-target K - 1 to K - 3, EAGLE K - 1: its head forwards are
+    // dearer than the draft's). Draft-target verifies a copy that leaves its chain only in the
+    // rows the chain left unused, which favours short chains with a long branch (interleaved
+    // probe, K=7 best alone: K=5 + lookup 32 2.53x, K=4 2.47x, K=7 2.44x).
     const chain = method === "speculative" || (method === "eagle" && s.tree === undefined);
     const shorter = s.k === undefined
       ? []
       : method === "speculative"
-      ? [s.k - 1, s.k - 2]
+      ? [s.k - 1, s.k - 2, s.k - 3]
       : [s.k - 1];
+    const longest = LOOKUP_BRANCH_TOKENS[LOOKUP_BRANCH_TOKENS.length - 1]!;
     for (const k of quick || !chain ? [] : shorter.filter((k) => k >= 2)) {
-      list.push({ method, k, ...drafter, lookup: 16, temperature: 0, kinds: CODE });
+      list.push({ method, k, ...drafter, lookup: longest, temperature: 0, kinds: CODE });
     }
     // The same for Medusa's trees: the smallest shipped tree with 16 when the best is larger
     // (the 16:03 run's sweep picked 8 nodes over 4 within noise, and only 8 got the branch).
