@@ -19,8 +19,8 @@ export function threadProbeSection(results: BenchmarkResults): string[] {
   if (probe === undefined || probe.length === 0) return [];
   const mixed = probe.some((p) => p.draftThreads !== undefined);
   const out = [
-    "Runtime settings probed first (short greedy generations on the first code prompt, " +
-    "fastest kept). Each method then ran with the fastest setting for its kind: " +
+    "Runtime settings probed first (short greedy generations on the first code prompt, two " +
+    "passes over the settings, each setting's fastest kept). Each method then ran with the fastest setting for its kind: " +
     runtimeLine(results) + ".",
     "",
   ];
