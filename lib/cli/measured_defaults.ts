@@ -109,24 +109,25 @@ export function measuredDefaultsFor(
  * `serve` use when no `--k` / `--tree` / `--lookup` (or request `speculation.k` / `tree` /
  * `lookup`) is given, and which method the demo shows.
  *
- * Source: `deno task bench:report` of 2026-11-30 16:03 UTC (`results/benchmark_results.json`,
+ * Source: `deno task bench:report` of 2026-11-30 19:04 UTC (`results/benchmark_results.json`,
  * "Recommended defaults" in `results/REPORT.md`): bench pair (`models/bench-target`,
  * `models/bench-draft`, its `medusa/` and `eagle/` heads), greedy, 8 held-out code prompts x 128
- * tokens, 2 cores. Speedups are over autoregressive decoding at the same precision.
+ * tokens, 2 cores. Speedups are over autoregressive decoding at the same precision, run in the
+ * same phase of the report.
  *
- * - f32, from the sweeps, the quantized-drafter runs and the lookup-branch runs: draft-target K=7
- *   with a q4 draft and a lookup branch of 32 (2.17x), Medusa 8-node tree with a branch of 32
- *   (1.64x; heads alone 1.15x), prompt lookup K=5 (2.00x), EAGLE chain K=5 with a q4 head and a
- *   branch of 32 (2.14x). Fastest: draft-target.
- * - f32 with sampling (temperature 1, the `sampling` table): draft-target K=7 without the branch
- *   (1.16x), Medusa 4-node tree without the branch (0.93x), prompt lookup K=5 (0.99x), EAGLE
- *   chain K=5 without the branch (1.33x).
- * - q8, from the precision section: draft-target K=6 + lookup 8 (1.83x), Medusa 4-node tree +
- *   lookup 8 (1.62x), prompt lookup K=5 (1.74x), EAGLE chain K=5 + lookup 8 (1.79x). Fastest:
- *   draft-target.
- * - q4, from the precision section: draft-target K=6 + lookup 8 (1.34x), Medusa 4-node tree +
- *   lookup 8 (1.29x), prompt lookup K=2 (1.59x), EAGLE chain K=5 + lookup 8 (1.42x). Fastest:
+ * - f32, from the sweeps, the quantized-drafter runs and the lookup-branch runs: draft-target K=4
+ *   with a q4 draft and a lookup branch of 32 (2.45x), Medusa 4-node tree with q4 heads and a
+ *   branch of 8 (1.99x; heads alone 1.33x), prompt lookup K=5 (1.93x), EAGLE chain K=3 with a q4
+ *   head and a branch of 32 (2.34x). Fastest: draft-target.
+ * - f32 with sampling (temperature 1, the `sampling` table): draft-target K=4 without the branch
+ *   (1.25x), Medusa 4-node tree with a branch of 8 (1.07x), prompt lookup K=5 (0.98x), EAGLE
+ *   chain K=3 without the branch (1.35x).
+ * - q8, from the precision section: draft-target K=5 + lookup 8 (1.63x), Medusa 4-node tree +
+ *   lookup 8 (1.41x), prompt lookup K=3 (1.69x), EAGLE chain K=3 + lookup 8 (1.69x). Fastest:
  *   prompt lookup.
+ * - q4, from the precision section: draft-target K=3 + lookup 8 (1.75x), Medusa 4-node tree +
+ *   lookup 8 (1.45x), prompt lookup K=3 (1.68x), EAGLE chain K=3 + lookup 8 (1.69x). Fastest:
+ *   draft-target.
  *
  * At q8 and q4 the report sweeps fewer points than at f32 (around the f32 best); a method the
  * report has no measurement for at a precision takes its f32 value.
@@ -144,30 +145,30 @@ export function measuredDefaultsFor(
  */
 export const MEASURED_DEFAULTS: Readonly<Record<WeightPrecision, MeasuredDefaults>> = {
   f32: {
-    speculative: { k: 7, drafter: "q4", lookup: 32 },
-    medusa: { tree: 8, lookup: 32 },
+    speculative: { k: 4, drafter: "q4", lookup: 32 },
+    medusa: { tree: 4, drafter: "q4", lookup: 8 },
     lookup: { k: 5 },
-    eagle: { k: 5, drafter: "q4", lookup: 32 },
+    eagle: { k: 3, drafter: "q4", lookup: 32 },
     fastest: "speculative",
     sampling: {
-      speculative: { k: 7 },
-      medusa: { tree: 4 },
+      speculative: { k: 4 },
+      medusa: { tree: 4, lookup: 8 },
       lookup: { k: 5 },
-      eagle: { k: 5 },
+      eagle: { k: 3 },
     },
   },
   q8: {
-    speculative: { k: 6, lookup: 8 },
+    speculative: { k: 5, lookup: 8 },
     medusa: { tree: 4, lookup: 8 },
-    lookup: { k: 5 },
-    eagle: { k: 5, lookup: 8 },
-    fastest: "speculative",
+    lookup: { k: 3 },
+    eagle: { k: 3, lookup: 8 },
+    fastest: "lookup",
   },
   q4: {
-    speculative: { k: 6, lookup: 8 },
+    speculative: { k: 3, lookup: 8 },
     medusa: { tree: 4, lookup: 8 },
-    lookup: { k: 2 },
-    eagle: { k: 5, lookup: 8 },
-    fastest: "lookup",
+    lookup: { k: 3 },
+    eagle: { k: 3, lookup: 8 },
+    fastest: "speculative",
   },
 };
