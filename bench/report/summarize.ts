@@ -106,8 +106,13 @@ export function summarize(
   };
 }
 
-/** Total tokens / total seconds of `runs`; undefined when there are none. */
-function throughput(runs: readonly RunRecord[]): number | undefined {
+/**
+ * Total tokens / total seconds of `runs`; undefined when there are none.
+ *
+ * @param runs Runs to pool.
+ * @returns Tokens per second.
+ */
+export function throughput(runs: readonly RunRecord[]): number | undefined {
   if (runs.length === 0) return undefined;
   const tokens = runs.reduce((s, r) => s + r.newTokens, 0);
   const ms = runs.reduce((s, r) => s + r.wallTimeMs, 0);

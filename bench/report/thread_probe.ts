@@ -106,19 +106,23 @@ export async function probeThreads(
   // process finishing beside the run) must not pick a slow setting for the whole report (a run
   // of 2026-11-30 probed 2 spinning threads at 181 tok/s once and ran autoregressive decoding
   // without spinning, 40% slower than it runs).
-  const probe: ThreadProbe[] = [];
+  const merged: ThreadProbe[] = []; // [setting]: its fastest round
   for (let round = 0; round < PROBE_ROUNDS; round++) {
-    for (const setting of settings) probe.push(await probeOne(setting, round));
+    for (let i = 0; i < settings.length; i++) {
+      const p = await probeOne(settings[i]!, round);
+      const prev = merged[i];
+      merged[i] = prev === undefined ? p : {
+        ...p,
+        ...(p.arTokensPerSecond !== undefined
+          ? { arTokensPerSecond: Math.max(p.arTokensPerSecond, prev.arTokensPerSecond ?? 0) }
+          : {}),
+        speculativeTokensPerSecond: Math.max(
+          p.speculativeTokensPerSecond,
+          prev.speculativeTokensPerSecond,
+        ),
+      };
+    }
   }
-  const merged = settings.map((setting, i) => {
-    const runs = probe.filter((_, j) => j % settings.length === i);
-    const ar = runs.map((p) => p.arTokensPerSecond).filter((x) => x !== undefined);
-    return {
-      ...setting,
-      ...(ar.length > 0 ? { arTokensPerSecond: Math.max(...ar) } : {}),
-      speculativeTokensPerSecond: Math.max(...runs.map((p) => p.speculativeTokensPerSecond)),
-    };
-  });
   const single = merged.filter((p) => p.arTokensPerSecond !== undefined)
     .reduce((a, b) => (b.arTokensPerSecond! > a.arTokensPerSecond! ? b : a));
   const dual = merged.reduce((a, b) =>

@@ -8,8 +8,8 @@
 
 import { formatNumber } from "../../../mod.ts";
 import { bestSetting, settingName, sweepSettings } from "../best_setting.ts";
-import type { BenchmarkResults, BenchMethod, RunFilter } from "../results.ts";
-import { summarize } from "../summarize.ts";
+import type { BenchmarkResults, BenchMethod, RunFilter, RunRecord } from "../results.ts";
+import { matches, summarize, throughput } from "../summarize.ts";
 
 /** One headline row: its name (with the setting) and its runs. */
 export interface HeadlineRow {
@@ -103,20 +103,15 @@ export function headlineTable(results: BenchmarkResults, temperature: number): s
  * @returns Zero or one line.
  */
 export function baselineNote(results: BenchmarkResults): string[] {
-  const byPhase = new Map<string, { tokens: number; ms: number }>();
+  const filter = { method: "ar" as const, temperature: 0, kind: "code" as const };
+  const byPhase = new Map<string, RunRecord[]>();
   for (const r of results.runs) {
-    if (
-      r.method !== "ar" || r.phase === undefined || r.temperature !== 0 ||
-      r.promptKind !== "code" || (r.weights ?? "f32") !== "f32"
-    ) continue;
-    const p = byPhase.get(r.phase) ?? { tokens: 0, ms: 0 };
-    p.tokens += r.newTokens;
-    p.ms += r.wallTimeMs;
-    byPhase.set(r.phase, p);
+    if (r.phase === undefined || !matches(r, filter)) continue;
+    byPhase.set(r.phase, [...byPhase.get(r.phase) ?? [], r]);
   }
   if (byPhase.size === 0) return [];
-  const tps = [...byPhase.entries()].map(([name, p]) =>
-    `${name} ${formatNumber.tokensPerSecond((1000 * p.tokens) / p.ms)}`
+  const tps = [...byPhase.entries()].map(([name, runs]) =>
+    `${name} ${formatNumber.tokensPerSecond(throughput(runs))}`
   );
   return [
     "Each speedup is taken against autoregressive decoding run in the same phase of this report, " +
