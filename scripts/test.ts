@@ -85,6 +85,42 @@ export function steps(): Step[] {
   ];
 }
 
+/** Joins byte chunks. */
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * The part of a failed step's output that names its failures: from `deno test`'s ` ERRORS `
+ * section on (which ends with ` FAILURES `), else its last lines; colours removed, at most
+ * `limit` characters (the head of the section, where the first error is).
+ *
+ * @param output Everything the step printed.
+ * @param limit Most characters kept.
+ * @returns The text to repeat after the summary.
+ */
+export function failureTail(output: string, limit = 8000): string {
+  // deno-lint-ignore no-control-regex
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+  const errors = plain.lastIndexOf("\n ERRORS \n");
+  const failures = plain.lastIndexOf("\n FAILURES \n");
+  const from = errors >= 0 ? errors : failures;
+  if (from >= 0) {
+    const section = plain.slice(from + 1);
+    if (section.length <= limit) return section;
+    const summary = failures > from ? plain.slice(failures + 1) : "";
+    const head = section.slice(0, Math.max(0, limit - summary.length - 20));
+    return `${head}\n[...]\n${summary}`;
+  }
+  return plain.slice(-limit);
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({ args: Deno.args, options: { only: { type: "string" } } });
   const all = steps();
@@ -98,20 +134,35 @@ if (import.meta.main) {
   }
   const chosen = only === undefined ? all : all.filter((s) => only.includes(s.name));
   const failed: string[] = [];
+  const failures: { step: string; tail: string }[] = [];
   const times: string[] = [];
   for (const step of chosen) {
     console.log(`\n=== ${step.name}: ${step.cmd.slice(1).join(" ")}`);
     const start = performance.now();
     const [program, ...args] = step.cmd;
     let ok = false;
+    let output = "";
     try {
-      const status = await new Deno.Command(program!, {
+      const child = new Deno.Command(program!, {
         args,
         cwd: root,
-        stdout: "inherit",
-        stderr: "inherit",
-      }).spawn().status;
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const chunks: Uint8Array[] = [];
+      const pass = async (stream: ReadableStream<Uint8Array>, to: typeof Deno.stdout) => {
+        for await (const chunk of stream) {
+          chunks.push(chunk);
+          await to.write(chunk);
+        }
+      };
+      const [status] = await Promise.all([
+        child.status,
+        pass(child.stdout, Deno.stdout),
+        pass(child.stderr, Deno.stderr),
+      ]);
       ok = status.success;
+      output = new TextDecoder().decode(concat(chunks));
     } catch (err) {
       console.error(`cannot run ${program}: ${err instanceof Error ? err.message : err}`);
     }
@@ -119,8 +170,14 @@ if (import.meta.main) {
     times.push(`${step.name} ${ok ? "ok" : "FAILED"} (${secs}s)`);
     if (!ok) {
       failed.push(step.name);
+      failures.push({ step: step.name, tail: failureTail(output) });
       console.error(`=== step '${step.name}' FAILED`);
     }
+  }
+  // A CI log may keep only its tail: repeat what each failed step said of its failures last.
+  for (const f of failures) {
+    console.error(`\n=== what step '${f.step}' said of its failures (repeated from above)`);
+    console.error(f.tail);
   }
   console.log(`\n=== summary: ${times.join(", ")}`);
   if (failed.length > 0) {
