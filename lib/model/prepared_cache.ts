@@ -236,8 +236,10 @@ export function keysOf(
   config: ModelConfig,
   build: BuildOptions,
 ): { weightsKey: Record<string, unknown>; graphKey: Record<string, unknown> } {
+  // The activations change the graph, not the weights: one weight file serves both.
+  const { activations, ...plan } = weightPlan({ ...build, externalWeights: true });
   return {
-    weightsKey: { plan: weightPlan({ ...build, externalWeights: true }) },
+    weightsKey: { plan },
     graphKey: {
       format: FORMAT,
       family: config.family,
@@ -245,6 +247,7 @@ export function keysOf(
       kvSlots: build.kvSlots ?? build.maxLength,
       attention: build.attention ?? "gqa",
       rotary: build.rotary ?? "default",
+      ...(activations !== "f32" ? { activations } : {}),
     },
   };
 }
@@ -313,16 +316,21 @@ export async function preparedGraph(root: string, req: PrepareRequest): Promise<
   let status: PreparedGraph["status"] = "built";
   const maxBytes = cacheMaxBytes(); // a bad SPECDEC_CACHE_MAX_GB fails before any work
 
-  const weightsOk = await matches(`${entry}/weights.bin`, await readJson(`${entry}/weights.json`));
+  const whole = async () =>
+    await matches(`${entry}/weights.bin`, await readJson(`${entry}/weights.json`));
+  let weightsOk = await whole();
+  // An entry seen after a failed check may have been put in place, whole, by a concurrent load
+  // in the meantime (entries appear by one rename): only one still broken now is rebuilt.
+  if (!weightsOk && await exists(entry) && !(weightsOk = await whole())) {
+    status = "rebuilt";
+    await Deno.remove(entry, { recursive: true }).catch(() => {});
+  }
   if (weightsOk) {
     const meta = await readJson(graphMeta);
     if (await matches(graphPath, meta)) {
       await touchPrepared(entry);
       return { modelPath: graphPath, shapes: meta!.shapes as PreparedShapes, status: "hit" };
     }
-  } else if (await exists(entry)) {
-    status = "rebuilt";
-    await Deno.remove(entry, { recursive: true }).catch(() => {});
   }
   try {
     await Deno.mkdir(prepared, { recursive: true });
