@@ -40,7 +40,7 @@ export { CausalLM } from "./lib/model/causal_lm.ts";
 export type { CausalLMOptions } from "./lib/model/causal_lm.ts";
 export type { AttentionKind } from "./lib/model/graph/decoder_graph.ts";
 export type { QuantizationOptions } from "./lib/model/graph/decoder_graph.ts";
-export type { LinearKernel } from "./lib/model/graph/decoder_graph.ts";
+export type { ActivationPrecision, LinearKernel } from "./lib/model/graph/decoder_graph.ts";
 export type { CacheStatus } from "./lib/model/prepared_cache.ts";
 export {
   cacheMaxBytes,

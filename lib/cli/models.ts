@@ -16,6 +16,7 @@ import type {
   TextTokenizer,
 } from "../model/language_model.ts";
 import type { WeightPrecision } from "../model/graph/quantize_blockwise.ts";
+import type { ActivationPrecision } from "../model/graph/decoder_graph.ts";
 import { CausalLM, type CausalLMOptions } from "../model/causal_lm.ts";
 import { Tokenizer } from "../model/tokenizer.ts";
 import { MedusaHeads, type MedusaHeadsOptions } from "../model/medusa_heads.ts";
@@ -67,6 +68,11 @@ export interface LoadRequest {
    * measured drafter precision ({@linkcode MEASURED_DEFAULTS}), else as `weights`.
    */
   draftWeights?: WeightPrecision;
+  /**
+   * Activations of a q8/q4 draft model (`CausalLMOptions.activations`); absent: `int8`, the faster
+   * kernels (a draft's numerics never change the output).
+   */
+  draftActivations?: ActivationPrecision;
   /**
    * The target's `batchInvariant` (absent: the library's default, on at q8/q4). Plain decoding
    * turns it off: nothing is verified, so the faster one-row kernels are fine.
@@ -250,7 +256,10 @@ export function sessionOptions(request: LoadRequest): ModelLoadOptions {
     const w = request.draftWeights ?? table[method].drafter ?? request.weights;
     return w !== undefined ? { weights: w } : {};
   };
-  const draftW = drafter("speculative");
+  const draftW: CausalLMOptions = drafter("speculative");
+  if (draftW.weights !== undefined && draftW.weights !== "f32") {
+    draftW.activations = request.draftActivations ?? "int8";
+  }
   const heads = draftThreads !== undefined ? { threads: draftThreads } : {};
   return {
     target: threads !== undefined ? { ...common, threads, ...weights } : { ...common, ...weights },

@@ -95,6 +95,19 @@ int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes
                    const float *scales, int bits, int64_t n, int glu, const float *bias, float *y,
                    sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err, size_t err_cap);
 
+/*
+ * As sd_plq_forward, with each row of x quantized to int8 per block of SD_PL_QBLOCK inputs
+ * (scale max|x| / 127, nearest even) and the products summed exactly in int32 per block:
+ * y[r, c] = sum_b fma((float)(sum_k u[c, k] xq[r, k] - zero * sum_k xq[r, k]), scale_w[c, b] *
+ * scale_x[r, b], .) in increasing b, u the unsigned code (4-bit: nibble, zero 8; 8-bit: byte + 128,
+ * zero 128). AVX-512 VNNI where the CPU has it (and SPECDEC_CPU_LEVEL allows 4), else portable C:
+ * the same bits either way, the same for every row count. packed_linear_a8.c.
+ */
+int sd_plq_forward_a8(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
+                      const float *scales, int bits, int64_t n, int glu, const float *bias,
+                      float *y, sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err,
+                      size_t err_cap);
+
 /* The op `PackedLinear` for the CPU execution provider (static storage, never NULL). */
 const OrtCustomOp *sd__packed_linear_op(void);
 

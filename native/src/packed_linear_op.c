@@ -10,7 +10,9 @@
  *          (X Wu^T + Bu), with W [2 ceil(N / 32), K, 32] alternating gate and up panels and
  *          B [2N] (packed_linear.h).
  * Registered in the "specdec" domain beside TreeAttention (tree_attention_op.c), with
- * PackedLinearQ: the same over block-quantized weights (packed_linear.h, packed_linear_q.c).
+ * PackedLinearQ: the same over block-quantized weights (packed_linear.h, packed_linear_q.c);
+ * its optional attribute act_bits (0 or 8, default 0) = 8 quantizes the activations to int8 too
+ * (packed_linear_a8.c: faster, for drafters).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,12 +199,13 @@ static OrtStatus *ORT_API_CALL pl_compute(void *state, OrtKernelContext *ctx) {
 }
 
 /* ---- PackedLinearQ: X [..., K] f32, codes [P, KB * 32, 32 * bits / 8] u8, scales [P, KB, 32]
-   f32, bias [N] f32 (optional); attributes N, bits (4 or 8) ---------------------------------- */
+   f32, bias [N] f32 (optional); attributes N, bits (4 or 8), act_bits (0 or 8) --------------- */
 
 typedef struct plq_kernel {
   const OrtApi *api;
   int64_t n, bits;
   int glu;
+  int act_bits; /* 0: f32 activations (sd_plq_forward); 8: int8 (sd_plq_forward_a8) */
 } plq_kernel;
 
 static const char *ORT_API_CALL plq_name(const OrtCustomOp *op) {
@@ -245,12 +248,24 @@ static OrtStatus *ORT_API_CALL plq_create(const OrtCustomOp *op, const OrtApi *a
   int glu = 0;
   st = pl_glu_attribute(api, info, "PackedLinearQ", &glu);
   if (st != NULL) return st;
+  int64_t act_bits = 0; /* optional */
+  st = api->KernelInfoGetAttribute_int64(info, "act_bits", &act_bits);
+  if (st != NULL) {
+    api->ReleaseStatus(st);
+    act_bits = 0;
+  }
+  if (act_bits != 0 && act_bits != 8) {
+    return sd__ort_status(api, ORT_INVALID_ARGUMENT,
+                          "PackedLinearQ: act_bits must be 0 (f32 activations) or 8, got %lld",
+                          (long long)act_bits);
+  }
   plq_kernel *k = malloc(sizeof *k);
   if (k == NULL) return sd__ort_status(api, ORT_FAIL, "PackedLinearQ: out of memory");
   k->api = api;
   k->n = n;
   k->bits = bits;
   k->glu = glu;
+  k->act_bits = (int)act_bits;
   *kernel = k;
   return NULL;
 }
@@ -283,9 +298,12 @@ static OrtStatus *ORT_API_CALL plq_compute(void *state, OrtKernelContext *ctx) {
   if (st != NULL || rows == 0) return st;
   sd__ort_parallel pc = {api, ctx};
   char err[256] = "";
-  if (sd_plq_forward(x.data, rows, K, (const uint8_t *)c.data, sc.data, (int)kn->bits, N, kn->glu,
-                     b.value != NULL ? b.data : NULL, y, sd__ort_parallel_for, &pc, err,
-                     sizeof err) != SD_OK) {
+  int (*forward)(const float *, int64_t, int64_t, const uint8_t *, const float *, int, int64_t,
+                 int, const float *, float *, sd_ta_parallel_for, void *, char *, size_t) =
+      kn->act_bits == 8 ? sd_plq_forward_a8 : sd_plq_forward;
+  if (forward(x.data, rows, K, (const uint8_t *)c.data, sc.data, (int)kn->bits, N, kn->glu,
+              b.value != NULL ? b.data : NULL, y, sd__ort_parallel_for, &pc, err,
+              sizeof err) != SD_OK) {
     return sd__ort_status(api, ORT_INVALID_ARGUMENT, "PackedLinearQ: %s", err);
   }
   return NULL;

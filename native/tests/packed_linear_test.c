@@ -184,6 +184,113 @@ static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_
   free(y1);
 }
 
+/*
+ * int8 activations (sd_plq_forward_a8): the documented result bit for bit, computed here on its
+ * own (row blocks quantized, exact integer sums, one fmaf per block), on every kernel variant;
+ * with glu the gate and up sums so, and silu(gate) * up within the exp's error. Also near the
+ * f32 product (the activations' rounding), and a row alone equal to the same row among others.
+ */
+static void check_case_a8(int64_t rows, int64_t k, int64_t n, int bits, int with_bias, int glu) {
+  const int64_t halves = glu ? 2 : 1;
+  const int64_t P = halves * sd_pl_panels(n), KB = sd_plq_blocks(k), RB = sd_plq_row_bytes(bits);
+  const size_t n_codes = (size_t)(P * KB * SD_PL_QBLOCK * RB), n_scales = (size_t)(P * KB * 32);
+  uint8_t *codes = malloc(n_codes);
+  float *scales = malloc(sizeof(float) * n_scales);
+  float *x = malloc(sizeof(float) * (size_t)(rows * k));
+  float *b = malloc(sizeof(float) * (size_t)(halves * n));
+  float *y = malloc(sizeof(float) * (size_t)(rows * n));
+  float *y1 = malloc(sizeof(float) * (size_t)n);
+  int8_t *xq = malloc((size_t)(KB * SD_PL_QBLOCK));
+  for (size_t i = 0; i < n_codes; i++) codes[i] = (uint8_t)(frand() * 127.5f + 128.0f);
+  for (size_t i = 0; i < n_scales; i++) scales[i] = 0.01f + 0.01f * (frand() + 1.0f);
+  for (int64_t i = 0; i < rows * k; i++) x[i] = frand() * (i % 7 == 0 ? 4.0f : 1.0f);
+  if (rows * k > 40) x[40] = 0.0f;
+  for (int64_t i = 0; i < halves * n; i++) b[i] = frand();
+  char err[128] = "";
+  int st = sd_plq_forward_a8(x, rows, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y,
+                             reverse_for, &(int){0}, err, sizeof err);
+  CHECK(st == SD_OK, "a8 q%d rows %lld k %lld n %lld: status %d (%s)", bits, (long long)rows,
+        (long long)k, (long long)n, st, err);
+  int exact = 1;
+  double worst = 0.0;
+  for (int64_t r = 0; r < rows; r++) {
+    float sx[64];
+    int32_t xs[64];
+    for (int64_t bl = 0; bl < KB; bl++) {
+      float amax = 0.0f;
+      for (int64_t j = bl * 32; j < k && j < bl * 32 + 32; j++) {
+        amax = fabsf(x[r * k + j]) > amax ? fabsf(x[r * k + j]) : amax;
+      }
+      const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+      xs[bl] = 0;
+      for (int64_t j = bl * 32; j < bl * 32 + 32; j++) {
+        const float t = j < k ? x[r * k + j] * inv : 0.0f;
+        xq[j] = (int8_t)rintf(t < -127.0f ? -127.0f : t > 127.0f ? 127.0f : t);
+        xs[bl] += xq[j];
+      }
+      sx[bl] = amax / 127.0f;
+    }
+    for (int64_t c = 0; c < n; c++) {
+      float sums[2];
+      double f32ref[2], mag = 0.0;
+      for (int64_t h = 0; h < halves; h++) {
+        const int64_t p = halves * (c / SD_PL_PANEL) + h, col = c % SD_PL_PANEL;
+        float acc = 0.0f;
+        double f = 0.0;
+        for (int64_t bl = 0; bl < KB; bl++) {
+          int32_t dot = 0;
+          for (int64_t j = bl * 32; j < bl * 32 + 32; j++) {
+            const uint8_t *row = codes + (p * KB * SD_PL_QBLOCK + j) * RB;
+            const int32_t u = bits == 8 ? (int32_t)(row[col] ^ 0x80u)
+                                        : (col < 16 ? row[col] & 15 : row[col - 16] >> 4);
+            dot += u * xq[j];
+          }
+          const float sw = scales[(p * KB + bl) * SD_PL_PANEL + col];
+          acc = fmaf((float)(dot - (bits == 8 ? 128 : 8) * xs[bl]), sw * sx[bl], acc);
+        }
+        for (int64_t j = 0; j < k; j++) {
+          const double v = (double)x[r * k + j] * q_value(codes, scales, bits, k, p, col, j);
+          f += v;
+          mag += fabs(v);
+        }
+        sums[h] = with_bias ? acc + b[h * n + c] : acc;
+        f32ref[h] = f + (with_bias ? b[h * n + c] : 0.0);
+      }
+      const float got = y[r * n + c];
+      if (glu) {
+        const double want = glu_ref(sums[0], sums[1]);
+        if (!(fabs(want - got) <= 1e-5 * (1.0 + fabs(want)))) exact = 0;
+      } else if (memcmp(&got, &sums[0], sizeof got) != 0) {
+        exact = 0;
+      }
+      const double ref = glu ? glu_ref(f32ref[0], f32ref[1]) : f32ref[0];
+      /* with glu an error in either sum is scaled by the other one's size */
+      const double scale = glu ? 1.0 + fabs(f32ref[0]) + fabs(f32ref[1]) : 1.0;
+      const double e = fabs(ref - got) / ((1.0 + mag) * scale);
+      if (e > worst) worst = e;
+    }
+  }
+  CHECK(exact, "a8 q%d rows %lld k %lld n %lld glu %d bias %d: not the documented result", bits,
+        (long long)rows, (long long)k, (long long)n, glu, with_bias);
+  CHECK(worst < 0.02, "a8 q%d rows %lld k %lld n %lld glu %d: error %g of the f32 product", bits,
+        (long long)rows, (long long)k, (long long)n, glu, worst);
+  int same = 1;
+  for (int64_t r = 0; r < rows; r++) {
+    st = sd_plq_forward_a8(x + r * k, 1, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y1,
+                           NULL, NULL, err, sizeof err);
+    if (st != SD_OK || memcmp(y1, y + r * n, sizeof(float) * (size_t)n) != 0) same = 0;
+  }
+  CHECK(same, "a8 q%d rows %lld k %lld n %lld: a row alone differs from the same row among %lld",
+        bits, (long long)rows, (long long)k, (long long)n, (long long)rows);
+  free(codes);
+  free(scales);
+  free(x);
+  free(b);
+  free(y);
+  free(y1);
+  free(xq);
+}
+
 /* Every kernel variant this CPU runs: AVX-512, AVX2, portable (SPECDEC_CPU_LEVEL caps it). */
 static void check_all(void);
 
@@ -215,6 +322,16 @@ static void check_all(void) {
       for (int bits = 4; bits <= 8; bits += 4) {
         check_case_q(q_rows[r], q_widths[s][0], q_widths[s][1], bits, (int)((r + s) % 2), 0);
         check_case_q(q_rows[r], q_widths[s][0], q_widths[s][1], bits, (int)((r + s + 1) % 2), 1);
+      }
+    }
+  }
+  const int64_t a8_rows[] = {1, 2, 3, 4, 5, 9, 70};
+  const int64_t a8_widths[][2] = {{32, 32}, {40, 70}, {64, 150}, {192, 33}, {20, 200}};
+  for (size_t r = 0; r < sizeof a8_rows / sizeof a8_rows[0]; r++) {
+    for (size_t s = 0; s < sizeof a8_widths / sizeof a8_widths[0]; s++) {
+      for (int bits = 4; bits <= 8; bits += 4) {
+        check_case_a8(a8_rows[r], a8_widths[s][0], a8_widths[s][1], bits, (int)((r + s) % 2), 0);
+        check_case_a8(a8_rows[r], a8_widths[s][0], a8_widths[s][1], bits, (int)((r + s + 1) % 2), 1);
       }
     }
   }
@@ -252,4 +369,10 @@ static void check_all(void) {
   CHECK(sd_plq_forward(&one, 1, 1, &code, &one, 3, 1, 0, NULL, &out, NULL, NULL, err, sizeof err) ==
             SD_INVALID_ARGUMENT && out == 42.0f,
         "bits 3 must be refused");
+  CHECK(sd_plq_forward_a8(&one, 1, 1, &code, &one, 3, 1, 0, NULL, &out, NULL, NULL, err,
+                          sizeof err) == SD_INVALID_ARGUMENT && out == 42.0f,
+        "a8: bits 3 must be refused");
+  CHECK(sd_plq_forward_a8(NULL, 1, 1, &code, &one, 4, 1, 0, NULL, &out, NULL, NULL, err,
+                          sizeof err) == SD_INVALID_ARGUMENT && out == 42.0f,
+        "a8: x = NULL must be refused");
 }

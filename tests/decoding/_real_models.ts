@@ -63,6 +63,25 @@ export async function loadModel(
   return await CausalLM.load(`${ROOT}${dir}`, { maxLength, threads, weights });
 }
 
+/**
+ * Loads a draft model as the CLI does: one-token forwards unpadded and, at q8/q4, int8
+ * activations (a draft's numerics never change the output).
+ */
+export async function loadDraft(
+  dir: string,
+  maxLength: number,
+  threads = 1,
+  weights: WeightPrecision = "f32",
+): Promise<CausalLM> {
+  return await CausalLM.load(`${ROOT}${dir}`, {
+    maxLength,
+    threads,
+    weights,
+    batchInvariant: false,
+    ...(weights === "f32" ? {} : { activations: "int8" as const }),
+  });
+}
+
 /** The weight precisions every lossless-decoding test runs at. */
 export const PRECISIONS: readonly WeightPrecision[] = ["f32", "q8", "q4"];
 

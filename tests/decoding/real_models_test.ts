@@ -11,6 +11,7 @@ import {
   hasCheckpoint,
   hasHeads,
   heldOutPrompts,
+  loadDraft,
   loadHeads,
   loadModel,
   loadTokenizer,
@@ -40,7 +41,7 @@ for (const [pair, weights] of TINY_PAIRS.flatMap((p) => PRECISIONS.map((w) => [p
       assert.equal(prompts.length, N_PROMPTS);
       const maxLength = Math.max(...prompts.map((p) => p.length)) + NEW + 80;
       using target = await loadModel(pair.target, maxLength, 1, weights);
-      using draft = await loadModel(pair.draft, maxLength, 1, weights);
+      using draft = await loadDraft(pair.draft, maxLength, 1, weights);
       const ar = new AutoregressiveDecoder({
         model: target,
         tokenizer,
@@ -110,7 +111,7 @@ for (const [pair, weights] of PRECISIONS.map((w) => [TINY_PAIRS[0]!, w] as const
       const prompt = tokenizer.encode(heldOutPrompts()[0]!).slice(0, 8); // short: many runs
       const maxLength = prompt.length + 16;
       using target = await loadModel(pair.target, maxLength, 1, weights);
-      using draft = await loadModel(pair.draft, maxLength, 1, weights);
+      using draft = await loadDraft(pair.draft, maxLength, 1, weights);
       const sampling = { temperature: 1, topK: 3 };
       const proc = new LogitsProcessor(sampling);
       const V = target.vocabSize;

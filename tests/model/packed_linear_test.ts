@@ -10,6 +10,9 @@ import { quantizeBlockwise } from "../../lib/model/graph/quantize_blockwise.ts";
 import { Environment } from "../../lib/runtime/environment.ts";
 import { Session } from "../../lib/runtime/session.ts";
 import { CausalLM } from "../../lib/model/causal_lm.ts";
+import { readModelConfig } from "../../lib/model/config.ts";
+import { keysOf } from "../../lib/model/prepared_cache.ts";
+import { argmax } from "../../lib/sampling/argmax.ts";
 import { cpuKernelLevel } from "../../lib/runtime/library.ts";
 import { values } from "./_values.ts";
 
@@ -160,6 +163,49 @@ Deno.test("CausalLM.load refuses an unknown linear kernel before reading the che
   );
 });
 
+Deno.test("CausalLM activations: int8 at q8/q4 near f32 activations, one weight file for both, bad values refused", async () => {
+  const dir = `${ROOT}models/bench-draft`;
+  await assert.rejects(
+    () => CausalLM.load(dir, { activations: "int8" }),
+    (e: Error) =>
+      e instanceof TypeError && /activations "int8" needs weights "q8" or "q4"/.test(e.message),
+  );
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => CausalLM.load(dir, { weights: "q4", activations: "bf16" as any }),
+    (e: Error) =>
+      e instanceof TypeError && /activations must be "f32" or "int8", got "bf16"/.test(e.message),
+  );
+  const config = await readModelConfig(dir);
+  const build = { maxLength: 64, weights: "q4" as const, linear: "packed" as const };
+  const f32Keys = keysOf(config, build);
+  const int8Keys = keysOf(config, { ...build, activations: "int8" });
+  assert.deepEqual(int8Keys.weightsKey, f32Keys.weightsKey);
+  assert.notDeepEqual(int8Keys.graphKey, f32Keys.graphKey);
+  assert.deepEqual(keysOf(config, { ...build, activations: "f32" }), f32Keys);
+  for (const weights of ["q8", "q4"] as const) {
+    const options = { maxLength: 64, threads: 1, weights, linear: "packed" as const };
+    using plain = await CausalLM.load(dir, options);
+    using fast = await CausalLM.load(dir, { ...options, activations: "int8" });
+    const ids = [5, 17, 301, 12, 9, 88, 1024, 7];
+    const a = (await plain.prefill(ids)).logits;
+    const b = (await fast.prefill(ids)).logits;
+    const V = plain.vocabSize;
+    let same = 0;
+    for (let r = 0; r < ids.length; r++) {
+      const ra = a.subarray(r * V, (r + 1) * V), rb = b.subarray(r * V, (r + 1) * V);
+      let d = 0, m = 0;
+      for (let i = 0; i < V; i++) {
+        d = Math.max(d, Math.abs(ra[i]! - rb[i]!));
+        m = Math.max(m, Math.abs(ra[i]!));
+      }
+      assert.ok(d < 0.05 * m, `${weights} row ${r}: logits differ by ${d} (max |logit| ${m})`);
+      if (argmax(ra) === argmax(rb)) same++;
+    }
+    assert.ok(same >= ids.length - 1, `${weights}: ${same} of ${ids.length} argmaxes agree`);
+  }
+});
+
 Deno.test("PackedLinearQ equals MatMulNBits with f32 activations on the same codes (q8, q4; rows 1-9)", async () => {
   using env = new Environment({ logLevel: 3 });
   for (const weights of ["q8", "q4"] as const) {
@@ -181,6 +227,49 @@ Deno.test("PackedLinearQ equals MatMulNBits with f32 activations on the same cod
       }
     }
   }
+});
+
+Deno.test("PackedLinearQ with int8 activations equals MatMulNBits's (accuracy level 4) within 1e-5 and is row invariant (q8, q4; rows 1-9; glu)", async () => {
+  using env = new Environment({ logLevel: 3 });
+  for (const weights of ["q8", "q4"] as const) {
+    for (const [n, k] of [[40, 64], [70, 96], [33, 50]] as const) {
+      const w = values(n * k, n * k + 1);
+      const b = values(2 * n, 7);
+      const plan = (linear: "packed" | "gemm") => ({
+        ...weightPlan({
+          maxLength: 1,
+          weights,
+          linear,
+          activations: "int8",
+          quantization: { accuracyLevel: 4 },
+        }),
+        external: false,
+      });
+      const run = (linear: "packed" | "gemm", x: Float32Array) =>
+        runGraph(env, k, n, x, (g) => projection(g, "x", "w", w, n, k, undefined, plan(linear)));
+      const runGlu = (linear: "packed" | "gemm", x: Float32Array) =>
+        runGraph(env, k, n, x, (g) => {
+          const named = (name: string, data: Float32Array) => ({ name, data });
+          const bias = g.initializer("b", b, [2 * n]);
+          const up = named("up", values(n * k, 5));
+          return gatedMlp(g, "x", "gu", named("gate", w), up, n, k, bias, plan(linear));
+        });
+      for (const S of [1, 2, 5, 9]) {
+        const x = values(S * k, 31 + S);
+        await assertMatchesAndRowInvariant(run, x, k, n, 1e-5, `${weights} n ${n} k ${k}`);
+        await assertMatchesAndRowInvariant(runGlu, x, k, n, 1e-5, `glu ${weights} n ${n} k ${k}`);
+      }
+    }
+  }
+  // The attribute is on the op only with int8 activations.
+  const g = new GraphBuilder("attr");
+  g.input("x", "float32", ["S", 64]);
+  for (const activations of ["f32", "int8"] as const) {
+    const plan = weightPlan({ maxLength: 1, weights: "q4", linear: "packed", activations });
+    projection(g, "x", `w_${activations}`, values(32 * 64, 1), 32, 64, undefined, plan);
+  }
+  const text = new TextDecoder("latin1").decode(g.toModel({ "": 21, specdec: 1 }));
+  assert.equal(text.split("act_bits").length - 1, 1);
 });
 
 Deno.test("packQuantizedPanels refuses zero points and other block sizes", () => {

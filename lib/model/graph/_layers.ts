@@ -5,7 +5,13 @@
  */
 
 import { FloatAttr, type GraphBuilder } from "../onnx/graph_builder.ts";
-import type { BuildOptions, DecoderGraph, LinearKernel, WeightSource } from "./decoder_graph.ts";
+import type {
+  ActivationPrecision,
+  BuildOptions,
+  DecoderGraph,
+  LinearKernel,
+  WeightSource,
+} from "./decoder_graph.ts";
 import { interleavePanels, packPanels, packQuantizedPanels, PANEL } from "./pack_panels.ts";
 import type { ModelConfig, RopeScaling } from "../config.ts";
 import {
@@ -47,6 +53,8 @@ export interface WeightPlan {
    * symmetric blocks of 32) or `gemm` (Gemm at f32, MatMulNBits at q8/q4).
    */
   linear: LinearKernel;
+  /** Activations of `PackedLinearQ` (`int8`: its attribute `act_bits` 8). */
+  activations: ActivationPrecision;
 }
 
 /**
@@ -66,6 +74,7 @@ export function weightPlan(options: BuildOptions): WeightPlan {
     embedding: options.quantization?.embedding ?? "quantized",
     lmHead: options.quantization?.lmHead ?? "quantized",
     linear: options.linear ?? "gemm",
+    activations: options.activations ?? "f32",
   };
 }
 
@@ -172,7 +181,7 @@ export function gatedMlp(
       ),
     ];
     if (bias) inputs.push(bias);
-    return g.op("PackedLinearQ", inputs, { N: n, bits, glu: 1 }, "specdec");
+    return g.op("PackedLinearQ", inputs, { N: n, bits, glu: 1, ...actBits(plan) }, "specdec");
   }
   const gu = projection(g, x, name, concatRows([gate.data, up.data]), 2 * n, k, bias, plan); // [S, 2n]
   const [gt, u] = g.node("Split", [gu], 2, { axis: 1, num_outputs: 2 });
@@ -221,7 +230,12 @@ export function packedLinearQ(
     g.initializer(`${name}_ps`, scales, [panels, q.kBlocks, PANEL], ext),
   ];
   if (bias) inputs.push(bias);
-  return g.op("PackedLinearQ", inputs, { N: q.n, bits: q.bits }, "specdec");
+  return g.op("PackedLinearQ", inputs, { N: q.n, bits: q.bits, ...actBits(plan) }, "specdec");
+}
+
+/** `PackedLinearQ`'s attribute for int8 activations (none for f32: the op's default). */
+function actBits(plan: WeightPlan): { act_bits?: number } {
+  return plan.activations === "int8" ? { act_bits: 8 } : {};
 }
 
 /**
