@@ -69,8 +69,9 @@ export interface LoadRequest {
    */
   draftWeights?: WeightPrecision;
   /**
-   * Activations of a q8/q4 draft model (`CausalLMOptions.activations`); absent: `int8`, the faster
-   * kernels (a draft's numerics never change the output).
+   * Activations of a q8/q4 draft model and EAGLE head (`CausalLMOptions.activations`,
+   * `EagleHeadsOptions.activations`); absent: `int8`, the faster kernels (a drafter's numerics
+   * never change the output). The Medusa heads' MatMulNBits multiplies in int8 anyway.
    */
   draftActivations?: ActivationPrecision;
   /**
@@ -256,10 +257,12 @@ export function sessionOptions(request: LoadRequest): ModelLoadOptions {
     const w = request.draftWeights ?? table[method].drafter ?? request.weights;
     return w !== undefined ? { weights: w } : {};
   };
-  const draftW: CausalLMOptions = drafter("speculative");
-  if (draftW.weights !== undefined && draftW.weights !== "f32") {
-    draftW.activations = request.draftActivations ?? "int8";
-  }
+  // A q8/q4 draft model and EAGLE head multiply with int8 activations unless asked otherwise.
+  const quantizedInt8 = <T extends { weights?: WeightPrecision }>(o: T) =>
+    o.weights !== undefined && o.weights !== "f32"
+      ? { ...o, activations: request.draftActivations ?? "int8" }
+      : o;
+  const draftW = quantizedInt8(drafter("speculative"));
   const heads = draftThreads !== undefined ? { threads: draftThreads } : {};
   return {
     target: threads !== undefined ? { ...common, threads, ...weights } : { ...common, ...weights },
@@ -269,7 +272,7 @@ export function sessionOptions(request: LoadRequest): ModelLoadOptions {
       ? { ...common, threads: draftThreads, ...draftW, batchInvariant: false }
       : { ...common, ...draftW, batchInvariant: false },
     heads: { ...heads, ...drafter("medusa") },
-    eagle: { ...heads, ...drafter("eagle") },
+    eagle: { ...heads, ...quantizedInt8(drafter("eagle")) },
   };
 }
 

@@ -16,7 +16,11 @@ import type { CacheStatus, PreparedShapes } from "./prepared_cache.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
 import { resolveModelPath } from "./hub/resolve_model.ts";
 import { checkIds, checkKeepSlots, checkPositions, checkTreeMask } from "./_checks.ts";
-import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
+import {
+  checkActivationsOption,
+  checkWeightsOption,
+  type WeightPrecision,
+} from "./graph/quantize_blockwise.ts";
 import type {
   ActivationPrecision,
   LinearKernel,
@@ -206,16 +210,7 @@ export class CausalLM implements LanguageModel, Disposable {
       throw new TypeError("dir must be a non-empty string");
     }
     checkWeightsOption(options.weights, "weights");
-    if (options.activations !== undefined) {
-      if (options.activations !== "f32" && options.activations !== "int8") {
-        throw new TypeError(
-          `activations must be "f32" or "int8", got ${JSON.stringify(options.activations)}`,
-        );
-      }
-      if (options.activations === "int8" && (options.weights ?? "f32") === "f32") {
-        throw new TypeError(`activations "int8" needs weights "q8" or "q4" (weights is f32)`);
-      }
-    }
+    checkActivationsOption(options.activations, options.weights);
     const linear = resolveLinearKernel(options.linear, options.cudaDevice === undefined);
     dir = await resolveModelPath(dir, "model"); // a folder, or a hub id fetched into the HF cache
     const config = await readModelConfig(dir);

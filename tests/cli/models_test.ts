@@ -6,7 +6,8 @@ import type { WeightPrecision } from "../../lib/model/graph/quantize_blockwise.t
 // The drafters' precision at an f32 target without --draft-weights: the measured table's.
 const T = MEASURED_DEFAULTS.f32;
 const dw = (p: WeightPrecision | undefined) => (p !== undefined ? { weights: p } : {});
-// A q8/q4 draft model runs with int8 activations (its numerics never change the output).
+// A q8/q4 draft model and EAGLE head run with int8 activations (their numerics never change the
+// output).
 const ddw = (p: WeightPrecision | undefined) =>
   p === undefined
     ? {}
@@ -21,40 +22,38 @@ Deno.test("sessionOptions() gives the draft and Medusa heads draftThreads, else 
       target: { threads: 2, spinning: false },
       draft: { threads: 1, spinning: false, batchInvariant: false, ...ddw(T.speculative.drafter) },
       heads: { threads: 1, ...dw(T.medusa.drafter) },
-      eagle: { threads: 1, ...dw(T.eagle.drafter) },
+      eagle: { threads: 1, ...ddw(T.eagle.drafter) },
     },
   );
   assert.deepEqual(sessionOptions({ model: "t", draft: "d", threads: 3, maxLength: 256 }), {
     target: { threads: 3, maxLength: 256 },
     draft: { threads: 3, maxLength: 256, batchInvariant: false, ...ddw(T.speculative.drafter) },
     heads: { threads: 3, ...dw(T.medusa.drafter) },
-    eagle: { threads: 3, ...dw(T.eagle.drafter) },
+    eagle: { threads: 3, ...ddw(T.eagle.drafter) },
   });
   // draftThreads without threads: the target keeps the runtime's default.
   assert.deepEqual(sessionOptions({ model: "t", medusa: "h", draftThreads: 1 }), {
     target: {},
     draft: { threads: 1, batchInvariant: false, ...ddw(T.speculative.drafter) },
     heads: { threads: 1, ...dw(T.medusa.drafter) },
-    eagle: { threads: 1, ...dw(T.eagle.drafter) },
+    eagle: { threads: 1, ...ddw(T.eagle.drafter) },
   });
   assert.deepEqual(sessionOptions({ model: "t" }), {
     target: {},
     draft: { batchInvariant: false, ...ddw(T.speculative.drafter) },
     heads: { ...dw(T.medusa.drafter) },
-    eagle: { ...dw(T.eagle.drafter) },
+    eagle: { ...ddw(T.eagle.drafter) },
   });
   // Precision: --draft-weights sets every drafter's (draft, Medusa heads, EAGLE head).
   assert.deepEqual(sessionOptions({ model: "t", weights: "q4", draftWeights: "q8" }), {
     target: { weights: "q4" },
     draft: { weights: "q8", activations: "int8", batchInvariant: false },
     heads: { weights: "q8" },
-    eagle: { weights: "q8" },
+    eagle: { weights: "q8", activations: "int8" },
   });
   // draftActivations "f32" keeps a quantized draft's activations f32; an f32 draft has none.
-  assert.equal(
-    sessionOptions({ model: "t", draftWeights: "q4", draftActivations: "f32" }).draft.activations,
-    "f32",
-  );
+  const f32Act = sessionOptions({ model: "t", draftWeights: "q4", draftActivations: "f32" });
+  assert.deepEqual([f32Act.draft.activations, f32Act.eagle.activations], ["f32", "f32"]);
   assert.equal(
     sessionOptions({ model: "t", draftWeights: "f32", draftActivations: "int8" }).draft.activations,
     undefined,

@@ -57,17 +57,25 @@ for (const weights of ["q4", "q8"] as const) {
         });
       }
       using head = await EagleHeads.load(`${TARGET}/eagle`, { threads: 1, weights });
-      await t.step("EAGLE, 8-node dynamic tree", async () => {
-        const dec = new EagleDecoder({
-          targetModel: target,
-          head,
-          tokenizer,
-          config: { treeNodes: 8, maxNewTokens: NEW },
-        });
-        for (let i = 0; i < prompts.length; i++) {
-          assert.deepEqual((await dec.generate(prompts[i]!)).tokens, ref[i], `prompt ${i}`);
-        }
+      // as the CLI loads it: int8 activations (packed kernels where they run)
+      using fast = await EagleHeads.load(`${TARGET}/eagle`, {
+        threads: 1,
+        weights,
+        activations: "int8",
       });
+      for (const [label, h] of [["", head], [", int8-activation head", fast]] as const) {
+        await t.step(`EAGLE, 8-node dynamic tree${label}`, async () => {
+          const dec = new EagleDecoder({
+            targetModel: target,
+            head: h,
+            tokenizer,
+            config: { treeNodes: 8, maxNewTokens: NEW },
+          });
+          for (let i = 0; i < prompts.length; i++) {
+            assert.deepEqual((await dec.generate(prompts[i]!)).tokens, ref[i], `prompt ${i}`);
+          }
+        });
+      }
     },
   });
 }

@@ -330,3 +330,25 @@ Deno.test("EagleHeads with packed projections equal the Gemm / MatMulNBits head 
     "linear",
   );
 });
+
+Deno.test("EagleHeads with int8 activations equal MatMulNBits's int8 rows; f32 weights are refused", async () => {
+  using base = await CausalLM.load(TINY, { maxLength: 64, threads: 1 });
+  const ids = [5, 17, 300, 42, 7];
+  const pre = await base.prefill(ids, { hidden: true });
+  const pos = [0, 1, 2, 3, 4];
+  for (const weights of ["q8", "q4"] as const) {
+    const common = { maxLength: 64, threads: 1, weights };
+    using gemm = await EagleHeads.load(`${TINY}/eagle`, { ...common, linear: "gemm" });
+    using int8 = await EagleHeads.load(`${TINY}/eagle`, { ...common, activations: "int8" });
+    // several rows: MatMulNBits quantizes them per block of 32 as the packed int8 kernel does
+    const a = await gemm.forward(ids, pre.hidden!, pos);
+    const b = await int8.forward(ids, pre.hidden!, pos);
+    const dl = maxAbsDiff(a.logits, b.logits);
+    if (!(dl <= 1e-3)) throw new Error(`${weights}: logits differ by ${dl}`);
+  }
+  await assertRejects(
+    () => EagleHeads.load(`${TINY}/eagle`, { activations: "int8" }),
+    TypeError,
+    'activations "int8" needs weights "q8" or "q4"',
+  );
+});

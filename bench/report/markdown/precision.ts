@@ -75,7 +75,9 @@ export function precisionSection(results: BenchmarkResults): string[] {
   if (rows.length === 0) return [...out, "Not run."];
   out.push(
     'The target, the draft and the heads loaded with `weights: "f32" | "q8" | "q4"` ' +
-      "(block-wise MatMulNBits weights). " +
+      "(block-wise quantized weights: specdec's PackedLinearQ on AVX-512 CPUs, else " +
+      "MatMulNBits; a q8/q4 draft model multiplies with int8 activations, as the heads' " +
+      "MatMulNBits does, while a q8/q4 target keeps f32 activations). " +
       "Each method at its fastest " +
       "setting measured at that precision (f32: the sweeps above, each drafting method's " +
       "best setting again with its drafter (draft, Medusa heads, EAGLE head) at q8 and q4 while " +

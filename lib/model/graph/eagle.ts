@@ -20,7 +20,12 @@
 import { GraphBuilder } from "../onnx/graph_builder.ts";
 import type { AttentionShared } from "./_attention.ts";
 import { emitLlamaBlock, graphRotaryTables } from "./_llama_block.ts";
-import { declareDecoderInputs, type LinearKernel, type WeightSource } from "./decoder_graph.ts";
+import {
+  type ActivationPrecision,
+  declareDecoderInputs,
+  type LinearKernel,
+  type WeightSource,
+} from "./decoder_graph.ts";
 import type { AttentionKind } from "./_attention.ts";
 import type { ExternalTensor } from "../onnx/graph_builder.ts";
 import { optionalWeight, projection, rmsNorm, rotaryCaches, weightPlan } from "./_layers.ts";
@@ -61,6 +66,8 @@ export interface EagleBuildOptions {
   weights?: WeightPrecision;
   /** The projections' kernel (default `gemm`); an f32 LM head always stays the shared Gemm. */
   linear?: LinearKernel;
+  /** Activations of q8/q4 packed projections (default `f32`; `int8`: `act_bits` 8). */
+  activations?: ActivationPrecision;
 }
 
 /** A built EAGLE head graph. */
@@ -107,6 +114,7 @@ export function buildEagleGraph(
     maxLength: options.maxLength,
     weights: options.weights ?? "f32",
     linear: options.linear ?? "gemm",
+    activations: options.activations ?? "f32",
   });
   const embedName = g.initializer("embed_tokens.weight", embed, [V, H], { external: true });
   const e = g.op("Gather", [embedName, inp.ids], { axis: 0 }); // [S, H] f32

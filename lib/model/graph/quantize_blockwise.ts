@@ -29,6 +29,23 @@ export function checkWeightsOption(value: unknown, name: string): void {
   }
 }
 
+/**
+ * Checks an `activations` option: `f32` or `int8`, and `int8` only with q8/q4 weights.
+ *
+ * @param value The option's value.
+ * @param weights The weights option it goes with.
+ * @throws {TypeError} Naming the option and the value.
+ */
+export function checkActivationsOption(value: unknown, weights: WeightPrecision | undefined): void {
+  if (value === undefined) return;
+  if (value !== "f32" && value !== "int8") {
+    throw new TypeError(`activations must be "f32" or "int8", got ${JSON.stringify(value)}`);
+  }
+  if (value === "int8" && (weights ?? "f32") === "f32") {
+    throw new TypeError(`activations "int8" needs weights "q8" or "q4" (weights is f32)`);
+  }
+}
+
 /** A weight quantized for `MatMulNBits`. */
 export interface QuantizedWeight {
   /** Codes `[N, kBlocks, blockSize * bits / 8]` u8 (4-bit: element 2j in the low nibble). */
