@@ -85,7 +85,7 @@ export interface CausalLMOptions {
    * integers, as llama.cpp does: about 4x faster projections with AVX-512 VNNI, portable C
    * elsewhere, the same bits on every CPU). For drafters: a speculative decoder's output never
    * depends on its draft's numerics, and the CLI runs q8/q4 drafts so. Needs `weights` q8 or q4;
-   * with `linear: "gemm"` MatMulNBits already multiplies in int8.
+   * with `linear: "gemm"` (MatMulNBits, its own activation rules) it changes nothing.
    *
    * @example A q4 draft with int8 activations
    * ```ts

@@ -70,8 +70,8 @@ export interface EagleHeadsOptions {
    * Activations of the q8/q4 projections, as `CausalLMOptions.activations`: `f32` (default) or
    * `int8` (the head's numerics never change EAGLE's output), which makes `linear` default to
    * `packed` where its AVX-512 kernels run (measured on the bench pair, q4 head, EAGLE chain K=3
-   * + lookup 32: 1.99x -> 2.17x autoregressive). MatMulNBits (`linear: "gemm"`) multiplies in int8
-   * either way.
+   * + lookup 32: 1.99x -> 2.17x autoregressive). MatMulNBits (`linear: "gemm"`) multiplies
+   * forwards of several rows in int8 either way (one row in f32).
    */
   activations?: ActivationPrecision;
 }

@@ -14,7 +14,11 @@
  * @module
  */
 
-import { checkWeightsOption, type WeightPrecision } from "./graph/quantize_blockwise.ts";
+import {
+  checkActivationsOption,
+  checkWeightsOption,
+  type WeightPrecision,
+} from "./graph/quantize_blockwise.ts";
 import type { PredictionHeads } from "./language_model.ts";
 import { readModelConfig } from "./config.ts";
 import { SafeTensors } from "./safetensors.ts";
@@ -22,7 +26,7 @@ import { openWeights } from "./_weights.ts";
 import { buildMedusaGraph } from "./graph/medusa.ts";
 import { openGraph } from "./_open_graph.ts";
 import { resolveLinearKernel } from "./_linear_kernel.ts";
-import type { LinearKernel } from "./graph/decoder_graph.ts";
+import type { ActivationPrecision, LinearKernel } from "./graph/decoder_graph.ts";
 import { usesCustomOps } from "./graph/_layers.ts";
 import type { Session } from "../runtime/session.ts";
 import { SpecDecError, StatusCode } from "../runtime/errors.ts";
@@ -45,10 +49,18 @@ export interface MedusaHeadsOptions {
   weights?: WeightPrecision;
   /**
    * The projections' kernel, as `CausalLMOptions.linear`: `gemm` (default; one-row head
-   * forwards measured no faster with the packed kernels on the bench pair) or `packed`. An f32
+   * forwards measured no faster with the packed kernels and f32 activations on the bench pair)
+   * or `packed` (the default with `activations: "int8"` where its AVX-512 kernels run). An f32
    * LM head always stays the base's matrix under Gemm.
    */
   linear?: LinearKernel;
+  /**
+   * Activations of the q8/q4 projections, as `CausalLMOptions.activations`: `f32` (default) or
+   * `int8` (the heads' numerics never change Medusa's output), which makes `linear` default to
+   * `packed` where its AVX-512 kernels run. MatMulNBits (`linear: "gemm"`) keeps the
+   * one row of a heads forward in f32.
+   */
+  activations?: ActivationPrecision;
 }
 
 function positive(c: Record<string, unknown>, key: string, path: string): number {
@@ -110,7 +122,9 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       throw new TypeError("dir must be a non-empty string");
     }
     checkWeightsOption(options.weights, "weights");
-    const linear = resolveLinearKernel(options.linear, false);
+    checkActivationsOption(options.activations, options.weights);
+    // With int8 activations the packed kernels are the faster ones where they run (AVX-512).
+    const linear = resolveLinearKernel(options.linear, options.activations === "int8");
     const arg = dir;
     dir = await resolveModelPath(dir, "medusa"); // a folder, or a hub id fetched into the HF cache
     const path = `${dir}/config.json`;
@@ -170,6 +184,7 @@ export class MedusaHeads implements PredictionHeads, Disposable {
       lmHead,
       options.weights ?? "f32",
       linear,
+      options.activations ?? "f32",
     );
     const session = await openGraph(graph, {
       intraOpThreads: threads,

@@ -157,3 +157,20 @@ Deno.test("MedusaHeads with packed projections equal the Gemm / MatMulNBits head
     "linear",
   );
 });
+
+Deno.test("MedusaHeads with int8 activations stay near the f32-activation heads (q8, q4); f32 weights are refused", async () => {
+  const dir = `${new URL("../../", import.meta.url).pathname}models/tiny-target/medusa`;
+  const H = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).hidden_size as number;
+  const hidden = new Float32Array(H).map((_, i) => Math.sin(i) * 2); // [H] f32
+  for (const weights of ["q8", "q4"] as const) {
+    using plain = await MedusaHeads.load(dir, { threads: 1, weights, linear: "packed" });
+    using int8 = await MedusaHeads.load(dir, { threads: 1, weights, activations: "int8" });
+    const d = maxAbsDiff(await plain.forward(hidden), await int8.forward(hidden));
+    if (!(d > 0 && d <= 0.15)) throw new Error(`${weights}: differ by ${d}`);
+  }
+  await assertRejects(
+    () => MedusaHeads.load(dir, { activations: "int8" }),
+    TypeError,
+    'activations "int8" needs weights "q8" or "q4"',
+  );
+});

@@ -17,7 +17,7 @@
 
 import { GraphBuilder } from "../onnx/graph_builder.ts";
 import type { ExternalTensor } from "../onnx/graph_builder.ts";
-import type { LinearKernel, WeightSource } from "./decoder_graph.ts";
+import type { ActivationPrecision, LinearKernel, WeightSource } from "./decoder_graph.ts";
 import { concatRows, projection, weightPlan } from "./_layers.ts";
 import type { WeightPrecision } from "./quantize_blockwise.ts";
 
@@ -50,6 +50,7 @@ export interface MedusaGraph {
  * @param lmHead The base LM head `[V, H]` f32 (shared, referenced).
  * @param weights Precision of the blocks and the LM head copy (default f32).
  * @param linear The projections' kernel (default `gemm`).
+ * @param activations Activations of q8/q4 packed projections (default `f32`).
  * @returns The model bytes and external weights.
  */
 export function buildMedusaGraph(
@@ -58,8 +59,9 @@ export function buildMedusaGraph(
   lmHead: Float32Array,
   weights: WeightPrecision = "f32",
   linear: LinearKernel = "gemm",
+  activations: ActivationPrecision = "f32",
 ): MedusaGraph {
-  const plan = weightPlan({ maxLength: 1, weights, linear });
+  const plan = weightPlan({ maxLength: 1, weights, linear, activations });
   const { numHeads: K, hiddenSize: H, vocabSize: V } = shape;
   const g = new GraphBuilder("medusa");
   const h = g.input("hidden", "float32", [1, H]);
