@@ -109,24 +109,24 @@ export function measuredDefaultsFor(
  * `serve` use when no `--k` / `--tree` / `--lookup` (or request `speculation.k` / `tree` /
  * `lookup`) is given, and which method the demo shows.
  *
- * Source: `deno task bench:report` of 2026-11-30 19:04 UTC (`results/benchmark_results.json`,
+ * Source: `deno task bench:report` of 2026-11-30 20:21 UTC (`results/benchmark_results.json`,
  * "Recommended defaults" in `results/REPORT.md`): bench pair (`models/bench-target`,
  * `models/bench-draft`, its `medusa/` and `eagle/` heads), greedy, 8 held-out code prompts x 128
- * tokens, 2 cores. Speedups are over autoregressive decoding at the same precision, run in the
- * same phase of the report.
+ * tokens, 2 cores; q8/q4 draft models and EAGLE heads with int8 activations. Speedups are over
+ * autoregressive decoding at the same precision, run in the same phase of the report.
  *
  * - f32, from the sweeps, the quantized-drafter runs and the lookup-branch runs: draft-target K=4
- *   with a q4 draft and a lookup branch of 32 (2.45x), Medusa 4-node tree with q4 heads and a
- *   branch of 8 (1.99x; heads alone 1.33x), prompt lookup K=5 (1.93x), EAGLE chain K=3 with a q4
- *   head and a branch of 32 (2.34x). Fastest: draft-target.
+ *   with a q4 draft and a lookup branch of 32 (2.69x), Medusa 4-node tree with q4 heads and a
+ *   branch of 16 (2.10x; heads alone 1.31x), prompt lookup K=5 (2.00x), EAGLE chain K=4 with a q4
+ *   head and a branch of 32 (2.52x). Fastest: draft-target.
  * - f32 with sampling (temperature 1, the `sampling` table): draft-target K=4 without the branch
- *   (1.25x), Medusa 4-node tree with a branch of 8 (1.07x), prompt lookup K=5 (0.98x), EAGLE
- *   chain K=3 without the branch (1.35x).
- * - q8, from the precision section: draft-target K=5 + lookup 8 (1.63x), Medusa 4-node tree +
- *   lookup 8 (1.41x), prompt lookup K=3 (1.69x), EAGLE chain K=3 + lookup 8 (1.69x). Fastest:
- *   prompt lookup.
+ *   (1.43x), Medusa 4-node tree without the branch (1.08x), prompt lookup K=5 (0.94x), EAGLE
+ *   chain K=4 without the branch (1.50x).
+ * - q8, from the precision section: draft-target K=3 + lookup 8 (1.84x), Medusa 4-node tree +
+ *   lookup 8 (1.48x), prompt lookup K=3 (1.66x), EAGLE chain K=4 + lookup 8 (1.75x). Fastest:
+ *   draft-target.
  * - q4, from the precision section: draft-target K=3 + lookup 8 (1.75x), Medusa 4-node tree +
- *   lookup 8 (1.45x), prompt lookup K=3 (1.68x), EAGLE chain K=3 + lookup 8 (1.69x). Fastest:
+ *   lookup 8 (1.45x), prompt lookup K=3 (1.67x), EAGLE chain K=4 + lookup 8 (1.62x). Fastest:
  *   draft-target.
  *
  * At q8 and q4 the report sweeps fewer points than at f32 (around the f32 best); a method the
@@ -146,29 +146,29 @@ export function measuredDefaultsFor(
 export const MEASURED_DEFAULTS: Readonly<Record<WeightPrecision, MeasuredDefaults>> = {
   f32: {
     speculative: { k: 4, drafter: "q4", lookup: 32 },
-    medusa: { tree: 4, drafter: "q4", lookup: 8 },
+    medusa: { tree: 4, drafter: "q4", lookup: 16 },
     lookup: { k: 5 },
-    eagle: { k: 3, drafter: "q4", lookup: 32 },
+    eagle: { k: 4, drafter: "q4", lookup: 32 },
     fastest: "speculative",
     sampling: {
       speculative: { k: 4 },
-      medusa: { tree: 4, lookup: 8 },
+      medusa: { tree: 4 },
       lookup: { k: 5 },
-      eagle: { k: 3 },
+      eagle: { k: 4 },
     },
   },
   q8: {
-    speculative: { k: 5, lookup: 8 },
+    speculative: { k: 3, lookup: 8 },
     medusa: { tree: 4, lookup: 8 },
     lookup: { k: 3 },
-    eagle: { k: 3, lookup: 8 },
-    fastest: "lookup",
+    eagle: { k: 4, lookup: 8 },
+    fastest: "speculative",
   },
   q4: {
     speculative: { k: 3, lookup: 8 },
     medusa: { tree: 4, lookup: 8 },
     lookup: { k: 3 },
-    eagle: { k: 3, lookup: 8 },
+    eagle: { k: 4, lookup: 8 },
     fastest: "speculative",
   },
 };
