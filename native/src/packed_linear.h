@@ -96,6 +96,14 @@ int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes
                    sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err, size_t err_cap);
 
 /*
+ * The argument checks of sd_plq_forward and sd_plq_forward_a8: SD_INVALID_ARGUMENT with a message
+ * in err, or SD_OK, with *nothing = 1 when there are no rows to compute.
+ */
+int sd__plq_check_args(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
+                       const float *scales, int bits, int64_t n, const float *y, char *err,
+                       size_t err_cap, int *nothing);
+
+/*
  * As sd_plq_forward, with each row of x quantized to int8 per block of SD_PL_QBLOCK inputs
  * (scale max|x| / 127, nearest even) and the products summed exactly in int32 per block:
  * y[r, c] = sum_b fma((float)(sum_k u[c, k] xq[r, k] - zero * sum_k xq[r, k]), scale_w[c, b] *

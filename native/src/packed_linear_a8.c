@@ -257,17 +257,9 @@ int sd_plq_forward_a8(const float *x, int64_t rows, int64_t k, const uint8_t *co
                       const float *scales, int bits, int64_t n, int glu, const float *bias,
                       float *y, sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err,
                       size_t err_cap) {
-  if (rows < 0 || k < 1 || n < 1 || (bits != 4 && bits != 8)) {
-    if (err != NULL && err_cap > 0) {
-      snprintf(err, err_cap, "rows >= 0, k >= 1, n >= 1 and bits 4 or 8 needed");
-    }
-    return SD_INVALID_ARGUMENT;
-  }
-  if (rows == 0) return SD_OK;
-  if (x == NULL || codes == NULL || scales == NULL || y == NULL) {
-    if (err != NULL && err_cap > 0) snprintf(err, err_cap, "x, codes, scales and y must be given");
-    return SD_INVALID_ARGUMENT;
-  }
+  int none = 0;
+  const int st = sd__plq_check_args(x, rows, k, codes, scales, bits, n, y, err, err_cap, &none);
+  if (st != SD_OK || none) return st;
   const int64_t kb = sd_plq_blocks(k), kp = kb * SD_PL_QBLOCK;
   /* xq [rows, kp] i8, then sx [rows, kb] f32 and xsum [rows, kb] i32 (4-byte aligned) */
   const size_t qbytes = (size_t)(rows * kp + 3) / 4 * 4;

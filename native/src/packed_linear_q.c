@@ -212,21 +212,34 @@ DEFINE_VARIANT(v3, __attribute__((target("arch=x86-64-v3"))), DECODE4_AVX2, DECO
 DEFINE_VARIANT(base, , DECODE4_GENERIC, DECODE8_GENERIC)
 
 
-int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
-                   const float *scales, int bits, int64_t n, int glu, const float *bias, float *y,
-                   sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err,
-                   size_t err_cap) {
+int sd__plq_check_args(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
+                       const float *scales, int bits, int64_t n, const float *y, char *err,
+                       size_t err_cap, int *nothing) {
+  *nothing = 0;
   if (rows < 0 || k < 1 || n < 1 || (bits != 4 && bits != 8)) {
     if (err != NULL && err_cap > 0) {
       snprintf(err, err_cap, "rows >= 0, k >= 1, n >= 1 and bits 4 or 8 needed");
     }
     return SD_INVALID_ARGUMENT;
   }
-  if (rows == 0) return SD_OK;
+  if (rows == 0) {
+    *nothing = 1;
+    return SD_OK;
+  }
   if (x == NULL || codes == NULL || scales == NULL || y == NULL) {
     if (err != NULL && err_cap > 0) snprintf(err, err_cap, "x, codes, scales and y must be given");
     return SD_INVALID_ARGUMENT;
   }
+  return SD_OK;
+}
+
+int sd_plq_forward(const float *x, int64_t rows, int64_t k, const uint8_t *codes,
+                   const float *scales, int bits, int64_t n, int glu, const float *bias, float *y,
+                   sd_ta_parallel_for parallel_for, void *parallel_ctx, char *err,
+                   size_t err_cap) {
+  int none = 0;
+  const int st = sd__plq_check_args(x, rows, k, codes, scales, bits, n, y, err, err_cap, &none);
+  if (st != SD_OK || none) return st;
   plq_job jb;
   memset(&jb, 0, sizeof jb);
   jb.x = x;

@@ -123,29 +123,74 @@ static float q_value(const uint8_t *codes, const float *scales, int bits, int64_
   return (float)v * scales[(p * kb + j / SD_PL_QBLOCK) * SD_PL_PANEL + col];
 }
 
-/* glu = 1: stored panels alternate gate and up (2 sd_pl_panels(n)), b [2n]. */
-static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_bias, int glu) {
-  const int64_t halves = glu ? 2 : 1;
-  const int64_t P = halves * sd_pl_panels(n), KB = sd_plq_blocks(k), RB = sd_plq_row_bytes(bits);
-  const size_t n_codes = (size_t)(P * KB * SD_PL_QBLOCK * RB), n_scales = (size_t)(P * KB * 32);
-  uint8_t *codes = malloc(n_codes);
-  float *scales = malloc(sizeof(float) * n_scales);
-  float *x = malloc(sizeof(float) * (size_t)(rows * k));
-  float *b = malloc(sizeof(float) * (size_t)(halves * n));
-  float *y = malloc(sizeof(float) * (size_t)(rows * n));
-  float *y1 = malloc(sizeof(float) * (size_t)n);
-  for (size_t i = 0; i < n_codes; i++) codes[i] = (uint8_t)(frand() * 127.5f + 128.0f);
-  for (size_t i = 0; i < n_scales; i++) scales[i] = 0.01f + 0.01f * (frand() + 1.0f);
-  /* inputs past k hold value 0 (as the packer writes them) */
-  for (int64_t p = 0; p < P; p++) {
-    for (int64_t j = k; j < KB * SD_PL_QBLOCK; j++) {
-      memset(codes + (p * KB * SD_PL_QBLOCK + j) * RB, bits == 8 ? 0 : 0x88, (size_t)RB);
+/* The buffers of one quantized case: random codes (value 0 past k, as the packer writes them),
+   scales, x [rows, k], b [halves * n], y [rows, n], y1 [n]. */
+typedef struct q_case {
+  int64_t halves, P, KB, RB;
+  uint8_t *codes;
+  float *scales, *x, *b, *y, *y1;
+} q_case;
+
+static q_case q_case_new(int64_t rows, int64_t k, int64_t n, int bits, int glu) {
+  q_case c;
+  c.halves = glu ? 2 : 1;
+  c.P = c.halves * sd_pl_panels(n);
+  c.KB = sd_plq_blocks(k);
+  c.RB = sd_plq_row_bytes(bits);
+  const size_t n_codes = (size_t)(c.P * c.KB * SD_PL_QBLOCK * c.RB);
+  const size_t n_scales = (size_t)(c.P * c.KB * 32);
+  c.codes = malloc(n_codes);
+  c.scales = malloc(sizeof(float) * n_scales);
+  c.x = malloc(sizeof(float) * (size_t)(rows * k));
+  c.b = malloc(sizeof(float) * (size_t)(c.halves * n));
+  c.y = malloc(sizeof(float) * (size_t)(rows * n));
+  c.y1 = malloc(sizeof(float) * (size_t)n);
+  for (size_t i = 0; i < n_codes; i++) c.codes[i] = (uint8_t)(frand() * 127.5f + 128.0f);
+  for (size_t i = 0; i < n_scales; i++) c.scales[i] = 0.01f + 0.01f * (frand() + 1.0f);
+  for (int64_t p = 0; p < c.P; p++) {
+    for (int64_t j = k; j < c.KB * SD_PL_QBLOCK; j++) {
+      memset(c.codes + (p * c.KB * SD_PL_QBLOCK + j) * c.RB, bits == 8 ? 0 : 0x88, (size_t)c.RB);
     }
   }
-  for (int64_t i = 0; i < rows * k; i++) x[i] = frand();
-  for (int64_t i = 0; i < halves * n; i++) b[i] = frand();
+  for (int64_t i = 0; i < rows * k; i++) c.x[i] = frand();
+  for (int64_t i = 0; i < c.halves * n; i++) c.b[i] = frand();
+  return c;
+}
+
+static void q_case_free(q_case *c) {
+  free(c->codes);
+  free(c->scales);
+  free(c->x);
+  free(c->b);
+  free(c->y);
+  free(c->y1);
+}
+
+typedef int (*plq_forward_fn)(const float *, int64_t, int64_t, const uint8_t *, const float *, int,
+                              int64_t, int, const float *, float *, sd_ta_parallel_for, void *,
+                              char *, size_t);
+
+/* Whether each row run alone (one thread) gives the bits it got among all rows (c->y). */
+static int rows_alone_same(plq_forward_fn f, q_case *c, int64_t rows, int64_t k, int64_t n,
+                           int bits, int glu, int with_bias) {
   char err[128] = "";
-  int st = sd_plq_forward(x, rows, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y,
+  int same = 1;
+  for (int64_t r = 0; r < rows; r++) {
+    const int st = f(c->x + r * k, 1, k, c->codes, c->scales, bits, n, glu,
+                     with_bias ? c->b : NULL, c->y1, NULL, NULL, err, sizeof err);
+    if (st != SD_OK || memcmp(c->y1, c->y + r * n, sizeof(float) * (size_t)n) != 0) same = 0;
+  }
+  return same;
+}
+
+/* glu = 1: stored panels alternate gate and up (2 sd_pl_panels(n)), b [2n]. */
+static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_bias, int glu) {
+  q_case c = q_case_new(rows, k, n, bits, glu);
+  const int64_t halves = c.halves;
+  const uint8_t *codes = c.codes;
+  const float *scales = c.scales, *x = c.x, *b = c.b, *y = c.y;
+  char err[128] = "";
+  int st = sd_plq_forward(x, rows, k, codes, scales, bits, n, glu, with_bias ? b : NULL, c.y,
                           reverse_for, &(int){0}, err, sizeof err);
   CHECK(st == SD_OK, "q%d rows %lld k %lld n %lld: status %d (%s)", bits, (long long)rows,
         (long long)k, (long long)n, st, err);
@@ -168,20 +213,10 @@ static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_
   }
   CHECK(worst < (glu ? 5e-5 : 1e-5), "q%d rows %lld k %lld n %lld glu %d: relative error %g", bits,
         (long long)rows, (long long)k, (long long)n, glu, worst);
-  int same = 1;
-  for (int64_t r = 0; r < rows; r++) {
-    st = sd_plq_forward(x + r * k, 1, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y1,
-                        NULL, NULL, err, sizeof err);
-    if (st != SD_OK || memcmp(y1, y + r * n, sizeof(float) * (size_t)n) != 0) same = 0;
-  }
-  CHECK(same, "q%d rows %lld k %lld n %lld: a row alone differs from the same row among %lld",
-        bits, (long long)rows, (long long)k, (long long)n, (long long)rows);
-  free(codes);
-  free(scales);
-  free(x);
-  free(b);
-  free(y);
-  free(y1);
+  CHECK(rows_alone_same(sd_plq_forward, &c, rows, k, n, bits, glu, with_bias),
+        "q%d rows %lld k %lld n %lld: a row alone differs from the same row among %lld", bits,
+        (long long)rows, (long long)k, (long long)n, (long long)rows);
+  q_case_free(&c);
 }
 
 /*
@@ -191,23 +226,16 @@ static void check_case_q(int64_t rows, int64_t k, int64_t n, int bits, int with_
  * f32 product (the activations' rounding), and a row alone equal to the same row among others.
  */
 static void check_case_a8(int64_t rows, int64_t k, int64_t n, int bits, int with_bias, int glu) {
-  const int64_t halves = glu ? 2 : 1;
-  const int64_t P = halves * sd_pl_panels(n), KB = sd_plq_blocks(k), RB = sd_plq_row_bytes(bits);
-  const size_t n_codes = (size_t)(P * KB * SD_PL_QBLOCK * RB), n_scales = (size_t)(P * KB * 32);
-  uint8_t *codes = malloc(n_codes);
-  float *scales = malloc(sizeof(float) * n_scales);
-  float *x = malloc(sizeof(float) * (size_t)(rows * k));
-  float *b = malloc(sizeof(float) * (size_t)(halves * n));
-  float *y = malloc(sizeof(float) * (size_t)(rows * n));
-  float *y1 = malloc(sizeof(float) * (size_t)n);
+  q_case c = q_case_new(rows, k, n, bits, glu);
+  const int64_t halves = c.halves, KB = c.KB, RB = c.RB;
+  const uint8_t *codes = c.codes;
+  const float *scales = c.scales, *b = c.b, *y = c.y;
+  float *x = c.x;
   int8_t *xq = malloc((size_t)(KB * SD_PL_QBLOCK));
-  for (size_t i = 0; i < n_codes; i++) codes[i] = (uint8_t)(frand() * 127.5f + 128.0f);
-  for (size_t i = 0; i < n_scales; i++) scales[i] = 0.01f + 0.01f * (frand() + 1.0f);
-  for (int64_t i = 0; i < rows * k; i++) x[i] = frand() * (i % 7 == 0 ? 4.0f : 1.0f);
+  for (int64_t i = 0; i < rows * k; i += 7) x[i] *= 4.0f; /* blocks with outliers */
   if (rows * k > 40) x[40] = 0.0f;
-  for (int64_t i = 0; i < halves * n; i++) b[i] = frand();
   char err[128] = "";
-  int st = sd_plq_forward_a8(x, rows, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y,
+  int st = sd_plq_forward_a8(x, rows, k, codes, scales, bits, n, glu, with_bias ? b : NULL, c.y,
                              reverse_for, &(int){0}, err, sizeof err);
   CHECK(st == SD_OK, "a8 q%d rows %lld k %lld n %lld: status %d (%s)", bits, (long long)rows,
         (long long)k, (long long)n, st, err);
@@ -274,20 +302,10 @@ static void check_case_a8(int64_t rows, int64_t k, int64_t n, int bits, int with
         (long long)rows, (long long)k, (long long)n, glu, with_bias);
   CHECK(worst < 0.02, "a8 q%d rows %lld k %lld n %lld glu %d: error %g of the f32 product", bits,
         (long long)rows, (long long)k, (long long)n, glu, worst);
-  int same = 1;
-  for (int64_t r = 0; r < rows; r++) {
-    st = sd_plq_forward_a8(x + r * k, 1, k, codes, scales, bits, n, glu, with_bias ? b : NULL, y1,
-                           NULL, NULL, err, sizeof err);
-    if (st != SD_OK || memcmp(y1, y + r * n, sizeof(float) * (size_t)n) != 0) same = 0;
-  }
-  CHECK(same, "a8 q%d rows %lld k %lld n %lld: a row alone differs from the same row among %lld",
-        bits, (long long)rows, (long long)k, (long long)n, (long long)rows);
-  free(codes);
-  free(scales);
-  free(x);
-  free(b);
-  free(y);
-  free(y1);
+  CHECK(rows_alone_same(sd_plq_forward_a8, &c, rows, k, n, bits, glu, with_bias),
+        "a8 q%d rows %lld k %lld n %lld: a row alone differs from the same row among %lld", bits,
+        (long long)rows, (long long)k, (long long)n, (long long)rows);
+  q_case_free(&c);
   free(xq);
 }
 

@@ -6,7 +6,7 @@
  */
 
 import type { WeightPrecision } from "../../lib/model/graph/quantize_blockwise.ts";
-import { CausalLM } from "../../lib/model/causal_lm.ts";
+import { CausalLM, type CausalLMOptions } from "../../lib/model/causal_lm.ts";
 import { MedusaHeads } from "../../lib/model/medusa_heads.ts";
 import { Tokenizer } from "../../lib/model/tokenizer.ts";
 
@@ -59,8 +59,9 @@ export async function loadModel(
   maxLength: number,
   threads = 1,
   weights: WeightPrecision = "f32",
+  options: CausalLMOptions = {},
 ): Promise<CausalLM> {
-  return await CausalLM.load(`${ROOT}${dir}`, { maxLength, threads, weights });
+  return await CausalLM.load(`${ROOT}${dir}`, { maxLength, threads, weights, ...options });
 }
 
 /**
@@ -73,12 +74,10 @@ export async function loadDraft(
   threads = 1,
   weights: WeightPrecision = "f32",
 ): Promise<CausalLM> {
-  return await CausalLM.load(`${ROOT}${dir}`, {
-    maxLength,
-    threads,
-    weights,
+  const activations = weights === "f32" ? {} : { activations: "int8" as const };
+  return await loadModel(dir, maxLength, threads, weights, {
     batchInvariant: false,
-    ...(weights === "f32" ? {} : { activations: "int8" as const }),
+    ...activations,
   });
 }
 
