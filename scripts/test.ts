@@ -153,7 +153,8 @@ if (import.meta.main) {
       const pass = async (stream: ReadableStream<Uint8Array>, to: typeof Deno.stdout) => {
         for await (const chunk of stream) {
           chunks.push(chunk);
-          await to.write(chunk);
+          // a write may take part of the chunk
+          for (let at = 0; at < chunk.length;) at += await to.write(chunk.subarray(at));
         }
       };
       const [status] = await Promise.all([
